@@ -1,0 +1,28 @@
+// The table of subcommands and the top-level help text.
+#include "app/commands.hpp"
+
+namespace toolgrpo::app {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"score", "score JSON Lines outputs with the ToolRL reward", cmd_score},
+      {"version", "print versions of toolgrpo and its libraries", cmd_version},
+  };
+  return table;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const auto& c : commands())
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+std::string usage_text() {
+  std::string s =
+      "usage: toolgrpo <command> [options]   (launch with mpirun -np N for several ranks)\n\ncommands:\n";
+  for (const auto& c : commands()) s += "  " + std::string(c.name) + std::string(10 - std::string(c.name).size(), ' ') + c.summary + "\n";
+  s += "\nRun 'toolgrpo <command> --help' for the options of a command.\n";
+  return s;
+}
+
+}  // namespace toolgrpo::app

@@ -1,0 +1,39 @@
+// toolgrpo: the table of contents. Start MPI and Kokkos, run one subcommand, and decide how errors end the
+// job: bad input exits 2, anything else 1; with several ranks the whole job is aborted, never one rank alone.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "parallel/runtime.hpp"
+
+using namespace toolgrpo;
+
+namespace {
+
+int finish(parallel::Runtime& rt, int code, const char* what, const char* kind) {
+  std::fprintf(stderr, "toolgrpo: %s%s\n", kind, what);
+  if (rt.size() > 1) rt.abort(code);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parallel::Runtime rt(argc, argv);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    if (rt.rank() == 0) std::fputs(app::usage_text().c_str(), stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const app::Command* cmd = app::find_command(args[0]);
+  try {
+    if (cmd == nullptr) throw app::UsageError("unknown command '" + args[0] + "'\n" + app::usage_text());
+    return cmd->run(rt, std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const app::UsageError& e) {
+    return finish(rt, 2, e.what(), "");
+  } catch (const std::exception& e) {
+    return finish(rt, 1, e.what(), "error: ");
+  }
+}

@@ -1,0 +1,17 @@
+// libtorch version and CUDA availability through narrow ATen headers (no <torch/torch.h>).
+#include "model/torch_info.hpp"
+
+#include <ATen/Context.h>
+#include <ATen/Version.h>
+#include <c10/core/Device.h>
+#include <torch/version.h>
+
+namespace toolgrpo::model {
+
+std::string torch_version() { return TORCH_VERSION; }
+
+bool cuda_available() { return at::hasCUDA() && at::getNumGPUs() > 0; }
+
+int cuda_device_count() { return at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0; }
+
+}  // namespace toolgrpo::model

@@ -1,0 +1,59 @@
+// NcclComm: RAII NCCL communicator; see nccl_comm.hpp.
+#include "parallel/nccl_comm.hpp"
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "parallel/check.hpp"
+
+namespace toolgrpo::parallel {
+
+namespace detail {
+void nccl_fail(int code, const char* call, const char* file, int line) {
+  throw std::runtime_error(std::string("NCCL call failed: ") + call + " at " + file + ":" + std::to_string(line) +
+                           ": " + ncclGetErrorString(static_cast<ncclResult_t>(code)) +
+                           " (set NCCL_DEBUG=INFO for details)");
+}
+void cuda_fail(int code, const char* call, const char* file, int line) {
+  throw std::runtime_error(std::string("CUDA call failed: ") + call + " at " + file + ":" + std::to_string(line) +
+                           ": " + cudaGetErrorString(static_cast<cudaError_t>(code)));
+}
+}  // namespace detail
+
+namespace {
+ncclDataType_t nccl_type(DeviceDType t) {
+  switch (t) {
+    case DeviceDType::F32: return ncclFloat32;
+    case DeviceDType::BF16: return ncclBfloat16;
+    case DeviceDType::F16: return ncclFloat16;
+  }
+  return ncclFloat32;
+}
+}  // namespace
+
+NcclComm::NcclComm(const Comm& comm, int device) : device_(device) {
+  TOOLGRPO_CUDA_CHECK(cudaSetDevice(device));
+  ncclUniqueId id;
+  if (comm.rank() == 0) TOOLGRPO_NCCL_CHECK(ncclGetUniqueId(&id));
+  comm.broadcast(&id, sizeof id, 0);
+  ncclComm_t c = nullptr;
+  TOOLGRPO_NCCL_CHECK(ncclCommInitRank(&c, comm.size(), id, comm.rank()));
+  comm_ = c;
+}
+
+NcclComm::~NcclComm() {
+  if (comm_ != nullptr) ncclCommDestroy(comm_);
+}
+
+void NcclComm::allreduce_sum(void* data, std::size_t count, DeviceDType dtype, CUstream_st* stream) const {
+  TOOLGRPO_NCCL_CHECK(ncclAllReduce(data, data, count, nccl_type(dtype), ncclSum, comm_, stream));
+}
+
+void NcclComm::broadcast(void* data, std::size_t count, DeviceDType dtype, int root, CUstream_st* stream) const {
+  TOOLGRPO_NCCL_CHECK(ncclBroadcast(data, data, count, nccl_type(dtype), root, comm_, stream));
+}
+
+}  // namespace toolgrpo::parallel

@@ -1,0 +1,33 @@
+// NcclComm: an owned NCCL communicator for the ranks of a Comm (one GPU each), for gradient all-reduce and
+// weight broadcast on CUDA tensors. Built only with TOOLGRPO_ENABLE_CUDA; the header hides <nccl.h>.
+#pragma once
+
+#include <cstddef>
+
+#include "parallel/comm.hpp"
+
+struct ncclComm;
+struct CUstream_st;
+
+namespace toolgrpo::parallel {
+
+enum class DeviceDType { F32, BF16, F16 };
+
+class NcclComm {
+ public:
+  // Collective over `comm`: rank 0 makes the unique id, MPI broadcasts it, every rank joins on `device`.
+  NcclComm(const Comm& comm, int device);
+  ~NcclComm();
+  NcclComm(const NcclComm&) = delete;
+  NcclComm& operator=(const NcclComm&) = delete;
+
+  void allreduce_sum(void* data, std::size_t count, DeviceDType dtype, CUstream_st* stream) const;
+  void broadcast(void* data, std::size_t count, DeviceDType dtype, int root, CUstream_st* stream) const;
+  int device() const { return device_; }
+
+ private:
+  ncclComm* comm_ = nullptr;
+  int device_ = 0;
+};
+
+}  // namespace toolgrpo::parallel

@@ -1,0 +1,48 @@
+// Group advantages; see advantage.hpp.
+#include "reward/advantage.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace toolgrpo::reward {
+
+AdvantageStd advantage_std_from_name(std::string_view name) {
+  if (name == "unbiased") return AdvantageStd::Unbiased;
+  if (name == "population") return AdvantageStd::Population;
+  if (name == "none") return AdvantageStd::None;
+  throw std::invalid_argument("unknown advantage std '" + std::string(name) +
+                              "'; expected unbiased, population or none");
+}
+
+std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,
+                                     double eps) {
+  if (group_size <= 0) throw std::invalid_argument("group_advantages: group_size must be positive");
+  const std::size_t g = static_cast<std::size_t>(group_size);
+  if (rewards.size() % g != 0)
+    throw std::invalid_argument("group_advantages: " + std::to_string(rewards.size()) +
+                                " rewards do not split into groups of " + std::to_string(group_size));
+  std::vector<double> adv(rewards.size());
+  for (std::size_t start = 0; start < rewards.size(); start += g) {
+    double mean = 0.0;
+    for (std::size_t k = 0; k < g; ++k) mean += rewards[start + k];
+    mean /= static_cast<double>(g);
+    double sq = 0.0;
+    for (std::size_t k = 0; k < g; ++k) sq += (rewards[start + k] - mean) * (rewards[start + k] - mean);
+    double denom = 1.0;  // AdvantageStd::None
+    if (mode == AdvantageStd::Unbiased) {
+      if (g == 1) {
+        mean = 0.0;
+        denom = 1.0 + eps;
+      } else {
+        denom = std::sqrt(sq / static_cast<double>(g - 1)) + eps;
+      }
+    } else if (mode == AdvantageStd::Population) {
+      denom = std::sqrt(sq / static_cast<double>(g)) + eps;
+    }
+    for (std::size_t k = 0; k < g; ++k) adv[start + k] = (rewards[start + k] - mean) / denom;
+  }
+  return adv;
+}
+
+}  // namespace toolgrpo::reward

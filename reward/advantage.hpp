@@ -1,0 +1,22 @@
+// GRPO group-normalised advantages as a pure function of rewards laid out group after group.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace toolgrpo::reward {
+
+enum class AdvantageStd {
+  Unbiased,    // (r - mean) / (std with n-1 + eps), as the reference code (torch.std); a group of one uses
+               // mean 0 and std 1, as the reference does
+  Population,  // (r - mean) / (std with n + eps)
+  None,        // r - mean (no scaling)
+};
+
+AdvantageStd advantage_std_from_name(std::string_view name);  // "unbiased" | "population" | "none"
+
+// rewards: (num_groups * group_size), group after group. Throws if the size is not a multiple of group_size.
+std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,
+                                     double eps = 1e-6);
+
+}  // namespace toolgrpo::reward

@@ -1,0 +1,160 @@
+// The toolgrpo executable as a user runs it: help and dispatch, `score` on the reference fixtures, and every
+// kind of bad input giving exit code 2, a message naming file and line, and no output file left behind.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "reward/json.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+};
+
+RunResult run(const std::string& args) {
+  const std::string cmd = std::string(TOOLGRPO_BIN) + " " + args + " 2>&1";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string shared() {
+  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
+  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
+}
+
+fs::path scratch() {
+  const fs::path d = fs::temp_directory_path() / ("toolgrpo_cli_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+std::vector<std::string> lines_of(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> out;
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l);
+  return out;
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+TEST(Cli, HelpAndDispatch) {
+  const RunResult help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_TRUE(contains(help.out, "score")) << help.out;
+  const RunResult bad = run("frobnicate");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.out, "unknown command 'frobnicate'")) << bad.out;
+  const RunResult v = run("version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_TRUE(contains(v.out, "libtorch")) << v.out;
+}
+
+TEST(CliScore, ReferenceFixtureRowsRoundTrip) {
+  const fs::path out = scratch() / "default_scores.jsonl";
+  const std::string in = shared() + "/reward_fixtures/default.jsonl";
+  const RunResult r = run("score --data " + in + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "2039 rows")) << r.out;
+  EXPECT_TRUE(contains(r.out, "scores/s")) << r.out;
+  // Every OUT row equals the reference values of its input row, in order.
+  const auto inputs = lines_of(in), outputs = lines_of(out);
+  ASSERT_EQ(inputs.size(), outputs.size());
+  toolgrpo::reward::JsonParser parser;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    toolgrpo::reward::Arena a;
+    const auto* want = parser.parse(inputs[i], a);
+    const auto* got = parser.parse(outputs[i], a);
+    ASSERT_TRUE(want && got) << i;
+    for (const char* k : {"format", "correctness", "length", "total"}) {
+      const auto* w = want->find(k);
+      const auto* g = got->find(k);
+      ASSERT_TRUE(g != nullptr) << outputs[i];
+      const double wv = w->kind == toolgrpo::reward::JsonKind::Float ? w->u.f : static_cast<double>(w->u.i);
+      EXPECT_NEAR(g->u.f, wv, 1e-9) << "row " << i + 1 << " " << k;
+    }
+  }
+}
+
+TEST(CliScore, ExtractionRowsAndReferenceErrors) {
+  const fs::path out = scratch() / "extraction_scores.jsonl";
+  const RunResult r = run("score --data " + shared() + "/reward_fixtures/extraction.jsonl --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rows = lines_of(out);
+  ASSERT_EQ(rows.size(), 138u);
+  int errors = 0;
+  for (const auto& row : rows) errors += contains(row, "\"error\"");
+  EXPECT_EQ(errors, 14);
+  EXPECT_TRUE(contains(r.out, "14 errors")) << r.out;
+}
+
+TEST(CliScore, VariantAndStepOptionsApplyToRowsWithout) {
+  const fs::path in = scratch() / "plain.jsonl";
+  std::ofstream(in) << R"({"output": "<think> a b </think>\n<response>x</response>", )"
+                    << R"("ground_truth": "<think> y </think>\n<response>z</response>"})" << "\n";
+  const fs::path out = scratch() / "plain_out.jsonl";
+  const RunResult r = run("score --data " + in.string() + " --variant schedulereward --step 0 --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  // SCHEDULEREWARD at step 0: format max 2.0; no tool call in the ground truth: correctness 0.0.
+  EXPECT_EQ(lines_of(out).at(0), R"({"format": 2.0, "correctness": 0.0, "length": 0.0, "total": 2.0})");
+}
+
+void expect_bad_input(const std::string& content, const std::string& expect_in_message) {
+  const fs::path dir = scratch();
+  const fs::path in = dir / "bad.jsonl", out = dir / "bad_out.jsonl";
+  std::ofstream(in) << content;
+  std::ofstream(out) << "earlier result\n";
+  const RunResult r = run("score --data " + in.string() + " --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, expect_in_message)) << r.out;
+  EXPECT_EQ(lines_of(out), std::vector<std::string>{"earlier result"}) << "earlier output must survive";
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_FALSE(contains(e.path().filename().string(), ".tmp.")) << "partial file left: " << e.path();
+}
+
+const std::string kGood = R"({"output": "<think> a </think>", "ground_truth": "<think> b </think>"})";
+
+TEST(CliScore, BadInput) {
+  expect_bad_input(kGood + "\n{\"output\": \"x\"}\n", "bad.jsonl:2: missing field \"ground_truth\"");
+  expect_bad_input(kGood + "\n" + kGood + "\n{\"output\": \"x\", \n", "bad.jsonl:3: invalid JSON");
+  expect_bad_input("{\"ground_truth\": \"g\"}\n", "bad.jsonl:1: missing field \"output\"");
+  expect_bad_input("[1, 2]\n", "bad.jsonl:1: expected a JSON object");
+  expect_bad_input(R"({"output": 5, "ground_truth": "g"})" "\n", "field \"output\" must be a string");
+  expect_bad_input(R"({"output": "o", "ground_truth": "g", "step": "3"})" "\n", "field \"step\" must be an integer");
+  expect_bad_input(R"({"output": "o", "ground_truth": "g", "variant": "nope"})" "\n",
+                   "unknown reward variant 'nope'");
+  expect_bad_input(kGood + "\n\n", "bad.jsonl:2: empty line");
+}
+
+TEST(CliScore, UnreadableFileAndBadOptions) {
+  const RunResult missing = run("score --data /no/such/file.jsonl");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(contains(missing.out, "/no/such/file.jsonl")) << missing.out;
+  EXPECT_EQ(run("score").code, 2);
+  const RunResult opt = run("score --data x --bogus");
+  EXPECT_EQ(opt.code, 2);
+  EXPECT_TRUE(contains(opt.out, "unknown option --bogus")) << opt.out;
+  EXPECT_EQ(run("score --data x --step nine").code, 2);
+  EXPECT_EQ(run("score --data x --variant withlenght").code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,102 @@
+// libFuzzer target over the whole reward path: chat-template extraction, Python-JSON parsing, ground-truth
+// preparation and scoring under any variant. Input: [flags byte][step byte] output '\0' ground_truth (without
+// '\0' the output is also the ground truth). Properties checked besides "no crash, no sanitizer report":
+// scores are finite and within their ranges, the batch-free scalar path is deterministic, and JSON round-trips.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "reward/extract.hpp"
+#include "reward/json.hpp"
+#include "reward/pystr.hpp"
+#include "reward/score.hpp"
+
+using namespace toolgrpo::reward;
+
+namespace {
+
+void require(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+RewardConfig config_from_flags(uint8_t f) {
+  RewardConfig c;
+  c.with_length = f & 1;
+  c.schedule_length = f & 2;
+  c.correct_max1 = f & 4;
+  c.max1_step30_max3 = f & 8;
+  c.schedule_reward = f & 16;
+  c.refined = f & 32;
+  c.intermediate = f & 64;
+  c.coarse = f & 128;
+  return c;
+}
+
+void check_scores(const RewardScores& s, const RewardConfig& cfg, int64_t step) {
+  if (!s.ok) return;
+  const RewardRange fr = format_range(cfg, step), cr = correctness_range(cfg, step);
+  require(s.format == fr.max || s.format == fr.min);
+  // Combined schedules can invert the range (the reference does the same), so test against both ends.
+  const double lo = std::fmin(cr.min, cr.max), hi = std::fmax(cr.min, cr.max);
+  require((std::isfinite(s.correctness) && s.correctness >= lo - 1e-9 && s.correctness <= hi + 1e-9) ||
+          s.correctness == 0.0);
+  require(std::isfinite(s.length) && s.length >= 0.0 && s.length <= 1.0);
+  require(s.total == s.format + s.correctness + s.length);
+}
+
+// Well-formed UTF-8 (surrogates allowed, as in Python str): only such text can round-trip through json.dumps.
+bool utf8_ok(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t k = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    if (k == 0 || i + k > s.size()) return false;
+    for (std::size_t j = 1; j < k; ++j)
+      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return false;
+    if (k == 3 && c == 0xE0 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return false;
+    if (k == 4 && c == 0xF0 && static_cast<unsigned char>(s[i + 1]) < 0x90) return false;
+    if (k == 4 && c == 0xF4 && static_cast<unsigned char>(s[i + 1]) > 0x8F) return false;
+    i += k;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const RewardConfig cfg = config_from_flags(data[0]);
+  const int64_t step = static_cast<int64_t>(data[1]) * 2;
+  const std::string_view rest(reinterpret_cast<const char*>(data + 2), size - 2);
+  const std::size_t sep = rest.find('\0');
+  const std::string_view output = sep == std::string_view::npos ? rest : rest.substr(0, sep);
+  const std::string_view gt_text = sep == std::string_view::npos ? rest : rest.substr(sep + 1);
+
+  static ScoreScratch scratch;
+  const GroundTruth gt{std::string(gt_text)};
+  for (ChatTemplate t : {ChatTemplate::Qwen, ChatTemplate::Llama}) {
+    const std::string_view predict = extract_prediction(output, t);
+    require(predict.size() <= output.size());
+    const RewardScores a = score_output(predict, gt, cfg, step, scratch);
+    const RewardScores b = score_output(predict, gt, cfg, step);  // fresh scratch: same answer
+    require(a.ok == b.ok && (!a.ok || (a.total == b.total && a.correctness == b.correctness)));
+    check_scores(a, cfg, step);
+  }
+
+  // JSON: whatever well-formed text parses must serialise and parse back to an equal value.
+  Arena arena;
+  JsonParser parser;
+  const Value* v = parser.parse(output, arena);
+  if (v != nullptr && utf8_ok(output)) {
+    const std::string dumped = json_dumps(*v);
+    Arena arena2;
+    const Value* back = parser.parse(dumped, arena2);
+    require(back != nullptr);
+    require(py_item_equal(*v, *back) || dumped.find("NaN") != std::string::npos);
+  }
+  require(py_strip(output).size() <= output.size());
+  require(py_split_count(output) <= output.size());
+  return 0;
+}
