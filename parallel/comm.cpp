@@ -69,22 +69,18 @@ Comm Comm::split(int color, int key) const {
   return Comm(std::move(impl));
 }
 
-double Comm::allreduce_sum(double v) const {
-  TOOLGRPO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, raw_of(impl_)));
+namespace {
+template <class T>
+T reduce_scalar(T v, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+  TOOLGRPO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, type, op, comm));
   return v;
 }
-int64_t Comm::allreduce_sum(int64_t v) const {
-  TOOLGRPO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT64_T, MPI_SUM, raw_of(impl_)));
-  return v;
-}
-double Comm::allreduce_max(double v) const {
-  TOOLGRPO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, raw_of(impl_)));
-  return v;
-}
-double Comm::allreduce_min(double v) const {
-  TOOLGRPO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MIN, raw_of(impl_)));
-  return v;
-}
+}  // namespace
+
+double Comm::allreduce_sum(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_SUM, raw_of(impl_)); }
+int64_t Comm::allreduce_sum(int64_t v) const { return reduce_scalar(v, MPI_INT64_T, MPI_SUM, raw_of(impl_)); }
+double Comm::allreduce_max(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_MAX, raw_of(impl_)); }
+double Comm::allreduce_min(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_MIN, raw_of(impl_)); }
 void Comm::allreduce_sum(std::vector<double>& v) const {
   TOOLGRPO_MPI_CHECK(
       MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, raw_of(impl_)));

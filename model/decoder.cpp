@@ -1,0 +1,205 @@
+// Decoder forward pass on ATen; see decoder.hpp. Operation order follows the reference implementation
+// (float32 softmax, RMSNorm in float32, q/k norm before RoPE for Qwen3).
+#include "model/decoder.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "model/safetensors.hpp"
+
+namespace toolgrpo::model {
+namespace {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor var = xf.pow(2).mean({-1}, /*keepdim=*/true);
+  return weight * (xf * at::rsqrt(var + eps)).to(x.scalar_type());
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+at::Tensor rope_inv_freq(const ModelConfig& cfg) {
+  const int64_t dim = cfg.head_dim;
+  const at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  at::Tensor inv = 1.0 / at::pow(cfg.rope_theta, exponent);
+  if (!cfg.rope_scaling.llama3) return inv;
+  const RopeScaling& s = cfg.rope_scaling;
+  const double old_len = static_cast<double>(s.original_max_position_embeddings);
+  const double low_wavelen = old_len / s.low_freq_factor, high_wavelen = old_len / s.high_freq_factor;
+  const at::Tensor wavelen = 2.0 * M_PI / inv;
+  at::Tensor scaled = at::where(wavelen > low_wavelen, inv / s.factor, inv);
+  const at::Tensor smooth = (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+  const at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+  const at::Tensor medium = at::logical_not(wavelen < high_wavelen).logical_and(at::logical_not(wavelen > low_wavelen));
+  return at::where(medium, smoothed, scaled);
+}
+
+DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& dir, at::ScalarType dtype,
+                                    at::Device device) {
+  const SafetensorsStore store(dir);
+  const auto get = [&](const std::string& name, std::vector<int64_t> shape) {
+    at::Tensor t = store.load(name, dtype);
+    if (t.sizes().vec() != shape) {
+      std::string want, got;
+      for (auto d : shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
+      for (auto d : t.sizes()) got += (got.empty() ? "" : ", ") + std::to_string(d);
+      throw std::runtime_error(store.file_of(name) + ": tensor \"" + name + "\" has shape [" + got +
+                               "], config.json implies [" + want + "]");
+    }
+    return t.to(device);
+  };
+  const int64_t h = cfg.hidden_size, q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim,
+                inter = cfg.intermediate_size;
+  DecoderWeights w;
+  w.embed = get("model.embed_tokens.weight", {cfg.vocab_size, h});
+  w.norm = get("model.norm.weight", {h});
+  if (cfg.tie_word_embeddings) w.lm_head = w.embed;
+  else w.lm_head = get("lm_head.weight", {cfg.vocab_size, h});
+  for (int64_t i = 0; i < cfg.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LayerWeights l;
+    l.q_proj = get(p + "self_attn.q_proj.weight", {q, h});
+    l.k_proj = get(p + "self_attn.k_proj.weight", {kv, h});
+    l.v_proj = get(p + "self_attn.v_proj.weight", {kv, h});
+    l.o_proj = get(p + "self_attn.o_proj.weight", {h, q});
+    if (cfg.qkv_bias) {
+      l.q_bias = get(p + "self_attn.q_proj.bias", {q});
+      l.k_bias = get(p + "self_attn.k_proj.bias", {kv});
+      l.v_bias = get(p + "self_attn.v_proj.bias", {kv});
+    }
+    if (cfg.o_bias) l.o_bias = get(p + "self_attn.o_proj.bias", {h});
+    if (cfg.qk_norm) {
+      l.q_norm = get(p + "self_attn.q_norm.weight", {cfg.head_dim});
+      l.k_norm = get(p + "self_attn.k_norm.weight", {cfg.head_dim});
+    }
+    l.input_norm = get(p + "input_layernorm.weight", {h});
+    l.post_norm = get(p + "post_attention_layernorm.weight", {h});
+    l.gate_proj = get(p + "mlp.gate_proj.weight", {inter, h});
+    l.up_proj = get(p + "mlp.up_proj.weight", {inter, h});
+    l.down_proj = get(p + "mlp.down_proj.weight", {h, inter});
+    if (cfg.mlp_bias) {
+      l.gate_bias = get(p + "mlp.gate_proj.bias", {inter});
+      l.up_bias = get(p + "mlp.up_proj.bias", {inter});
+      l.down_bias = get(p + "mlp.down_proj.bias", {h});
+    }
+    w.layers.push_back(std::move(l));
+  }
+  return w;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,
+                                                                         const DecoderWeights& w) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  const auto add = [&](const std::string& n, const at::Tensor& t) {
+    if (t.defined()) out.emplace_back(n, t);
+  };
+  add("model.embed_tokens.weight", w.embed);
+  for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const LayerWeights& l = w.layers[i];
+    add(p + "self_attn.q_proj.weight", l.q_proj);
+    add(p + "self_attn.k_proj.weight", l.k_proj);
+    add(p + "self_attn.v_proj.weight", l.v_proj);
+    add(p + "self_attn.o_proj.weight", l.o_proj);
+    add(p + "self_attn.q_proj.bias", l.q_bias);
+    add(p + "self_attn.k_proj.bias", l.k_bias);
+    add(p + "self_attn.v_proj.bias", l.v_bias);
+    add(p + "self_attn.o_proj.bias", l.o_bias);
+    add(p + "self_attn.q_norm.weight", l.q_norm);
+    add(p + "self_attn.k_norm.weight", l.k_norm);
+    add(p + "input_layernorm.weight", l.input_norm);
+    add(p + "post_attention_layernorm.weight", l.post_norm);
+    add(p + "mlp.gate_proj.weight", l.gate_proj);
+    add(p + "mlp.up_proj.weight", l.up_proj);
+    add(p + "mlp.down_proj.weight", l.down_proj);
+    add(p + "mlp.gate_proj.bias", l.gate_bias);
+    add(p + "mlp.up_proj.bias", l.up_bias);
+    add(p + "mlp.down_proj.bias", l.down_bias);
+  }
+  add("model.norm.weight", w.norm);
+  if (!cfg.tie_word_embeddings) add("lm_head.weight", w.lm_head);
+  return out;
+}
+
+ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
+                              const at::Tensor& attention_mask, const at::Tensor& position_ids,
+                              bool keep_hidden_states) {
+  const int64_t B = input_ids.size(0), T = input_ids.size(1), H = cfg.num_heads, KV = cfg.num_kv_heads,
+                D = cfg.head_dim;
+  const auto dev = input_ids.device();
+  at::Tensor x = at::embedding(w.embed, input_ids);  // (B, T, hidden)
+  ForwardOutput out;
+  if (keep_hidden_states) out.hidden_states.push_back(x);
+
+  // RoPE tables (B, T, D) in float32.
+  const at::Tensor pos = position_ids.defined() ? position_ids : at::arange(T, at::TensorOptions(at::kLong).device(dev)).expand({B, T});
+  const at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1) * rope_inv_freq(cfg).to(dev).view({1, 1, D / 2});
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  const at::Tensor cos = emb.cos().to(x.scalar_type()).unsqueeze(1), sin = emb.sin().to(x.scalar_type()).unsqueeze(1);
+
+  // Additive mask (B, 1, T, T): 0 where key j <= query i and j is a token, the dtype's minimum elsewhere.
+  const auto fopts = at::TensorOptions(at::kFloat).device(dev);
+  const at::Tensor causal = at::ones({T, T}, at::TensorOptions(at::kBool).device(dev)).tril();
+  const at::Tensor allowed = causal.view({1, 1, T, T}).logical_and(attention_mask.to(at::kBool).view({B, 1, 1, T}));
+  const at::Tensor mask = at::where(allowed, at::zeros({1}, fopts), at::full({1}, std::numeric_limits<float>::lowest(), fopts));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+
+  for (std::size_t li = 0; li < w.layers.size(); ++li) {
+    const LayerWeights& l = w.layers[li];
+    const at::Tensor hn = rms_norm(x, l.input_norm, cfg.rms_norm_eps);
+    at::Tensor q = linear(hn, l.q_proj, l.q_bias).view({B, T, H, D});
+    at::Tensor k = linear(hn, l.k_proj, l.k_bias).view({B, T, KV, D});
+    at::Tensor v = linear(hn, l.v_proj, l.v_bias).view({B, T, KV, D}).transpose(1, 2);
+    if (cfg.qk_norm) {
+      q = rms_norm(q, l.q_norm, cfg.rms_norm_eps);
+      k = rms_norm(k, l.k_norm, cfg.rms_norm_eps);
+    }
+    q = q.transpose(1, 2);
+    k = k.transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    if (KV != H) {  // grouped-query attention: each KV head serves H / KV query heads
+      k = k.repeat_interleave(H / KV, 1);
+      v = v.repeat_interleave(H / KV, 1);
+    }
+    const at::Tensor scores = at::matmul(q, k.transpose(2, 3)) * scale + mask;
+    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    const at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, H * D});
+    x = x + linear(attn, l.o_proj, l.o_bias);
+    const at::Tensor hn2 = rms_norm(x, l.post_norm, cfg.rms_norm_eps);
+    const at::Tensor mlp = linear(at::silu(linear(hn2, l.gate_proj, l.gate_bias)) * linear(hn2, l.up_proj, l.up_bias),
+                                  l.down_proj, l.down_bias);
+    x = x + mlp;
+    if (keep_hidden_states && li + 1 < w.layers.size()) out.hidden_states.push_back(x);
+  }
+  x = rms_norm(x, w.norm, cfg.rms_norm_eps);
+  if (keep_hidden_states) out.hidden_states.push_back(x);
+  out.logits = at::linear(x, w.lm_head).to(at::kFloat);
+  return out;
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& input_ids, const at::Tensor& attention_mask) {
+  const int64_t T = input_ids.size(1);
+  const at::Tensor pred = logits.narrow(1, 0, T - 1);
+  const at::Tensor target = input_ids.narrow(1, 1, T - 1);
+  const at::Tensor valid = attention_mask.narrow(1, 1, T - 1).to(at::kBool);
+  const at::Tensor logp = at::log_softmax(pred, -1);
+  const at::Tensor tok = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1);
+  const at::Tensor v = valid.to(tok.scalar_type());
+  return -(tok * v).sum() / v.sum();
+}
+
+}  // namespace toolgrpo::model

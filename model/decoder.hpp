@@ -1,0 +1,58 @@
+// The Qwen2 / Qwen3 / Llama decoder on plain ATen tensors: embeddings, RMSNorm, RoPE (with llama3 scaling),
+// grouped-query attention with causal + padding masks and explicit position ids, SwiGLU MLP, tied or separate
+// head. Parameters keep their Hugging Face names so checkpoints and exports map one to one.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/config.hpp"
+
+namespace toolgrpo::model {
+
+struct LayerWeights {
+  at::Tensor q_proj, k_proj, v_proj, o_proj;  // (out, in)
+  at::Tensor q_bias, k_bias, v_bias, o_bias;  // (out) or undefined
+  at::Tensor q_norm, k_norm;                  // (head_dim) Qwen3 only
+  at::Tensor input_norm, post_norm;           // (hidden)
+  at::Tensor gate_proj, up_proj, down_proj;   // (inter, hidden), (inter, hidden), (hidden, inter)
+  at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
+};
+
+struct DecoderWeights {
+  at::Tensor embed;    // (vocab, hidden)
+  std::vector<LayerWeights> layers;
+  at::Tensor norm;     // (hidden)
+  at::Tensor lm_head;  // (vocab, hidden); the same tensor as embed when tied
+};
+
+// Loads DIR's safetensors into `dtype` on `device`; every expected tensor must be present with its shape.
+DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& dir, at::ScalarType dtype,
+                                    at::Device device);
+
+// (Hugging Face name, tensor) of every parameter, lm_head omitted when tied (as save_pretrained does).
+std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,
+                                                                         const DecoderWeights& w);
+
+// Rotary inverse frequencies (head_dim / 2) in float32, with llama3 scaling when configured.
+at::Tensor rope_inv_freq(const ModelConfig& cfg);
+
+struct ForwardOutput {
+  at::Tensor logits;                      // (B, T, vocab) float32
+  std::vector<at::Tensor> hidden_states;  // embeddings, each layer's output; the last one final-normed
+};
+
+// input_ids (B, T) int64; attention_mask (B, T) 1 = token, 0 = padding; position_ids (B, T) int64 or undefined
+// (then 0..T-1 for every row).
+ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
+                              const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
+                              bool keep_hidden_states = false);
+
+// Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
+// causal-LM loss of the reference implementation.
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& input_ids, const at::Tensor& attention_mask);
+
+}  // namespace toolgrpo::model

@@ -1,0 +1,250 @@
+// safetensors reader (mmap + validation) and writer; see safetensors.hpp.
+#include "model/safetensors.hpp"
+
+#include <ATen/Functions.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace toolgrpo::model {
+namespace {
+
+using nlohmann::json;
+
+struct DTypeInfo {
+  const char* name;
+  at::ScalarType type;
+  std::size_t bytes;
+};
+const DTypeInfo kDTypes[] = {
+    {"F32", at::kFloat, 4}, {"BF16", at::kBFloat16, 2}, {"F16", at::kHalf, 2}, {"F64", at::kDouble, 8},
+    {"I64", at::kLong, 8},  {"I32", at::kInt, 4},       {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
+    {"U8", at::kByte, 1},   {"BOOL", at::kBool, 1},
+};
+
+const DTypeInfo* dtype_by_name(const std::string& n) {
+  for (const auto& d : kDTypes)
+    if (n == d.name) return &d;
+  return nullptr;
+}
+const DTypeInfo* dtype_by_type(at::ScalarType t) {
+  for (const auto& d : kDTypes)
+    if (t == d.type) return &d;
+  return nullptr;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error(path + ": " + what);
+}
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  }
+  size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ < 8) {
+    ::close(fd);
+    fail(path, "truncated: " + std::to_string(size_) + " bytes, a safetensors file starts with an 8-byte header size");
+  }
+  map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    fail(path, std::string("cannot map: ") + std::strerror(errno));
+  }
+  const auto* bytes = static_cast<const unsigned char*>(map_);
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+  if (header_len > size_ - 8 || header_len > (uint64_t{100} << 20))
+    fail(path, "header size " + std::to_string(header_len) + " does not fit in the file of " +
+                   std::to_string(size_) + " bytes (truncated or not a safetensors file)");
+  json header;
+  try {
+    header = json::parse(reinterpret_cast<const char*>(bytes + 8), reinterpret_cast<const char*>(bytes + 8 + header_len));
+  } catch (const std::exception& e) {
+    fail(path, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) fail(path, "header must be a JSON object");
+  data_ = bytes + 8 + header_len;
+  const uint64_t data_size = size_ - 8 - header_len;
+  std::vector<std::pair<uint64_t, std::string>> starts;
+  for (const auto& [name, e] : header.items()) {
+    if (name == "__metadata__") {
+      if (!e.is_object()) fail(path, "__metadata__ must be an object of strings");
+      for (const auto& [k, v] : e.items())
+        if (v.is_string()) metadata_[k] = v.get<std::string>();
+      continue;
+    }
+    const std::string where = "tensor \"" + name + "\": ";
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+      fail(path, where + "needs dtype, shape and data_offsets");
+    SafetensorsEntry entry;
+    if (!e["dtype"].is_string()) fail(path, where + "dtype must be a string");
+    entry.dtype = e["dtype"].get<std::string>();
+    const DTypeInfo* dt = dtype_by_name(entry.dtype);
+    if (dt == nullptr) fail(path, where + "unsupported dtype " + entry.dtype);
+    uint64_t numel = 1;
+    if (!e["shape"].is_array()) fail(path, where + "shape must be a list");
+    for (const auto& d : e["shape"]) {
+      if (!d.is_number_unsigned()) fail(path, where + "shape entries must be non-negative integers");
+      entry.shape.push_back(d.get<int64_t>());
+      numel *= d.get<uint64_t>();
+    }
+    const auto& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      fail(path, where + "data_offsets must be [begin, end]");
+    entry.begin = off[0].get<uint64_t>();
+    entry.end = off[1].get<uint64_t>();
+    if (entry.begin > entry.end || entry.end > data_size)
+      fail(path, where + "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
+                     "] outside the data section of " + std::to_string(data_size) + " bytes (file truncated?)");
+    if (entry.end - entry.begin != numel * dt->bytes)
+      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(numel) + " " +
+                     entry.dtype + " elements (expected " + std::to_string(numel * dt->bytes) + ")");
+    starts.emplace_back(entry.begin, name);
+    entries_.emplace(name, std::move(entry));
+  }
+  std::sort(starts.begin(), starts.end());
+  for (std::size_t k = 1; k < starts.size(); ++k) {
+    const auto& prev = entries_.at(starts[k - 1].second);
+    if (starts[k].first < prev.end && prev.end > prev.begin)
+      fail(path, "tensors \"" + starts[k - 1].second + "\" and \"" + starts[k].second + "\" overlap");
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (map_ != nullptr) ::munmap(map_, size_);
+}
+
+at::Tensor SafetensorsFile::load(const std::string& name, std::optional<at::ScalarType> to) const {
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) fail(path_, "no tensor \"" + name + "\"");
+  const SafetensorsEntry& e = it->second;
+  const DTypeInfo* dt = dtype_by_name(e.dtype);
+  // Copy out of the mapping (data may be unaligned for its type), then convert.
+  at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(dt->type));
+  std::memcpy(t.data_ptr(), data_ + e.begin, e.end - e.begin);
+  if (to && *to != dt->type) {
+    const bool floating = at::isFloatingType(*to) && at::isFloatingType(dt->type);
+    if (!floating)
+      fail(path_, "tensor \"" + name + "\" has dtype " + e.dtype + ", which cannot be converted to the run dtype");
+    t = t.to(*to);
+  }
+  return t;
+}
+
+SafetensorsStore::SafetensorsStore(const std::string& dir) : dir_(dir) {
+  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+  std::vector<std::string> shard_files;
+  std::map<std::string, std::string> weight_map;
+  if (std::ifstream(index)) {
+    std::ifstream in(index);
+    json j;
+    try {
+      in >> j;
+    } catch (const std::exception& e) {
+      fail(index, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "needs a \"weight_map\" object");
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) fail(index, "weight_map[\"" + name + "\"] must be a file name");
+      weight_map[name] = file.get<std::string>();
+      if (std::find(shard_files.begin(), shard_files.end(), weight_map[name]) == shard_files.end())
+        shard_files.push_back(weight_map[name]);
+    }
+  } else if (std::ifstream(single)) {
+    shard_files.push_back("model.safetensors");
+  } else {
+    fail(dir, "no model.safetensors or model.safetensors.index.json");
+  }
+  for (const auto& f : shard_files) {
+    files_.push_back(std::make_unique<SafetensorsFile>(dir + "/" + f));
+    for (const auto& [name, e] : files_.back()->entries()) {
+      (void)e;
+      if (!weight_map.empty() && weight_map.count(name) && weight_map[name] != f) continue;
+      if (!owner_.emplace(name, files_.back().get()).second)
+        fail(dir + "/" + f, "tensor \"" + name + "\" appears in more than one shard");
+    }
+  }
+  for (const auto& [name, f] : weight_map)
+    if (!owner_.count(name)) fail(dir + "/" + f, "index names tensor \"" + name + "\" but the shard lacks it");
+}
+
+std::vector<std::string> SafetensorsStore::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : owner_) out.push_back(kv.first);
+  return out;
+}
+
+at::Tensor SafetensorsStore::load(const std::string& name, std::optional<at::ScalarType> to) const {
+  const auto it = owner_.find(name);
+  if (it == owner_.end()) fail(dir_, "missing tensor \"" + name + "\" in the model weights");
+  return it->second->load(name, to);
+}
+
+const SafetensorsEntry& SafetensorsStore::entry(const std::string& name) const {
+  const auto it = owner_.find(name);
+  if (it == owner_.end()) fail(dir_, "missing tensor \"" + name + "\" in the model weights");
+  return it->second->entries().at(name);
+}
+
+std::string SafetensorsStore::file_of(const std::string& name) const {
+  const auto it = owner_.find(name);
+  return it == owner_.end() ? dir_ : it->second->path();
+}
+
+void safetensors_save(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  std::vector<std::pair<std::string, at::Tensor>> sorted;
+  for (const auto& [n, t] : tensors) sorted.emplace_back(n, t.detach().to(at::kCPU).contiguous());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [n, t] : sorted) {
+    const DTypeInfo* dt = dtype_by_type(t.scalar_type());
+    if (dt == nullptr) fail(path, "tensor \"" + n + "\": dtype not supported by safetensors");
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * dt->bytes;
+    header[n] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string h = header.dump();
+  while (h.size() % 8 != 0) h.push_back(' ');
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary);
+    if (!out) fail(temp, std::string("cannot create: ") + std::strerror(errno));
+    uint64_t n = h.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out << h;
+    for (const auto& [name, t] : sorted)
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+    if (!out) {
+      std::remove(temp.c_str());
+      fail(temp, "write failed");
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    fail(path, std::string("cannot rename into place: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace toolgrpo::model
