@@ -45,7 +45,9 @@ CliArgs::CliArgs(const std::vector<std::string>& args, const std::vector<std::st
   }
 }
 
-bool CliArgs::has(const std::string& name) const { return values_.count(name) != 0; }
+bool CliArgs::has(const std::string& name) const {
+  return values_.count(name) != 0;
+}
 
 const std::string& CliArgs::get(const std::string& name) const {
   const auto it = values_.find(name);

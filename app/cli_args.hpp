@@ -1,5 +1,5 @@
-// CliArgs: "--name VALUE" options and "--flag" switches of one subcommand. Unknown options, missing values and
-// malformed numbers are UsageErrors that name the option.
+// CliArgs: "--name VALUE" options and "--flag" switches of one subcommand. Unknown options, missing values
+// and malformed numbers are UsageErrors that name the option.
 #pragma once
 
 #include <cstdint>

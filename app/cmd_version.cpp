@@ -12,8 +12,8 @@ int cmd_version(parallel::Runtime& rt, const std::vector<std::string>&) {
   std::printf("toolgrpo %s\n", TOOLGRPO_VERSION);
   std::printf("libtorch %s (CUDA devices: %d)\n", model::torch_version().c_str(), model::cuda_device_count());
   std::printf("MPI world size %d\n", rt.size());
-  std::printf("Kokkos host execution space %s, concurrency %d\n",
-              Kokkos::DefaultHostExecutionSpace::name(), Kokkos::DefaultHostExecutionSpace().concurrency());
+  std::printf("Kokkos host execution space %s, concurrency %d\n", Kokkos::DefaultHostExecutionSpace::name(),
+              Kokkos::DefaultHostExecutionSpace().concurrency());
   return 0;
 }
 

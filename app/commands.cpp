@@ -20,7 +20,8 @@ const Command* find_command(const std::string& name) {
 std::string usage_text() {
   std::string s =
       "usage: toolgrpo <command> [options]   (launch with mpirun -np N for several ranks)\n\ncommands:\n";
-  for (const auto& c : commands()) s += "  " + std::string(c.name) + std::string(10 - std::string(c.name).size(), ' ') + c.summary + "\n";
+  for (const auto& c : commands())
+    s += "  " + std::string(c.name) + std::string(10 - std::string(c.name).size(), ' ') + c.summary + "\n";
   s += "\nRun 'toolgrpo <command> --help' for the options of a command.\n";
   return s;
 }

@@ -3,13 +3,14 @@
 # already present are not reinstalled; a busy apt lock is waited for. Environment:
 #   BUILD_DIR=build          where to build
 #   TOOLGRPO_SKIP_APT=1      do not touch packages (e.g. on a cluster with modules; see INSTALL.md)
-#   TOOLGRPO_EXTRA_PACKAGES  more Debian packages to install (the test script adds the fuzzing toolchain)
-#   CMAKE_ARGS               extra arguments for the configure step
+#   TOOLGRPO_EXTRA_PACKAGES  more Debian packages to install
+#   CMAKE_ARGS               extra arguments for the configure step (e.g. -DTOOLGRPO_ENABLE_CUDA=OFF)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake pkg-config git ccache
+  build-essential g++ cmake pkg-config git ccache python3
+  clang-14 libclang-rt-14-dev
   libtorch-dev libopenblas0-pthread
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev
@@ -53,10 +54,11 @@ BUILD_DIR=${BUILD_DIR:-build}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 log "configuring $BUILD_DIR (Release)"
+mkdir -p "$BUILD_DIR"
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" ${CMAKE_ARGS:-} >"$BUILD_DIR.configure.log" 2>&1 ||
-  { cat "$BUILD_DIR.configure.log"; exit 1; }
-grep -E '^-- toolgrpo:' "$BUILD_DIR.configure.log" || true
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" ${CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1 ||
+  { cat "$BUILD_DIR/configure.log"; exit 1; }
+grep -E '^-- toolgrpo:' "$BUILD_DIR/configure.log" || true
 log "building with $(nproc) jobs"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 log "done: $BUILD_DIR/app/toolgrpo"

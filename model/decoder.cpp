@@ -9,10 +9,10 @@
 #include <limits>
 #include <stdexcept>
 
+#include "model/decoder_ops.hpp"
 #include "model/safetensors.hpp"
 
 namespace toolgrpo::model {
-namespace {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   const at::Tensor xf = x.to(at::kFloat);
@@ -24,12 +24,39 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+namespace {
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
-
 }  // namespace
+
+RopeTables rope_tables(const ModelConfig& cfg, const at::Tensor& positions, at::ScalarType dtype) {
+  const at::Tensor freqs =
+      positions.to(at::kFloat).unsqueeze(-1) * rope_inv_freq(cfg).to(positions.device()).view({1, 1, cfg.head_dim / 2});
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) { return x * rope.cos + rotate_half(x) * rope.sin; }
+
+AttentionInputs attention_inputs(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& hn,
+                                 const RopeTables& rope) {
+  const int64_t B = hn.size(0), T = hn.size(1), H = cfg.num_heads, KV = cfg.num_kv_heads, D = cfg.head_dim;
+  at::Tensor q = linear(hn, l.q_proj, l.q_bias).view({B, T, H, D});
+  at::Tensor k = linear(hn, l.k_proj, l.k_bias).view({B, T, KV, D});
+  at::Tensor v = linear(hn, l.v_proj, l.v_bias).view({B, T, KV, D}).transpose(1, 2);
+  if (cfg.qk_norm) {
+    q = rms_norm(q, l.q_norm, cfg.rms_norm_eps);
+    k = rms_norm(k, l.k_norm, cfg.rms_norm_eps);
+  }
+  return {apply_rope(q.transpose(1, 2), rope), apply_rope(k.transpose(1, 2), rope), v};
+}
+
+at::Tensor mlp_block(const LayerWeights& l, const at::Tensor& hn) {
+  return linear(at::silu(linear(hn, l.gate_proj, l.gate_bias)) * linear(hn, l.up_proj, l.up_bias), l.down_proj,
+                l.down_bias);
+}
 
 at::Tensor rope_inv_freq(const ModelConfig& cfg) {
   const int64_t dim = cfg.head_dim;
@@ -144,45 +171,31 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   ForwardOutput out;
   if (keep_hidden_states) out.hidden_states.push_back(x);
 
-  // RoPE tables (B, T, D) in float32.
-  const at::Tensor pos = position_ids.defined() ? position_ids : at::arange(T, at::TensorOptions(at::kLong).device(dev)).expand({B, T});
-  const at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1) * rope_inv_freq(cfg).to(dev).view({1, 1, D / 2});
-  const at::Tensor emb = at::cat({freqs, freqs}, -1);
-  const at::Tensor cos = emb.cos().to(x.scalar_type()).unsqueeze(1), sin = emb.sin().to(x.scalar_type()).unsqueeze(1);
+  const at::Tensor pos =
+      position_ids.defined() ? position_ids : at::arange(T, at::TensorOptions(at::kLong).device(dev)).expand({B, T});
+  const RopeTables rope = rope_tables(cfg, pos, x.scalar_type());
 
   // Additive mask (B, 1, T, T): 0 where key j <= query i and j is a token, the dtype's minimum elsewhere.
   const auto fopts = at::TensorOptions(at::kFloat).device(dev);
   const at::Tensor causal = at::ones({T, T}, at::TensorOptions(at::kBool).device(dev)).tril();
-  const at::Tensor allowed = causal.view({1, 1, T, T}).logical_and(attention_mask.to(at::kBool).view({B, 1, 1, T}));
-  const at::Tensor mask = at::where(allowed, at::zeros({1}, fopts), at::full({1}, std::numeric_limits<float>::lowest(), fopts));
+  const at::Tensor allowed =
+      causal.view({1, 1, T, T}).logical_and(attention_mask.to(at::kBool).view({B, 1, 1, T}));
+  const at::Tensor mask =
+      at::where(allowed, at::zeros({1}, fopts), at::full({1}, std::numeric_limits<float>::lowest(), fopts));
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     const LayerWeights& l = w.layers[li];
-    const at::Tensor hn = rms_norm(x, l.input_norm, cfg.rms_norm_eps);
-    at::Tensor q = linear(hn, l.q_proj, l.q_bias).view({B, T, H, D});
-    at::Tensor k = linear(hn, l.k_proj, l.k_bias).view({B, T, KV, D});
-    at::Tensor v = linear(hn, l.v_proj, l.v_bias).view({B, T, KV, D}).transpose(1, 2);
-    if (cfg.qk_norm) {
-      q = rms_norm(q, l.q_norm, cfg.rms_norm_eps);
-      k = rms_norm(k, l.k_norm, cfg.rms_norm_eps);
-    }
-    q = q.transpose(1, 2);
-    k = k.transpose(1, 2);
-    q = q * cos + rotate_half(q) * sin;
-    k = k * cos + rotate_half(k) * sin;
+    AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
     if (KV != H) {  // grouped-query attention: each KV head serves H / KV query heads
-      k = k.repeat_interleave(H / KV, 1);
-      v = v.repeat_interleave(H / KV, 1);
+      a.k = a.k.repeat_interleave(H / KV, 1);
+      a.v = a.v.repeat_interleave(H / KV, 1);
     }
-    const at::Tensor scores = at::matmul(q, k.transpose(2, 3)) * scale + mask;
-    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    const at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, H * D});
+    const at::Tensor scores = at::matmul(a.q, a.k.transpose(2, 3)) * scale + mask;
+    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(a.q.scalar_type());
+    const at::Tensor attn = at::matmul(probs, a.v).transpose(1, 2).reshape({B, T, H * D});
     x = x + linear(attn, l.o_proj, l.o_bias);
-    const at::Tensor hn2 = rms_norm(x, l.post_norm, cfg.rms_norm_eps);
-    const at::Tensor mlp = linear(at::silu(linear(hn2, l.gate_proj, l.gate_bias)) * linear(hn2, l.up_proj, l.up_bias),
-                                  l.down_proj, l.down_bias);
-    x = x + mlp;
+    x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
     if (keep_hidden_states && li + 1 < w.layers.size()) out.hidden_states.push_back(x);
   }
   x = rms_norm(x, w.norm, cfg.rms_norm_eps);

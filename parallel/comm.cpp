@@ -14,8 +14,8 @@ void mpi_fail(int code, const char* call, const char* file, int line) {
   char msg[MPI_MAX_ERROR_STRING] = {0};
   int len = 0;
   MPI_Error_string(code, msg, &len);
-  throw std::runtime_error(std::string("MPI call failed: ") + call + " at " + file + ":" + std::to_string(line) +
-                           ": " + std::string(msg, static_cast<std::size_t>(len)));
+  throw std::runtime_error(std::string("MPI call failed: ") + call + " at " + file + ":" +
+                           std::to_string(line) + ": " + std::string(msg, static_cast<std::size_t>(len)));
 }
 }  // namespace detail
 
@@ -57,7 +57,9 @@ int Comm::size() const {
   return s;
 }
 
-void Comm::barrier() const { TOOLGRPO_MPI_CHECK(MPI_Barrier(raw_of(impl_))); }
+void Comm::barrier() const {
+  TOOLGRPO_MPI_CHECK(MPI_Barrier(raw_of(impl_)));
+}
 
 Comm Comm::split(int color, int key) const {
   MPI_Comm out = MPI_COMM_NULL;
@@ -77,10 +79,18 @@ T reduce_scalar(T v, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
 }
 }  // namespace
 
-double Comm::allreduce_sum(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_SUM, raw_of(impl_)); }
-int64_t Comm::allreduce_sum(int64_t v) const { return reduce_scalar(v, MPI_INT64_T, MPI_SUM, raw_of(impl_)); }
-double Comm::allreduce_max(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_MAX, raw_of(impl_)); }
-double Comm::allreduce_min(double v) const { return reduce_scalar(v, MPI_DOUBLE, MPI_MIN, raw_of(impl_)); }
+double Comm::allreduce_sum(double v) const {
+  return reduce_scalar(v, MPI_DOUBLE, MPI_SUM, raw_of(impl_));
+}
+int64_t Comm::allreduce_sum(int64_t v) const {
+  return reduce_scalar(v, MPI_INT64_T, MPI_SUM, raw_of(impl_));
+}
+double Comm::allreduce_max(double v) const {
+  return reduce_scalar(v, MPI_DOUBLE, MPI_MAX, raw_of(impl_));
+}
+double Comm::allreduce_min(double v) const {
+  return reduce_scalar(v, MPI_DOUBLE, MPI_MIN, raw_of(impl_));
+}
 void Comm::allreduce_sum(std::vector<double>& v) const {
   TOOLGRPO_MPI_CHECK(
       MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, raw_of(impl_)));
@@ -128,8 +138,8 @@ std::vector<std::string> Comm::gather(const std::string& s, int root) const {
     }
     all.resize(static_cast<std::size_t>(total));
   }
-  TOOLGRPO_MPI_CHECK(MPI_Gatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root,
-                                 raw_of(impl_)));
+  TOOLGRPO_MPI_CHECK(MPI_Gatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                                 root, raw_of(impl_)));
   std::vector<std::string> out;
   if (me == root)
     for (int r = 0; r < p; ++r) out.emplace_back(all.substr(static_cast<std::size_t>(displs[r]), lens[r]));

@@ -33,8 +33,8 @@ class Comm {
   int64_t allreduce_sum(int64_t v) const;
   double allreduce_max(double v) const;
   double allreduce_min(double v) const;
-  void allreduce_sum(std::vector<double>& v) const;   // in place, element-wise
-  void allreduce_sum(std::vector<int64_t>& v) const;  // in place, element-wise
+  void allreduce_sum(std::vector<double>& v) const;          // in place, element-wise
+  void allreduce_sum(std::vector<int64_t>& v) const;         // in place, element-wise
   void allreduce_sum(float* data, std::size_t count) const;  // in place; a flat gradient bucket
   void broadcast(std::string& s, int root) const;
   void broadcast(void* data, std::size_t bytes, int root) const;

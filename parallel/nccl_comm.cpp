@@ -13,22 +13,25 @@ namespace toolgrpo::parallel {
 
 namespace detail {
 void nccl_fail(int code, const char* call, const char* file, int line) {
-  throw std::runtime_error(std::string("NCCL call failed: ") + call + " at " + file + ":" + std::to_string(line) +
-                           ": " + ncclGetErrorString(static_cast<ncclResult_t>(code)) +
+  throw std::runtime_error(std::string("NCCL call failed: ") + call + " at " + file + ":" +
+                           std::to_string(line) + ": " + ncclGetErrorString(static_cast<ncclResult_t>(code)) +
                            " (set NCCL_DEBUG=INFO for details)");
 }
 void cuda_fail(int code, const char* call, const char* file, int line) {
-  throw std::runtime_error(std::string("CUDA call failed: ") + call + " at " + file + ":" + std::to_string(line) +
-                           ": " + cudaGetErrorString(static_cast<cudaError_t>(code)));
+  throw std::runtime_error(std::string("CUDA call failed: ") + call + " at " + file + ":" +
+                           std::to_string(line) + ": " + cudaGetErrorString(static_cast<cudaError_t>(code)));
 }
 }  // namespace detail
 
 namespace {
 ncclDataType_t nccl_type(DeviceDType t) {
   switch (t) {
-    case DeviceDType::F32: return ncclFloat32;
-    case DeviceDType::BF16: return ncclBfloat16;
-    case DeviceDType::F16: return ncclFloat16;
+    case DeviceDType::F32:
+      return ncclFloat32;
+    case DeviceDType::BF16:
+      return ncclBfloat16;
+    case DeviceDType::F16:
+      return ncclFloat16;
   }
   return ncclFloat32;
 }
@@ -52,7 +55,8 @@ void NcclComm::allreduce_sum(void* data, std::size_t count, DeviceDType dtype, C
   TOOLGRPO_NCCL_CHECK(ncclAllReduce(data, data, count, nccl_type(dtype), ncclSum, comm_, stream));
 }
 
-void NcclComm::broadcast(void* data, std::size_t count, DeviceDType dtype, int root, CUstream_st* stream) const {
+void NcclComm::broadcast(void* data, std::size_t count, DeviceDType dtype, int root,
+                         CUstream_st* stream) const {
   TOOLGRPO_NCCL_CHECK(ncclBroadcast(data, data, count, nccl_type(dtype), root, comm_, stream));
 }
 

@@ -21,7 +21,8 @@ Runtime::Runtime(int& argc, char**& argv) {
   rank_ = world_.rank();
   size_ = world_.size();
   MPI_Comm node = MPI_COMM_NULL;
-  TOOLGRPO_MPI_CHECK(MPI_Comm_split_type(world_.impl().comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  TOOLGRPO_MPI_CHECK(
+      MPI_Comm_split_type(world_.impl().comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
   TOOLGRPO_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   TOOLGRPO_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   TOOLGRPO_MPI_CHECK(MPI_Comm_free(&node));

@@ -55,7 +55,9 @@ std::vector<std::string> lines_of(const fs::path& p) {
   return out;
 }
 
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
 
 TEST(Cli, HelpAndDispatch) {
   const RunResult help = run("--help");
@@ -97,7 +99,8 @@ TEST(CliScore, ReferenceFixtureRowsRoundTrip) {
 
 TEST(CliScore, ExtractionRowsAndReferenceErrors) {
   const fs::path out = scratch() / "extraction_scores.jsonl";
-  const RunResult r = run("score --data " + shared() + "/reward_fixtures/extraction.jsonl --out " + out.string());
+  const RunResult r =
+      run("score --data " + shared() + "/reward_fixtures/extraction.jsonl --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.out;
   const auto rows = lines_of(out);
   ASSERT_EQ(rows.size(), 138u);
@@ -110,9 +113,11 @@ TEST(CliScore, ExtractionRowsAndReferenceErrors) {
 TEST(CliScore, VariantAndStepOptionsApplyToRowsWithout) {
   const fs::path in = scratch() / "plain.jsonl";
   std::ofstream(in) << R"({"output": "<think> a b </think>\n<response>x</response>", )"
-                    << R"("ground_truth": "<think> y </think>\n<response>z</response>"})" << "\n";
+                    << R"("ground_truth": "<think> y </think>\n<response>z</response>"})"
+                    << "\n";
   const fs::path out = scratch() / "plain_out.jsonl";
-  const RunResult r = run("score --data " + in.string() + " --variant schedulereward --step 0 --out " + out.string());
+  const RunResult r =
+      run("score --data " + in.string() + " --variant schedulereward --step 0 --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.out;
   // SCHEDULEREWARD at step 0: format max 2.0; no tool call in the ground truth: correctness 0.0.
   EXPECT_EQ(lines_of(out).at(0), R"({"format": 2.0, "correctness": 0.0, "length": 0.0, "total": 2.0})");
@@ -138,9 +143,14 @@ TEST(CliScore, BadInput) {
   expect_bad_input(kGood + "\n" + kGood + "\n{\"output\": \"x\", \n", "bad.jsonl:3: invalid JSON");
   expect_bad_input("{\"ground_truth\": \"g\"}\n", "bad.jsonl:1: missing field \"output\"");
   expect_bad_input("[1, 2]\n", "bad.jsonl:1: expected a JSON object");
-  expect_bad_input(R"({"output": 5, "ground_truth": "g"})" "\n", "field \"output\" must be a string");
-  expect_bad_input(R"({"output": "o", "ground_truth": "g", "step": "3"})" "\n", "field \"step\" must be an integer");
-  expect_bad_input(R"({"output": "o", "ground_truth": "g", "variant": "nope"})" "\n",
+  expect_bad_input(R"({"output": 5, "ground_truth": "g"})"
+                   "\n",
+                   "field \"output\" must be a string");
+  expect_bad_input(R"({"output": "o", "ground_truth": "g", "step": "3"})"
+                   "\n",
+                   "field \"step\" must be an integer");
+  expect_bad_input(R"({"output": "o", "ground_truth": "g", "variant": "nope"})"
+                   "\n",
                    "unknown reward variant 'nope'");
   expect_bad_input(kGood + "\n\n", "bad.jsonl:2: empty line");
 }

@@ -1,11 +1,11 @@
 // AtomicFile: complete output or none, and an earlier result survives a failed run.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "io/atomic_file.hpp"
 

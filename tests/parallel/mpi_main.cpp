@@ -8,7 +8,9 @@ namespace toolgrpo::testing {
 namespace {
 parallel::Runtime* g_runtime = nullptr;
 }
-parallel::Runtime& mpi_runtime() { return *g_runtime; }
+parallel::Runtime& mpi_runtime() {
+  return *g_runtime;
+}
 }  // namespace toolgrpo::testing
 
 int main(int argc, char** argv) {

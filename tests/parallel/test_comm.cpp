@@ -8,7 +8,9 @@
 namespace toolgrpo::parallel {
 namespace {
 
-Comm& world() { return testing::mpi_runtime().world(); }
+Comm& world() {
+  return testing::mpi_runtime().world();
+}
 
 TEST(Comm, RankAndSize) {
   const int n = world().size();

@@ -1,0 +1,33 @@
+// The building blocks of the decoder, shared by the full forward pass (decoder.cpp) and the KV-cache generation
+// engine (generate.cpp), so both compute each layer the same way.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "model/config.hpp"
+#include "model/decoder.hpp"
+
+namespace toolgrpo::model {
+
+struct RopeTables {
+  at::Tensor cos, sin;  // (B, 1, T, D) in the run dtype
+};
+
+struct AttentionInputs {
+  at::Tensor q;  // (B, H, T, D) after q-norm and RoPE
+  at::Tensor k;  // (B, KV, T, D) after k-norm and RoPE
+  at::Tensor v;  // (B, KV, T, D)
+};
+
+// RMSNorm computed in float32, returned in x's dtype.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+// positions (B, T) int64.
+RopeTables rope_tables(const ModelConfig& cfg, const at::Tensor& positions, at::ScalarType dtype);
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
+// hn: the input-normed hidden states (B, T, hidden).
+AttentionInputs attention_inputs(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& hn,
+                                 const RopeTables& rope);
+at::Tensor mlp_block(const LayerWeights& l, const at::Tensor& hn);
+
+}  // namespace toolgrpo::model

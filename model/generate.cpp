@@ -1,0 +1,219 @@
+// KV-cache generation with group prefix sharing; see generate.hpp. The prompt cache (Pc rows) is kept once and
+// broadcast over the g samples that share it; the generated-token cache is allocated once per batch.
+#include "model/generate.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "model/decoder_ops.hpp"
+
+namespace toolgrpo::model {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Uniform in [0, 1) for token position t of a sample.
+double uniform_at(uint64_t sample, int64_t t) {
+  return static_cast<double>(splitmix64(sample ^ splitmix64(static_cast<uint64_t>(t) + 1)) >> 11) * 0x1.0p-53;
+}
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct LayerCache {
+  at::Tensor pk, pv;  // prompt cache (Pc, KV, L, D)
+  at::Tensor gk, gv;  // generated-token cache (N, KV, max_new, D)
+};
+
+// Samples one token per row from logits (N, V); returns (tokens (N) int64, logprobs (N) float).
+std::pair<at::Tensor, at::Tensor> sample_rows(const at::Tensor& logits, const SamplingParams& sp,
+                                              const std::vector<uint64_t>& seeds, int64_t t) {
+  const int64_t N = logits.size(0), V = logits.size(1);
+  if (sp.greedy) {
+    const at::Tensor tok = logits.argmax(-1);
+    return {tok, at::log_softmax(logits, -1).gather(-1, tok.unsqueeze(-1)).squeeze(-1)};
+  }
+  const at::Tensor scaled = logits / sp.temperature;
+  const at::Tensor logp = at::log_softmax(scaled, -1);
+  at::Tensor filtered = scaled;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  if (sp.top_k > 0 && sp.top_k < V) {
+    const at::Tensor kth = std::get<0>(scaled.topk(sp.top_k, -1)).narrow(-1, sp.top_k - 1, 1);
+    filtered = filtered.masked_fill(filtered < kth, neg_inf);
+  }
+  if (sp.top_p < 1.0) {
+    const auto sorted = filtered.sort(-1, /*descending=*/true);
+    const at::Tensor probs = at::softmax(std::get<0>(sorted), -1);
+    const at::Tensor before = probs.cumsum(-1) - probs;  // mass strictly before each token
+    const at::Tensor drop_sorted = before > sp.top_p;    // keeps the smallest prefix reaching top_p
+    const at::Tensor drop = at::zeros_like(drop_sorted).scatter(-1, std::get<1>(sorted), drop_sorted);
+    filtered = filtered.masked_fill(drop, neg_inf);
+  }
+  const at::Tensor cdf = at::softmax(filtered, -1).to(at::kDouble).cumsum(-1);
+  std::vector<double> u(static_cast<std::size_t>(N));
+  for (int64_t r = 0; r < N; ++r) u[static_cast<std::size_t>(r)] = uniform_at(seeds[static_cast<std::size_t>(r)], t);
+  const at::Tensor thresh = at::tensor(u, at::kDouble).to(cdf.device()).unsqueeze(-1) * cdf.narrow(-1, V - 1, 1);
+  const at::Tensor tok = (cdf <= thresh).sum(-1).clamp_max(V - 1);
+  return {tok, logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)};
+}
+
+}  // namespace
+
+uint64_t sample_seed(uint64_t run_seed, int64_t step, int64_t prompt_index, int64_t sample_index) {
+  uint64_t h = splitmix64(run_seed);
+  h = splitmix64(h ^ static_cast<uint64_t>(step));
+  h = splitmix64(h ^ static_cast<uint64_t>(prompt_index));
+  return splitmix64(h ^ static_cast<uint64_t>(sample_index));
+}
+
+GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req) {
+  const int64_t P = static_cast<int64_t>(req.prompts.size()), G = req.group_size, N = P * G;
+  const int64_t max_new = req.sampling.max_new_tokens;
+  if (P == 0 || G <= 0 || max_new <= 0) throw std::invalid_argument("generate: need prompts, group_size >= 1, max_new_tokens >= 1");
+  if (!req.sampling.greedy && !(req.sampling.temperature > 0))
+    throw std::invalid_argument("generate: temperature must be > 0 (use greedy for argmax)");
+  const auto dev = w.embed.device();
+  const auto dtype = w.embed.scalar_type();
+  const int64_t H = cfg.num_heads, KV = cfg.num_kv_heads, D = cfg.head_dim, R = H / KV;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  at::NoGradGuard no_grad;
+
+  // Prompt rows of the cache: P when shared, P*G when every sample gets its own copy.
+  const int64_t Pc = req.share_prefix ? P : N, g = req.share_prefix ? G : 1;
+  int64_t L = 0;
+  for (const auto& p : req.prompts) {
+    if (p.empty()) throw std::invalid_argument("generate: empty prompt");
+    L = std::max<int64_t>(L, static_cast<int64_t>(p.size()));
+  }
+  std::vector<int64_t> ids(static_cast<std::size_t>(Pc * L), 0), mask_v(ids.size(), 0);  // padding is masked
+  std::vector<int64_t> prompt_len(static_cast<std::size_t>(N));
+  for (int64_t r = 0; r < Pc; ++r) {
+    const auto& p = req.prompts[static_cast<std::size_t>(req.share_prefix ? r : r / G)];
+    const int64_t off = L - static_cast<int64_t>(p.size());  // left padding
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      ids[static_cast<std::size_t>(r * L + off) + k] = p[k];
+      mask_v[static_cast<std::size_t>(r * L + off) + k] = 1;
+    }
+  }
+  for (int64_t r = 0; r < N; ++r) prompt_len[static_cast<std::size_t>(r)] = static_cast<int64_t>(req.prompts[static_cast<std::size_t>(r / G)].size());
+  const at::Tensor input_ids = at::tensor(ids, at::kLong).view({Pc, L}).to(dev);
+  const at::Tensor attn_mask = at::tensor(mask_v, at::kLong).view({Pc, L}).to(dev);
+  at::Tensor pos = attn_mask.cumsum(1) - 1;
+  pos = at::where(attn_mask.to(at::kBool), pos, at::ones_like(pos));
+
+  GenerationResult res;
+  auto t0 = Clock::now();
+  // ---- prefill: each cache row once; keep K/V of every layer, logits of the last position only ----
+  std::vector<LayerCache> cache(w.layers.size());
+  const auto fopts = at::TensorOptions(at::kFloat).device(dev);
+  const float lowest = std::numeric_limits<float>::lowest();
+  at::Tensor x = at::embedding(w.embed, input_ids);
+  {
+    const RopeTables rope = rope_tables(cfg, pos, dtype);
+    const at::Tensor causal = at::ones({L, L}, at::TensorOptions(at::kBool).device(dev)).tril();
+    const at::Tensor allowed = causal.view({1, 1, L, L}).logical_and(attn_mask.to(at::kBool).view({Pc, 1, 1, L}));
+    const at::Tensor mask = at::where(allowed, at::zeros({1}, fopts), at::full({1}, lowest, fopts));
+    for (std::size_t li = 0; li < w.layers.size(); ++li) {
+      const LayerWeights& l = w.layers[li];
+      const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
+      cache[li].pk = a.k;
+      cache[li].pv = a.v;
+      const at::Tensor q = a.q.view({Pc, KV, R, L, D});
+      const at::Tensor scores = at::matmul(q, a.k.unsqueeze(2).transpose(-1, -2)) * scale + mask.unsqueeze(1);
+      const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(dtype);
+      const at::Tensor attn = at::matmul(probs, a.v.unsqueeze(2)).view({Pc, H, L, D}).transpose(1, 2).reshape({Pc, L, H * D});
+      x = x + linear(attn, l.o_proj, l.o_bias);
+      x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
+    }
+  }
+  at::Tensor logits = at::linear(rms_norm(x.select(1, L - 1), w.norm, cfg.rms_norm_eps), w.lm_head).to(at::kFloat);
+  if (req.share_prefix) logits = logits.repeat_interleave(G, 0);  // (N, V): each sample starts from its prompt
+  res.prefill_seconds = since(t0);
+  res.prefill_tokens = attn_mask.sum().item<int64_t>();
+
+  // ---- decode ----
+  t0 = Clock::now();
+  const at::Tensor prompt_mask =
+      at::where(attn_mask.to(at::kBool), at::zeros({1}, fopts), at::full({1}, lowest, fopts)).view({Pc, 1, 1, 1, 1, L});
+  for (auto& c : cache) {
+    c.gk = at::zeros({N, KV, max_new, D}, at::TensorOptions(dtype).device(dev));
+    c.gv = at::zeros_like(c.gk);
+  }
+  std::vector<uint64_t> seeds(static_cast<std::size_t>(N));
+  for (int64_t r = 0; r < N; ++r)
+    seeds[static_cast<std::size_t>(r)] = sample_seed(req.seed, req.step, req.first_prompt_index + r / G, r % G);
+  at::Tensor out_tok = at::full({N, max_new}, req.sampling.pad_token_id, at::kLong);
+  at::Tensor out_mask = at::zeros({N, max_new}, at::kLong);
+  at::Tensor out_logp = at::zeros({N, max_new}, at::kFloat);
+  res.lengths.assign(static_cast<std::size_t>(N), 0);
+  res.finish.assign(static_cast<std::size_t>(N), FinishReason::Length);
+  std::vector<bool> done(static_cast<std::size_t>(N), false);
+  auto tok_acc = out_tok.accessor<int64_t, 2>();
+  auto mask_acc = out_mask.accessor<int64_t, 2>();
+  auto logp_acc = out_logp.accessor<float, 2>();
+  const at::Tensor base_pos = at::tensor(prompt_len, at::kLong).to(dev).view({N, 1});
+  int64_t active = N;
+  for (int64_t t = 0; t < max_new && active > 0; ++t) {
+    auto [tok, logp] = sample_rows(logits, req.sampling, seeds, t);
+    const at::Tensor tok_cpu = tok.to(at::kCPU).contiguous(), logp_cpu = logp.to(at::kCPU).to(at::kFloat).contiguous();
+    const int64_t* tp = tok_cpu.data_ptr<int64_t>();
+    for (int64_t r = 0; r < N; ++r) {
+      if (done[static_cast<std::size_t>(r)]) continue;
+      tok_acc[r][t] = tp[r];
+      mask_acc[r][t] = 1;
+      logp_acc[r][t] = logp_cpu.data_ptr<float>()[r];
+      ++res.lengths[static_cast<std::size_t>(r)];
+      ++res.decode_tokens;
+      for (int64_t e : req.sampling.eos_token_ids)
+        if (tp[r] == e) {
+          done[static_cast<std::size_t>(r)] = true;
+          res.finish[static_cast<std::size_t>(r)] = FinishReason::Eos;
+          --active;
+          break;
+        }
+    }
+    if (t + 1 == max_new || active == 0) break;
+    // One step for every row: token t at position prompt_len + t.
+    at::Tensor h = at::embedding(w.embed, tok.view({N, 1}));
+    const RopeTables rope = rope_tables(cfg, base_pos + t, dtype);
+    for (std::size_t li = 0; li < w.layers.size(); ++li) {
+      const LayerWeights& l = w.layers[li];
+      LayerCache& c = cache[li];
+      const AttentionInputs a = attention_inputs(cfg, l, rms_norm(h, l.input_norm, cfg.rms_norm_eps), rope);
+      c.gk.narrow(2, t, 1).copy_(a.k);
+      c.gv.narrow(2, t, 1).copy_(a.v);
+      // Scores against the shared prompt cache, broadcast over the g samples of each cache row.
+      const at::Tensor q6 = a.q.reshape({Pc, g, KV, R, 1, D});
+      const at::Tensor sp = at::matmul(q6, c.pk.view({Pc, 1, KV, 1, L, D}).transpose(-1, -2)) * scale + prompt_mask;
+      // Scores against this row's generated tokens 0..t.
+      const at::Tensor gk = c.gk.narrow(2, 0, t + 1), gv = c.gv.narrow(2, 0, t + 1);
+      const at::Tensor q5 = a.q.reshape({N, KV, R, 1, D});
+      const at::Tensor sg = at::matmul(q5, gk.unsqueeze(2).transpose(-1, -2)) * scale;
+      const at::Tensor probs = at::softmax(at::cat({sp.reshape({N, KV, R, 1, L}), sg}, -1), -1, at::kFloat).to(dtype);
+      const at::Tensor pp = probs.narrow(-1, 0, L).reshape({Pc, g, KV, R, 1, L});
+      const at::Tensor pg = probs.narrow(-1, L, t + 1);
+      const at::Tensor attn = at::matmul(pp, c.pv.view({Pc, 1, KV, 1, L, D})).reshape({N, KV, R, 1, D}) +
+                              at::matmul(pg, gv.unsqueeze(2));
+      h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
+      h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
+    }
+    logits = at::linear(rms_norm(h.squeeze(1), w.norm, cfg.rms_norm_eps), w.lm_head).to(at::kFloat);
+  }
+  res.decode_seconds = since(t0);
+  res.tokens = out_tok;
+  res.mask = out_mask;
+  res.logprobs = out_logp;
+  return res;
+}
+
+}  // namespace toolgrpo::model

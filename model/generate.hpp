@@ -1,0 +1,54 @@
+// Batched GRPO rollouts with a KV cache and group prefix sharing: every prompt is prefilled once and its cache
+// serves its G samples (never G copies of the prompt through the model). Sampling (greedy, temperature, top-k,
+// top-p) draws from counter-based random numbers keyed by (run seed, step, prompt index, sample index, token
+// position), so a sample does not depend on the batch or rank it ran in.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.hpp"
+#include "model/decoder.hpp"
+
+namespace toolgrpo::model {
+
+struct SamplingParams {
+  bool greedy = false;
+  double temperature = 1.0;
+  double top_p = 1.0;  // nucleus mass kept; 1 = off
+  int64_t top_k = 0;   // 0 = off
+  int64_t max_new_tokens = 64;
+  std::vector<int64_t> eos_token_ids;  // empty: never stop early
+  int64_t pad_token_id = 0;
+};
+
+struct GenerationRequest {
+  std::vector<std::vector<int64_t>> prompts;  // P prompts of token ids (any lengths >= 1)
+  int64_t group_size = 1;                     // G samples per prompt
+  SamplingParams sampling;
+  uint64_t seed = 0;               // run seed
+  int64_t step = 0;                // training step
+  int64_t first_prompt_index = 0;  // global index of prompts[0] in the step
+  bool share_prefix = true;        // false: prefill each prompt G times (the reference path for tests)
+};
+
+enum class FinishReason : uint8_t { Eos, Length };
+
+struct GenerationResult {
+  at::Tensor tokens;    // (P*G, max_new) int64; row p*G + s; pad_token_id after the end
+  at::Tensor mask;      // (P*G, max_new) int64; 1 on generated tokens (the EOS token included)
+  at::Tensor logprobs;  // (P*G, max_new) float32; log-prob of each sampled token under softmax(logits / T)
+  std::vector<int64_t> lengths;       // (P*G) generated tokens per row
+  std::vector<FinishReason> finish;   // (P*G)
+  double prefill_seconds = 0, decode_seconds = 0;
+  int64_t prefill_tokens = 0, decode_tokens = 0;
+};
+
+// The seed of one sample: a hash of its coordinates.
+uint64_t sample_seed(uint64_t run_seed, int64_t step, int64_t prompt_index, int64_t sample_index);
+
+GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req);
+
+}  // namespace toolgrpo::model
