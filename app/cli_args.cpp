@@ -8,6 +8,14 @@
 #include "app/commands.hpp"
 
 namespace toolgrpo::app {
+namespace {
+std::string options_text(const std::vector<std::string>& options, const std::vector<std::string>& flags) {
+  std::string s = "options:";
+  for (const auto& o : options) s += " " + o + " VALUE";
+  for (const auto& f : flags) s += " " + f;
+  return s;
+}
+}  // namespace
 
 CliArgs::CliArgs(const std::vector<std::string>& args, const std::vector<std::string>& options,
                  const std::vector<std::string>& flags) {
@@ -16,7 +24,7 @@ CliArgs::CliArgs(const std::vector<std::string>& args, const std::vector<std::st
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) {
+    if (a.rfind("--", 0) != 0 && a != "-h") {
       positional_.push_back(a);
       continue;
     }
@@ -36,11 +44,10 @@ CliArgs::CliArgs(const std::vector<std::string>& args, const std::vector<std::st
         value = args[++i];
       }
       values_[name] = value;
+    } else if (name == "--help" || name == "-h") {
+      throw UsageError(options_text(options, flags));
     } else {
-      std::string msg = "unknown option " + name + "; expected one of:";
-      for (const auto& o : options) msg += " " + o;
-      for (const auto& f : flags) msg += " " + f;
-      throw UsageError(msg);
+      throw UsageError("unknown option " + name + "; " + options_text(options, flags));
     }
   }
 }

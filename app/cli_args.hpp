@@ -1,5 +1,6 @@
-// CliArgs: "--name VALUE" options and "--flag" switches of one subcommand. Unknown options, missing values
-// and malformed numbers are UsageErrors that name the option.
+// CliArgs: "--name VALUE" (or "--name=VALUE") options and "--flag" switches of one subcommand; other words
+// are positional. Unknown options, missing values and malformed numbers are UsageErrors that name the option;
+// "--help" is a UsageError that lists the options.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash jobs/setup.sh
-SHARED=${TOOLGRPO_SHARED_DATA:-$(pwd)/../shared/data}
+SHARED=${TOOLGRPO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 BUILD_DIR=${BUILD_DIR:-build}
 mkdir -p runs/quickstart
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

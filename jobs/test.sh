@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stage="setup"
-trap 'rc=$?; [ $rc -eq 0 ] || echo "[test] FAILED at stage: $stage (exit code $rc)"' EXIT
+on_exit() {
+  local rc=$?
+  [ "$rc" -eq 0 ] || echo "[test] FAILED at stage: $stage (exit code $rc)"
+}
+trap on_exit EXIT
 
 bash jobs/setup.sh
 
@@ -23,7 +27,7 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   stage="fuzz build"
   FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
   FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-  SHARED=${TOOLGRPO_SHARED_DATA:-$(pwd)/../shared/data}
+  SHARED=${TOOLGRPO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
   echo "[test] building the reward fuzzer (clang-14) in $FUZZ_DIR"
   mkdir -p "$FUZZ_DIR"
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -5,7 +5,12 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <chrono>
+#include <exception>
+#include <thread>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -25,6 +30,15 @@ uint64_t splitmix64(uint64_t x) {
 // Uniform in [0, 1) for token position t of a sample.
 double uniform_at(uint64_t sample, int64_t t) {
   return static_cast<double>(splitmix64(sample ^ splitmix64(static_cast<uint64_t>(t) + 1)) >> 11) * 0x1.0p-53;
+}
+
+// OpenBLAS keeps its own thread pool; workers that each run a sub-batch want it single-threaded. The symbol is
+// looked up weakly so other BLAS libraries (or none) work unchanged. n = 0 restores the start-up setting.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
+void blas_threads(int n) {
+  static const int initial = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+  if (openblas_set_num_threads) openblas_set_num_threads(n > 0 ? n : initial);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -76,7 +90,10 @@ uint64_t sample_seed(uint64_t run_seed, int64_t step, int64_t prompt_index, int6
   return splitmix64(h ^ static_cast<uint64_t>(sample_index));
 }
 
-GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req) {
+namespace {
+
+// One worker's share: the whole engine on a sub-batch of prompts.
+GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req) {
   const int64_t P = static_cast<int64_t>(req.prompts.size()), G = req.group_size, N = P * G;
   const int64_t max_new = req.sampling.max_new_tokens;
   if (P == 0 || G <= 0 || max_new <= 0) throw std::invalid_argument("generate: need prompts, group_size >= 1, max_new_tokens >= 1");
@@ -128,10 +145,13 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
       const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
       cache[li].pk = a.k;
       cache[li].pv = a.v;
-      const at::Tensor q = a.q.view({Pc, KV, R, L, D});
-      const at::Tensor scores = at::matmul(q, a.k.unsqueeze(2).transpose(-1, -2)) * scale + mask.unsqueeze(1);
-      const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(dtype);
-      const at::Tensor attn = at::matmul(probs, a.v.unsqueeze(2)).view({Pc, H, L, D}).transpose(1, 2).reshape({Pc, L, H * D});
+      // The R query heads of a KV head are stacked as rows: (Pc, KV, R*L, D) against (Pc, KV, L, D).
+      const at::Tensor q = a.q.reshape({Pc, KV, R * L, D});
+      const at::Tensor scores =
+          (at::matmul(q, a.k.transpose(-1, -2)) * scale).view({Pc, KV, R, L, L}) + mask.unsqueeze(1);
+      const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(dtype).view({Pc, KV, R * L, L});
+      const at::Tensor attn =
+          at::matmul(probs, a.v).view({Pc, H, L, D}).transpose(1, 2).reshape({Pc, L, H * D});
       x = x + linear(attn, l.o_proj, l.o_bias);
       x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
     }
@@ -144,7 +164,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
   // ---- decode ----
   t0 = Clock::now();
   const at::Tensor prompt_mask =
-      at::where(attn_mask.to(at::kBool), at::zeros({1}, fopts), at::full({1}, lowest, fopts)).view({Pc, 1, 1, 1, 1, L});
+      at::where(attn_mask.to(at::kBool), at::zeros({1}, fopts), at::full({1}, lowest, fopts)).view({Pc, 1, 1, L});
   for (auto& c : cache) {
     c.gk = at::zeros({N, KV, max_new, D}, at::TensorOptions(dtype).device(dev));
     c.gv = at::zeros_like(c.gk);
@@ -192,18 +212,21 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
       const AttentionInputs a = attention_inputs(cfg, l, rms_norm(h, l.input_norm, cfg.rms_norm_eps), rope);
       c.gk.narrow(2, t, 1).copy_(a.k);
       c.gv.narrow(2, t, 1).copy_(a.v);
-      // Scores against the shared prompt cache, broadcast over the g samples of each cache row.
-      const at::Tensor q6 = a.q.reshape({Pc, g, KV, R, 1, D});
-      const at::Tensor sp = at::matmul(q6, c.pk.view({Pc, 1, KV, 1, L, D}).transpose(-1, -2)) * scale + prompt_mask;
-      // Scores against this row's generated tokens 0..t.
+      // Queries of the g samples and R heads that share a cache row and KV head are stacked as rows, so the
+      // prompt cache is read once per group: (Pc, KV, g*R, D) against (Pc, KV, L, D).
+      const at::Tensor qs = a.q.reshape({Pc, g, KV, R, D}).permute({0, 2, 1, 3, 4}).reshape({Pc, KV, g * R, D});
+      const at::Tensor sp = (at::matmul(qs, c.pk.transpose(-1, -2)) * scale + prompt_mask)
+                                .view({Pc, KV, g, R, L}).permute({0, 2, 1, 3, 4}).reshape({N, KV, R, L});
+      // Scores against this row's generated tokens 0..t: (N, KV, R, D) against (N, KV, t+1, D).
       const at::Tensor gk = c.gk.narrow(2, 0, t + 1), gv = c.gv.narrow(2, 0, t + 1);
-      const at::Tensor q5 = a.q.reshape({N, KV, R, 1, D});
-      const at::Tensor sg = at::matmul(q5, gk.unsqueeze(2).transpose(-1, -2)) * scale;
-      const at::Tensor probs = at::softmax(at::cat({sp.reshape({N, KV, R, 1, L}), sg}, -1), -1, at::kFloat).to(dtype);
-      const at::Tensor pp = probs.narrow(-1, 0, L).reshape({Pc, g, KV, R, 1, L});
+      const at::Tensor q4 = a.q.reshape({N, KV, R, D});
+      const at::Tensor sg = at::matmul(q4, gk.transpose(-1, -2)) * scale;
+      const at::Tensor probs = at::softmax(at::cat({sp, sg}, -1), -1, at::kFloat).to(dtype);
+      const at::Tensor pp = probs.narrow(-1, 0, L).reshape({Pc, g, KV, R, L}).permute({0, 2, 1, 3, 4})
+                                .reshape({Pc, KV, g * R, L});
       const at::Tensor pg = probs.narrow(-1, L, t + 1);
-      const at::Tensor attn = at::matmul(pp, c.pv.view({Pc, 1, KV, 1, L, D})).reshape({N, KV, R, 1, D}) +
-                              at::matmul(pg, gv.unsqueeze(2));
+      const at::Tensor attn = at::matmul(pp, c.pv).view({Pc, KV, g, R, D}).permute({0, 2, 1, 3, 4})
+                                  .reshape({N, KV, R, D}) + at::matmul(pg, gv);
       h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
       h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
     }
@@ -214,6 +237,64 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
   res.mask = out_mask;
   res.logprobs = out_logp;
   return res;
+}
+
+}  // namespace
+
+GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req) {
+  const int64_t P = static_cast<int64_t>(req.prompts.size());
+  const int workers = static_cast<int>(std::min<int64_t>(req.workers > 0 ? req.workers : 1, P));
+  if (workers <= 1 || w.embed.device().type() != at::kCPU) return generate_chunk(cfg, w, req);
+  // CPU: independent sub-batches of whole prompt groups on threads, each with single-threaded kernels. Samples
+  // are keyed by their global prompt index, so the split does not change them.
+  const int saved_threads = at::get_num_threads();
+  at::set_num_threads(1);
+  blas_threads(1);
+  std::vector<GenerationRequest> parts(static_cast<std::size_t>(workers), req);
+  std::vector<GenerationResult> results(static_cast<std::size_t>(workers));
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
+  int64_t start = 0;
+  for (int k = 0; k < workers; ++k) {
+    const int64_t n = P / workers + (k < P % workers ? 1 : 0);
+    auto& part = parts[static_cast<std::size_t>(k)];
+    part.prompts.assign(req.prompts.begin() + start, req.prompts.begin() + start + n);
+    part.first_prompt_index = req.first_prompt_index + start;
+    start += n;
+  }
+  {
+    std::vector<std::thread> threads;
+    for (int k = 0; k < workers; ++k)
+      threads.emplace_back([&, k] {
+        try {
+          at::NoGradGuard no_grad;
+          results[static_cast<std::size_t>(k)] = generate_chunk(cfg, w, parts[static_cast<std::size_t>(k)]);
+        } catch (...) {
+          errors[static_cast<std::size_t>(k)] = std::current_exception();
+        }
+      });
+    for (auto& t : threads) t.join();
+  }
+  at::set_num_threads(saved_threads);
+  blas_threads(0);
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  GenerationResult out;
+  std::vector<at::Tensor> tok, mask, logp;
+  for (auto& r : results) {
+    tok.push_back(r.tokens);
+    mask.push_back(r.mask);
+    logp.push_back(r.logprobs);
+    out.lengths.insert(out.lengths.end(), r.lengths.begin(), r.lengths.end());
+    out.finish.insert(out.finish.end(), r.finish.begin(), r.finish.end());
+    out.prefill_seconds = std::max(out.prefill_seconds, r.prefill_seconds);
+    out.decode_seconds = std::max(out.decode_seconds, r.decode_seconds);
+    out.prefill_tokens += r.prefill_tokens;
+    out.decode_tokens += r.decode_tokens;
+  }
+  out.tokens = at::cat(tok, 0);
+  out.mask = at::cat(mask, 0);
+  out.logprobs = at::cat(logp, 0);
+  return out;
 }
 
 }  // namespace toolgrpo::model

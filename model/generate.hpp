@@ -32,6 +32,7 @@ struct GenerationRequest {
   int64_t step = 0;                // training step
   int64_t first_prompt_index = 0;  // global index of prompts[0] in the step
   bool share_prefix = true;        // false: prefill each prompt G times (the reference path for tests)
+  int workers = 1;                 // CPU: sub-batches of prompts run on this many threads
 };
 
 enum class FinishReason : uint8_t { Eos, Length };

@@ -3,6 +3,7 @@
 
 #include <Kokkos_Core.hpp>
 #include <cstdlib>
+#include <cstring>
 
 #include "parallel/check.hpp"
 #include "parallel/comm_impl.hpp"
@@ -26,7 +27,21 @@ Runtime::Runtime(int& argc, char**& argv) {
   TOOLGRPO_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   TOOLGRPO_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   TOOLGRPO_MPI_CHECK(MPI_Comm_free(&node));
-  kokkos_ = std::make_unique<Kokkos::ScopeGuard>(argc, argv);
+  // Kokkos also reads un-prefixed options (--help, --threads, --numa, --device-id) that belong to toolgrpo,
+  // so it sees only the --kokkos-* ones, and those leave argv.
+  int kept = argc > 0 ? 1 : 0;
+  if (argc > 0) kokkos_argv_.push_back(argv[0]);
+  for (int i = kept; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--kokkos-", 9) == 0)
+      kokkos_argv_.push_back(argv[i]);
+    else
+      argv[kept++] = argv[i];
+  }
+  if (argc > 0) argv[kept] = nullptr;
+  argc = kept;
+  int kokkos_argc = static_cast<int>(kokkos_argv_.size());
+  kokkos_argv_.push_back(nullptr);
+  kokkos_ = std::make_unique<Kokkos::ScopeGuard>(kokkos_argc, kokkos_argv_.data());
 }
 
 Runtime::~Runtime() {

@@ -63,12 +63,18 @@ TEST(Cli, HelpAndDispatch) {
   const RunResult help = run("--help");
   EXPECT_EQ(help.code, 0);
   EXPECT_TRUE(contains(help.out, "score")) << help.out;
+  EXPECT_FALSE(contains(help.out, "Kokkos")) << "--help belongs to toolgrpo, not Kokkos: " << help.out;
+  const RunResult score_help = run("score --help");
+  EXPECT_EQ(score_help.code, 2);
+  EXPECT_TRUE(contains(score_help.out, "--data VALUE")) << score_help.out;
   const RunResult bad = run("frobnicate");
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(contains(bad.out, "unknown command 'frobnicate'")) << bad.out;
   const RunResult v = run("version");
   EXPECT_EQ(v.code, 0);
   EXPECT_TRUE(contains(v.out, "libtorch")) << v.out;
+  // --kokkos-* options go to Kokkos and are taken out of the command's arguments.
+  EXPECT_EQ(run("version --kokkos-disable-warnings").code, 0);
 }
 
 TEST(CliScore, ReferenceFixtureRowsRoundTrip) {

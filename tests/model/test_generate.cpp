@@ -107,6 +107,12 @@ TEST_P(EngineFixture, SamplesDoNotDependOnTheBatch) {
   EXPECT_TRUE(alone.tokens.equal(batch.tokens.narrow(0, 4, 2)));
   one.seed = 100;
   EXPECT_FALSE(generate(cfg_, w_, one).tokens.equal(alone.tokens));
+  // Split over two CPU workers: the same samples.
+  GenerationRequest split = all;
+  split.workers = 2;
+  const GenerationResult two = generate(cfg_, w_, split);
+  EXPECT_TRUE(two.tokens.equal(batch.tokens));
+  EXPECT_EQ(two.lengths, batch.lengths);
 }
 
 TEST_P(EngineFixture, EosAndTopK) {
