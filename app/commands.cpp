@@ -6,6 +6,8 @@ namespace toolgrpo::app {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"score", "score JSON Lines outputs with the ToolRL reward", cmd_score},
+      {"init-model", "create a Hugging Face-style model directory with random weights", cmd_init_model},
+      {"generate", "sample from a model directory (KV cache, group prefix sharing)", cmd_generate},
       {"version", "print versions of toolgrpo and its libraries", cmd_version},
   };
   return table;

@@ -28,5 +28,7 @@ std::string usage_text();
 
 int cmd_score(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_version(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_init_model(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_generate(parallel::Runtime&, const std::vector<std::string>& args);
 
 }  // namespace toolgrpo::app

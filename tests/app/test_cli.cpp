@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -171,6 +172,69 @@ TEST(CliScore, UnreadableFileAndBadOptions) {
   EXPECT_TRUE(contains(opt.out, "unknown option --bogus")) << opt.out;
   EXPECT_EQ(run("score --data x --step nine").code, 2);
   EXPECT_EQ(run("score --data x --variant withlenght").code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CliModel, InitModelThenGenerate) {
+  const fs::path dir = scratch() / "tiny-qwen3";
+  fs::remove_all(dir);
+  const RunResult init = run("init-model --arch qwen3 --preset tiny --seed 5 --out " + dir.string());
+  ASSERT_EQ(init.code, 0) << init.out;
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  // No clobbering without --force; the directory stays as it was.
+  const auto before = fs::last_write_time(dir / "model.safetensors");
+  const RunResult again = run("init-model --arch qwen3 --preset tiny --out " + dir.string());
+  EXPECT_EQ(again.code, 2);
+  EXPECT_TRUE(contains(again.out, "not empty")) << again.out;
+  EXPECT_EQ(fs::last_write_time(dir / "model.safetensors"), before);
+
+  const std::string gen = "generate --model " + dir.string() + " --prompt hi --chatml --max-new-tokens 6 ";
+  // Sample lines only (the throughput line on stderr is merged into the captured output).
+  const auto samples = [&](const std::string& extra) {
+    const RunResult r = run(gen + extra);
+    EXPECT_EQ(r.code, 0) << r.out;
+    std::string lines;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);)
+      if (!l.empty() && l[0] == '{') lines += l + "\n";
+    return lines;
+  };
+  const std::string a = samples("--group-size 3 --seed 9");
+  EXPECT_EQ(samples("--group-size 3 --seed 9"), a);  // same seed, same samples
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 3);
+  EXPECT_TRUE(contains(a, "\"sample\": 2")) << a;
+  EXPECT_NE(samples("--group-size 3 --seed 10"), a);
+  EXPECT_EQ(run("init-model --arch gpt2 --out " + (scratch() / "x").string()).code, 2);
+}
+
+TEST(CliModel, GenerateFromIdsMatchesReferenceGreedy) {
+  const std::string model = shared() + "/fixtures/models/qwen2-tied";
+  const fs::path ids = scratch() / "prompt_ids.jsonl";
+  std::ifstream meta_in(model + "/fixtures.json");
+  std::stringstream ss;
+  ss << meta_in.rdbuf();
+  toolgrpo::reward::JsonParser parser;
+  toolgrpo::reward::Arena arena;
+  const auto* meta = parser.parse(ss.str(), arena);
+  ASSERT_NE(meta, nullptr);
+  const auto* gen0 = &meta->find("generation")->u.items[0];
+  std::ofstream(ids) << "{\"ids\": " << toolgrpo::reward::json_dumps(*gen0->find("prompt_ids")) << "}\n";
+  const RunResult r =
+      run("generate --model " + model + " --input-ids " + ids.string() + " --greedy --max-new-tokens 16 2>/dev/null");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "\"ids\": " + toolgrpo::reward::json_dumps(*gen0->find("new_ids")))) << r.out;
+
+  std::ofstream(ids) << "{\"ids\": [1, 2]}\n{\"ids\": [1, \"x\"]}\n";
+  const RunResult bad = run("generate --model " + model + " --input-ids " + ids.string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.out, "prompt_ids.jsonl:2")) << bad.out;
+  const RunResult text = run("generate --model " + model + " --prompt hello");
+  EXPECT_EQ(text.code, 2);
+  EXPECT_TRUE(contains(text.out, "--input-ids")) << text.out;
 }
 
 }  // namespace

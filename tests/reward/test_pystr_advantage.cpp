@@ -1,4 +1,4 @@
-// Python str helpers, variant names and GRPO group advantages, all checked by hand.
+// Python str functions, variant names and GRPO group advantages, all checked by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,0 +1,212 @@
+// toolgrpo init-model and toolgrpo generate: create a Hugging Face-style model directory with random weights,
+// and sample from a model directory with the KV-cache engine.
+#include <ATen/Parallel.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/cli_args.hpp"
+#include "app/commands.hpp"
+#include "model/byte_tokenizer.hpp"
+#include "model/config.hpp"
+#include "model/decoder.hpp"
+#include "model/generate.hpp"
+#include "model/init.hpp"
+#include "model/safetensors.hpp"
+#include "reward/json.hpp"
+
+namespace fs = std::filesystem;
+
+namespace toolgrpo::app {
+namespace {
+
+model::ModelConfig preset_config(const std::string& arch, const std::string& preset, int64_t vocab) {
+  model::ModelConfig c;
+  if (arch == "qwen2") {
+    c.arch = model::Arch::Qwen2;
+    c.architecture = "Qwen2ForCausalLM";
+    c.qkv_bias = true;
+  } else if (arch == "qwen3") {
+    c.arch = model::Arch::Qwen3;
+    c.architecture = "Qwen3ForCausalLM";
+    c.qk_norm = true;
+  } else if (arch == "llama") {
+    c.arch = model::Arch::Llama;
+    c.architecture = "LlamaForCausalLM";
+  } else {
+    throw UsageError("init-model: --arch must be qwen2, qwen3 or llama, got '" + arch + "'");
+  }
+  struct Shape { const char* name; int64_t hidden, inter, layers, heads, kv; };
+  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2}, {"small", 256, 704, 4, 4, 2}, {"bench", 512, 1408, 8, 8, 2}};
+  const Shape* s = nullptr;
+  for (const auto& x : shapes)
+    if (preset == x.name) s = &x;
+  if (s == nullptr) throw UsageError("init-model: --preset must be tiny, small or bench, got '" + preset + "'");
+  c.vocab_size = vocab;
+  c.hidden_size = s->hidden;
+  c.intermediate_size = s->inter;
+  c.num_layers = s->layers;
+  c.num_heads = s->heads;
+  c.num_kv_heads = s->kv;
+  c.head_dim = s->hidden / s->heads;
+  c.max_position_embeddings = 32768;
+  c.rope_theta = c.arch == model::Arch::Llama ? 500000.0 : 1000000.0;
+  c.rms_norm_eps = 1e-6;
+  c.tie_word_embeddings = true;
+  c.bos_token_id = model::ByteTokenizer::kEndOfText;
+  c.eos_token_ids = {model::ByteTokenizer::kEndOfText, model::ByteTokenizer::kImEnd};
+  return c;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw UsageError("cannot read " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
+  const CliArgs cli(args, {"--arch", "--preset", "--tokenizer", "--seed", "--out"}, {"--force"});
+  const std::string out = cli.get("--out");
+  const std::string tokenizer = cli.has("--tokenizer") ? cli.get("--tokenizer") : "byte";
+  if (tokenizer != "byte")
+    throw UsageError("init-model: only --tokenizer byte is supported so far (got '" + tokenizer + "')");
+  const model::ByteTokenizer tok;
+  const int64_t vocab = (tok.vocab_size() + 63) / 64 * 64;  // padded to a multiple of 64
+  const model::ModelConfig cfg = preset_config(cli.has("--arch") ? cli.get("--arch") : "qwen2",
+                                               cli.has("--preset") ? cli.get("--preset") : "tiny", vocab);
+  const uint64_t seed = cli.has("--seed") ? static_cast<uint64_t>(cli.get_int("--seed", 0)) : 0;
+  if (rt.rank() != 0) return 0;
+  if (fs::exists(out) && !fs::is_empty(out) && !cli.has("--force"))
+    throw UsageError("init-model: " + out + " exists and is not empty (pass --force to overwrite)");
+  // Build in a sibling temporary directory, then move it into place: no half-written model directory.
+  const fs::path tmp = out + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    const model::DecoderWeights w = model::decoder_weights_random(cfg, seed);
+    model::safetensors_save((tmp / "model.safetensors").string(), model::decoder_named_parameters(cfg, w));
+    write_text(tmp / "config.json", model::model_config_to_json(cfg));
+    write_text(tmp / "tokenizer.json", tok.to_tokenizer_json());
+    write_text(tmp / "generation_config.json",
+               "{\n  \"bos_token_id\": 256,\n  \"eos_token_id\": [256, 258],\n  \"pad_token_id\": 256\n}\n");
+    if (fs::exists(out)) fs::remove_all(out);
+    fs::rename(tmp, out);
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+  int64_t n = 0;
+  for (const auto& [name, t] : model::decoder_named_parameters(cfg, model::decoder_weights_random(cfg, seed)))
+    n += t.numel();
+  std::printf("init-model: %s %s, %lld parameters, byte tokenizer (vocab %lld), seed %llu -> %s\n",
+              cfg.architecture.c_str(), cli.has("--preset") ? cli.get("--preset").c_str() : "tiny",
+              static_cast<long long>(n), static_cast<long long>(vocab), static_cast<unsigned long long>(seed),
+              out.c_str());
+  return 0;
+}
+
+int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
+  const CliArgs cli(args,
+                    {"--model", "--prompt", "--input-ids", "--max-new-tokens", "--group-size", "--seed",
+                     "--temperature", "--top-p", "--top-k", "--threads"},
+                    {"--greedy", "--chatml"});
+  const std::string dir = cli.get("--model");
+  const model::ModelConfig cfg = model::model_config_load(dir);
+  const bool byte_tok = fs::exists(dir + "/tokenizer.json") &&
+                        model::ByteTokenizer::describes(read_text(dir + "/tokenizer.json"));
+  const model::ByteTokenizer tok;
+  model::GenerationRequest req;
+  if (cli.has("--input-ids")) {
+    std::ifstream in(cli.get("--input-ids"));
+    if (!in) throw UsageError("generate: cannot read " + cli.get("--input-ids"));
+    std::string line;
+    std::size_t n = 0;
+    reward::JsonParser parser;
+    while (std::getline(in, line)) {
+      ++n;
+      reward::Arena arena;
+      const reward::Value* v = parser.parse(line, arena);
+      const reward::Value* ids = v ? v->find("ids") : nullptr;
+      if (ids == nullptr || !ids->is_array() || ids->size == 0)
+        throw UsageError(cli.get("--input-ids") + ":" + std::to_string(n) + ": expected {\"ids\": [token ids]}");
+      std::vector<int64_t> p;
+      for (uint32_t k = 0; k < ids->size; ++k) {
+        const reward::Value& x = ids->u.items[k];
+        if (x.kind != reward::JsonKind::Int || x.u.i < 0 || x.u.i >= cfg.vocab_size)
+          throw UsageError(cli.get("--input-ids") + ":" + std::to_string(n) + ": ids must be integers in [0, " +
+                           std::to_string(cfg.vocab_size) + ")");
+        p.push_back(x.u.i);
+      }
+      req.prompts.push_back(std::move(p));
+    }
+  } else if (cli.has("--prompt")) {
+    if (!byte_tok)
+      throw UsageError("generate: " + dir + "/tokenizer.json is not the built-in byte tokenizer; text prompts "
+                       "need the BPE tokenizer, not available yet: pass --input-ids");
+    const std::string text = cli.get("--prompt");
+    req.prompts.push_back(tok.encode(cli.has("--chatml") ? model::render_chatml("", text) : text));
+  } else {
+    throw UsageError("generate: pass --prompt TEXT or --input-ids FILE.jsonl");
+  }
+  if (req.prompts.empty()) throw UsageError("generate: no prompts");
+  req.group_size = cli.has("--group-size") ? cli.get_int("--group-size", 1) : 1;
+  req.seed = cli.has("--seed") ? static_cast<uint64_t>(cli.get_int("--seed", 0)) : 0;
+  req.sampling.greedy = cli.has("--greedy");
+  req.sampling.max_new_tokens = cli.has("--max-new-tokens") ? cli.get_int("--max-new-tokens", 1) : 64;
+  if (cli.has("--temperature")) req.sampling.temperature = cli.get_double("--temperature");
+  if (cli.has("--top-p")) req.sampling.top_p = cli.get_double("--top-p");
+  if (cli.has("--top-k")) req.sampling.top_k = cli.get_int("--top-k", 0);
+  if (!(req.sampling.temperature > 0)) throw UsageError("generate: --temperature must be > 0");
+  if (!(req.sampling.top_p > 0 && req.sampling.top_p <= 1)) throw UsageError("generate: --top-p must be in (0, 1]");
+  req.sampling.eos_token_ids = cfg.eos_token_ids;
+  const int threads = cli.has("--threads") ? static_cast<int>(cli.get_int("--threads", 1)) : at::get_num_threads();
+  at::set_num_threads(threads);
+  req.workers = threads;
+  if (rt.rank() != 0) return 0;
+
+  const model::DecoderWeights w = model::decoder_weights_load(cfg, dir, at::kFloat, at::kCPU);
+  const auto t0 = std::chrono::steady_clock::now();
+  const model::GenerationResult r = model::generate(cfg, w, req);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t N = r.tokens.size(0);
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t len = r.lengths[static_cast<std::size_t>(i)];
+    const at::Tensor row = r.tokens[i].narrow(0, 0, len).contiguous();
+    const std::vector<int64_t> ids(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + len);
+    std::string line = "{\"prompt\": " + std::to_string(i / req.group_size) +
+                       ", \"sample\": " + std::to_string(i % req.group_size) + ", \"ids\": [";
+    for (std::size_t k = 0; k < ids.size(); ++k) line += (k ? ", " : "") + std::to_string(ids[k]);
+    line += "], \"finish\": \"";
+    line += r.finish[static_cast<std::size_t>(i)] == model::FinishReason::Eos ? "eos" : "length";
+    line += "\"";
+    if (byte_tok) {
+      line += ", \"text\": ";
+      reward::json_append_string(line, tok.decode(ids));
+    }
+    line += "}\n";
+    std::fputs(line.c_str(), stdout);
+  }
+  std::fprintf(stderr,
+               "generate: %lld samples, %lld new tokens in %.3f s: prefill %.0f tok/s, decode %.0f tok/s\n",
+               static_cast<long long>(N), static_cast<long long>(r.decode_tokens), wall,
+               r.prefill_tokens / std::max(r.prefill_seconds, 1e-9), r.decode_tokens / std::max(r.decode_seconds, 1e-9));
+  return 0;
+}
+
+}  // namespace toolgrpo::app

@@ -1,0 +1,164 @@
+// Built-in byte tokenizer, lossy UTF-8 decoding and ChatML rendering; see byte_tokenizer.hpp.
+#include "model/byte_tokenizer.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace toolgrpo::model {
+
+ByteTokenizer::ByteTokenizer()
+    : specials_{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>",   "</think>",
+                "<tool_call>",   "</tool_call>", "<response>", "</response>"} {}
+
+std::vector<int64_t> ByteTokenizer::encode(std::string_view text) const {
+  std::vector<int64_t> ids;
+  ids.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    int64_t best = -1;
+    std::size_t best_len = 0;
+    if (text[i] == '<')
+      for (std::size_t k = 0; k < specials_.size(); ++k)
+        if (specials_[k].size() > best_len && text.compare(i, specials_[k].size(), specials_[k]) == 0) {
+          best = 256 + static_cast<int64_t>(k);
+          best_len = specials_[k].size();
+        }
+    if (best >= 0) {
+      ids.push_back(best);
+      i += best_len;
+    } else {
+      ids.push_back(static_cast<unsigned char>(text[i]));
+      ++i;
+    }
+  }
+  return ids;
+}
+
+void utf8_lossy_append(std::string& out, std::string_view b) {
+  static const char kReplacement[] = "\xEF\xBF\xBD";
+  std::size_t i = 0;
+  while (i < b.size()) {
+    const unsigned char c = static_cast<unsigned char>(b[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // Expected length and the allowed range of the second byte (Unicode Table 3-7).
+    std::size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) need = 2;
+    else if (c == 0xE0) { need = 3; lo = 0xA0; }
+    else if (c >= 0xE1 && c <= 0xEC) need = 3;
+    else if (c == 0xED) { need = 3; hi = 0x9F; }
+    else if (c >= 0xEE && c <= 0xEF) need = 3;
+    else if (c == 0xF0) { need = 4; lo = 0x90; }
+    else if (c >= 0xF1 && c <= 0xF3) need = 4;
+    else if (c == 0xF4) { need = 4; hi = 0x8F; }
+    if (need == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    std::size_t k = 1;
+    for (; k < need && i + k < b.size(); ++k) {
+      const unsigned char cc = static_cast<unsigned char>(b[i + k]);
+      const unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
+      if (cc < l || cc > h) break;
+    }
+    if (k == need) out.append(b.data() + i, need);
+    else out += kReplacement;  // one replacement for the maximal invalid prefix
+    i += k;
+  }
+}
+
+std::string ByteTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
+  std::string out, pending;
+  for (int64_t id : ids) {
+    if (id >= 0 && id < 256) {
+      pending.push_back(static_cast<char>(id));
+      continue;
+    }
+    utf8_lossy_append(out, pending);
+    pending.clear();
+    if (id >= 256 && id < vocab_size()) {
+      if (!(skip_special && is_special(id))) out += specials_[static_cast<std::size_t>(id - 256)];
+    } else {
+      out += "\xEF\xBF\xBD";  // an id outside the vocabulary
+    }
+  }
+  utf8_lossy_append(out, pending);
+  return out;
+}
+
+namespace {
+// GPT-2 byte-level alphabet: printable bytes map to themselves, the rest to U+0100 + n.
+std::string byte_level_char(int b) {
+  const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+  int cp = b;
+  if (!printable) {
+    static int next[256] = {0};
+    static bool init = false;
+    if (!init) {
+      int n = 0;
+      for (int x = 0; x < 256; ++x) {
+        const bool p = (x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
+        next[x] = p ? x : 256 + n++;
+      }
+      init = true;
+    }
+    cp = next[b];
+  }
+  std::string s;
+  if (cp < 0x80) s.push_back(static_cast<char>(cp));
+  else if (cp < 0x800) {
+    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return s;
+}
+}  // namespace
+
+std::string ByteTokenizer::to_tokenizer_json() const {
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_level_char(b)] = b;
+  nlohmann::json added = nlohmann::json::array();
+  for (std::size_t k = 0; k < specials_.size(); ++k) {
+    const int64_t id = 256 + static_cast<int64_t>(k);
+    added.push_back({{"id", id}, {"content", specials_[k]}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", is_special(id)}});
+  }
+  const nlohmann::json j = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+                 {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
+                 {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
+  };
+  return j.dump(2) + "\n";
+}
+
+bool ByteTokenizer::describes(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    return j.at("model").at("type") == "BPE" && j.at("model").at("merges").empty() &&
+           j.at("model").at("vocab").size() == 256 && j.at("added_tokens").size() == ByteTokenizer().specials().size();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string render_chatml(std::string_view system, std::string_view user) {
+  std::string s = "<|im_start|>system\n";
+  s.append(system);
+  s += "<|im_end|>\n<|im_start|>user\n";
+  s.append(user);
+  s += "<|im_end|>\n<|im_start|>assistant\n";
+  return s;
+}
+
+}  // namespace toolgrpo::model
