@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
+#include "model/bpe_tokenizer.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/config.hpp"
 #include "model/decoder.hpp"
@@ -70,13 +73,6 @@ void write_text(const fs::path& p, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + p.string());
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw UsageError("cannot read " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -128,9 +124,8 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
                     {"--greedy", "--chatml"});
   const std::string dir = cli.get("--model");
   const model::ModelConfig cfg = model::model_config_load(dir);
-  const bool byte_tok = fs::exists(dir + "/tokenizer.json") &&
-                        model::ByteTokenizer::describes(read_text(dir + "/tokenizer.json"));
-  const model::ByteTokenizer tok;
+  std::unique_ptr<model::BpeTokenizer> tok;
+  if (fs::exists(dir + "/tokenizer.json")) tok = model::BpeTokenizer::load(dir);
   model::GenerationRequest req;
   if (cli.has("--input-ids")) {
     std::ifstream in(cli.get("--input-ids"));
@@ -156,11 +151,9 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
       req.prompts.push_back(std::move(p));
     }
   } else if (cli.has("--prompt")) {
-    if (!byte_tok)
-      throw UsageError("generate: " + dir + "/tokenizer.json is not the built-in byte tokenizer; text prompts "
-                       "need the BPE tokenizer, not available yet: pass --input-ids");
+    if (!tok) throw UsageError("generate: " + dir + " has no tokenizer.json; pass --input-ids");
     const std::string text = cli.get("--prompt");
-    req.prompts.push_back(tok.encode(cli.has("--chatml") ? model::render_chatml("", text) : text));
+    req.prompts.push_back(tok->encode(cli.has("--chatml") ? model::render_chatml("", text) : text));
   } else {
     throw UsageError("generate: pass --prompt TEXT or --input-ids FILE.jsonl");
   }
@@ -195,9 +188,9 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
     line += "], \"finish\": \"";
     line += r.finish[static_cast<std::size_t>(i)] == model::FinishReason::Eos ? "eos" : "length";
     line += "\"";
-    if (byte_tok) {
+    if (tok) {
       line += ", \"text\": ";
-      reward::json_append_string(line, tok.decode(ids));
+      reward::json_append_string(line, tok->decode(ids));
     }
     line += "}\n";
     std::fputs(line.c_str(), stdout);
@@ -206,6 +199,62 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
                "generate: %lld samples, %lld new tokens in %.3f s: prefill %.0f tok/s, decode %.0f tok/s\n",
                static_cast<long long>(N), static_cast<long long>(r.decode_tokens), wall,
                r.prefill_tokens / std::max(r.prefill_seconds, 1e-9), r.decode_tokens / std::max(r.decode_seconds, 1e-9));
+  return 0;
+}
+
+int cmd_tokenize(parallel::Runtime& rt, const std::vector<std::string>& args) {
+  const CliArgs cli(args, {"--tokenizer", "--in"}, {"--decode"});
+  const std::string where = cli.get("--tokenizer");
+  std::unique_ptr<model::BpeTokenizer> tok;
+  if (where == "byte") {
+    const fs::path tmp = fs::temp_directory_path() / ("toolgrpo_byte_tok_" + std::to_string(::getpid()) + ".json");
+    write_text(tmp, model::ByteTokenizer().to_tokenizer_json());
+    tok = model::BpeTokenizer::load(tmp.string());
+    fs::remove(tmp);
+  } else {
+    tok = model::BpeTokenizer::load(where);
+  }
+  if (rt.rank() != 0) return 0;
+  std::ifstream file;
+  const std::string source = cli.has("--in") ? cli.get("--in") : "<stdin>";
+  if (cli.has("--in")) {
+    file.open(source);
+    if (!file) throw UsageError("tokenize: cannot read " + source);
+  }
+  std::istream& in = cli.has("--in") ? static_cast<std::istream&>(file) : std::cin;
+  // Buffered in memory so that a bad line leaves no partial output behind.
+  std::string out, line;
+  std::size_t n = 0;
+  reward::JsonParser parser;
+  while (std::getline(in, line)) {
+    ++n;
+    reward::Arena arena;
+    reward::JsonError err;
+    const reward::Value* v = parser.parse(line, arena, &err);
+    if (v == nullptr) throw UsageError(source + ":" + std::to_string(n) + ": invalid JSON (" + err.message + ")");
+    if (cli.has("--decode")) {
+      const reward::Value* ids = v->find("ids");
+      if (ids == nullptr || !ids->is_array()) throw UsageError(source + ":" + std::to_string(n) + ": expected {\"ids\": [...]}");
+      std::vector<int64_t> x;
+      for (uint32_t k = 0; k < ids->size; ++k) {
+        if (ids->u.items[k].kind != reward::JsonKind::Int)
+          throw UsageError(source + ":" + std::to_string(n) + ": ids must be integers");
+        x.push_back(ids->u.items[k].u.i);
+      }
+      out += "{\"text\": ";
+      reward::json_append_string(out, tok->decode(x));
+      out += "}\n";
+      continue;
+    }
+    const reward::Value* text = v->find("text");
+    if (text == nullptr || !text->is_string())
+      throw UsageError(source + ":" + std::to_string(n) + ": expected {\"text\": \"...\"}");
+    const auto ids = tok->encode(text->string());
+    out += "{\"ids\": [";
+    for (std::size_t k = 0; k < ids.size(); ++k) out += (k ? ", " : "") + std::to_string(ids[k]);
+    out += "]}\n";
+  }
+  std::fputs(out.c_str(), stdout);
   return 0;
 }
 

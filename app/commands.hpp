@@ -30,5 +30,6 @@ int cmd_score(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_version(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_init_model(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_generate(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_tokenize(parallel::Runtime&, const std::vector<std::string>& args);
 
 }  // namespace toolgrpo::app

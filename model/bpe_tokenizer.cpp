@@ -299,6 +299,8 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path_or_dir)
     }
     std::stable_sort(t->added_.begin(), t->added_.end(),
                      [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
+    for (std::size_t k = 0; k < t->added_.size(); ++k)
+      t->added_by_first_[static_cast<unsigned char>(t->added_[k].content[0])].push_back(k);
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("unexpected tokenizer.json structure: ") + e.what());
   }
@@ -438,11 +440,13 @@ std::vector<int64_t> BpeTokenizer::encode(std::string_view text) const {
   std::size_t start = 0, i = 0;
   while (i < text.size()) {
     const Added* hit = nullptr;
-    for (const auto& a : added_)  // longest first: leftmost-longest at this position
+    for (const std::size_t k : added_by_first_[static_cast<unsigned char>(text[i])]) {  // longest first
+      const Added& a = added_[k];
       if (text.compare(i, a.content.size(), a.content) == 0) {
         hit = &a;
         break;
       }
+    }
     if (hit == nullptr) {
       ++i;
       continue;

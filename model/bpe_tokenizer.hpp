@@ -45,6 +45,7 @@ class BpeTokenizer {
   std::vector<uint8_t> id_is_added_;                // 0 normal, 1 added non-special, 2 added special
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (left, right) -> (rank, merged id)
   std::vector<Added> added_;                                         // longest first
+  std::vector<std::size_t> added_by_first_[256];                     // indices into added_ by first byte
   int32_t byte_token_[256] = {0};                                    // id of each single-byte token
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;

@@ -238,3 +238,36 @@ TEST(CliModel, GenerateFromIdsMatchesReferenceGreedy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTokenize, EncodesAndDecodesLikeTheReference) {
+  const std::string tok = shared() + "/tokenizers/llama3";
+  const fs::path in = scratch() / "texts.jsonl";
+  std::ifstream cases(shared() + "/fixtures/tokenizer/llama3/encode.jsonl");
+  std::ofstream texts(in);
+  std::vector<std::string> want;
+  toolgrpo::reward::JsonParser parser;
+  std::string line;
+  for (int k = 0; k < 50 && std::getline(cases, line); ++k) {
+    toolgrpo::reward::Arena a;
+    const auto* row = parser.parse(line, a);
+    texts << "{\"text\": " << toolgrpo::reward::json_dumps(*row->find("text")) << "}\n";
+    want.push_back("{\"ids\": " + toolgrpo::reward::json_dumps(*row->find("ids")) + "}");
+  }
+  texts.close();
+  const RunResult r = run("tokenize --tokenizer " + tok + " --in " + in.string() + " 2>/dev/null");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<std::string> got;
+  std::istringstream ss(r.out);
+  for (std::string l; std::getline(ss, l);)
+    if (!l.empty() && l[0] == '{') got.push_back(l);
+  EXPECT_EQ(got, want);
+  std::ofstream(in) << "{\"text\": \"ok\"}\n{\"txt\": 1}\n";
+  const RunResult bad = run("tokenize --tokenizer " + tok + " --in " + in.string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.out, "texts.jsonl:2")) << bad.out;
+  EXPECT_EQ(run("tokenize --tokenizer /no/such/tokenizer").code, 1);
+}
+
+}  // namespace
