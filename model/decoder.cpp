@@ -5,6 +5,7 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -163,7 +164,7 @@ std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const M
 
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids,
-                              bool keep_hidden_states) {
+                              bool keep_hidden_states, bool compute_logits) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1), H = cfg.num_heads, KV = cfg.num_kv_heads,
                 D = cfg.head_dim;
   const auto dev = input_ids.device();
@@ -200,7 +201,31 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   }
   x = rms_norm(x, w.norm, cfg.rms_norm_eps);
   if (keep_hidden_states) out.hidden_states.push_back(x);
-  out.logits = at::linear(x, w.lm_head).to(at::kFloat);
+  out.final_hidden = x;
+  if (compute_logits) out.logits = at::linear(x, w.lm_head).to(at::kFloat);
+  return out;
+}
+
+TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
+                             const at::Tensor& attention_mask, const at::Tensor& position_ids, bool with_entropy,
+                             int64_t chunk, double temperature) {
+  if (chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
+  const ForwardOutput f =
+      decoder_forward(cfg, w, input_ids, attention_mask, position_ids, /*keep_hidden_states=*/false,
+                      /*compute_logits=*/false);
+  const int64_t T = input_ids.size(1);
+  std::vector<at::Tensor> logp, ent;
+  for (int64_t s = 0; s < T - 1; s += chunk) {
+    const int64_t c = std::min(chunk, T - 1 - s);
+    at::Tensor logits = at::linear(f.final_hidden.narrow(1, s, c), w.lm_head).to(at::kFloat);
+    if (temperature != 1.0) logits = logits / temperature;
+    const at::Tensor lsm = at::log_softmax(logits, -1);
+    logp.push_back(lsm.gather(-1, input_ids.narrow(1, s + 1, c).unsqueeze(-1)).squeeze(-1));
+    if (with_entropy) ent.push_back(-(lsm.exp() * lsm).sum(-1));
+  }
+  TokenLogprobs out;
+  out.logprobs = at::cat(logp, 1);
+  if (with_entropy) out.entropy = at::cat(ent, 1);
   return out;
 }
 

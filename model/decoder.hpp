@@ -41,7 +41,8 @@ std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const M
 at::Tensor rope_inv_freq(const ModelConfig& cfg);
 
 struct ForwardOutput {
-  at::Tensor logits;                      // (B, T, vocab) float32
+  at::Tensor logits;                      // (B, T, vocab) float32 (undefined when not computed)
+  at::Tensor final_hidden;                // (B, T, hidden) after the final norm
   std::vector<at::Tensor> hidden_states;  // embeddings, each layer's output; the last one final-normed
 };
 
@@ -49,7 +50,19 @@ struct ForwardOutput {
 // (then 0..T-1 for every row).
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
-                              bool keep_hidden_states = false);
+                              bool keep_hidden_states = false, bool compute_logits = true);
+
+struct TokenLogprobs {
+  at::Tensor logprobs;  // (B, T-1) float32: log p(ids[:, t+1] | ids[:, :t+1]) under softmax(logits / temperature)
+  at::Tensor entropy;   // (B, T-1) float32 entropy of that distribution, or undefined
+};
+
+// Per-token log-probs (and entropy) of given sequences, differentiable. The vocabulary projection and
+// log-softmax run `chunk` positions at a time, so without autograd (old and reference log-probs) the
+// (B, T, vocab) tensor is never held whole.
+TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
+                             const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
+                             bool with_entropy = false, int64_t chunk = 512, double temperature = 1.0);
 
 // Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
 // causal-LM loss of the reference implementation.

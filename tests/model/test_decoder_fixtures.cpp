@@ -155,3 +155,45 @@ INSTANTIATE_TEST_SUITE_P(SevenModels, ModelFixture,
 
 }  // namespace
 }  // namespace toolgrpo::model
+
+namespace toolgrpo::model {
+namespace {
+
+// The chunked log-prob pass equals the reference next-token log-probs for any chunk size, its entropy equals
+// the entropy of the full log-softmax, and its gradient reproduces the reference loss gradients.
+TEST_P(ModelFixture, ChunkedLogprobsAndTheirGradients) {
+  for (const auto& b : meta_["batches"]) {
+    if (b["name"] != "full_len40" && b["name"] != "right_padded") continue;
+    const std::string name = b["name"];
+    const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
+    const at::Tensor valid = ids_tensor(b["next_token_logprobs_valid"]).to(at::kFloat);
+    const at::Tensor want = ref(name + ".next_token_logprobs");
+    for (int64_t chunk : {1, 7, 4096}) {
+      at::NoGradGuard no_grad;
+      const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, /*with_entropy=*/true, chunk);
+      EXPECT_LE(((lp.logprobs - want).abs() * valid).max().item<double>(), 1e-4) << name << " chunk " << chunk;
+      const at::Tensor full = at::log_softmax(ref(name + ".logits"), -1).narrow(1, 0, ids.size(1) - 1);
+      const at::Tensor ent = -(full.exp() * full).sum(-1);
+      EXPECT_LE(((lp.entropy - ent).abs() * valid).max().item<double>(), 1e-4) << name;
+    }
+  }
+  // Gradient of -mean(valid log-probs) of the right-padded batch == the reference loss gradient.
+  const auto& g = meta_["gradients"];
+  json batch;
+  for (const auto& b : meta_["batches"])
+    if (b["name"] == g["batch"]) batch = b;
+  const at::Tensor ids = ids_tensor(batch["input_ids"]), mask = ids_tensor(batch["attention_mask"]);
+  const auto params = decoder_named_parameters(cfg_, w_);
+  for (const auto& [n, t] : params) t.set_requires_grad(true);
+  const at::Tensor v = mask.narrow(1, 1, ids.size(1) - 1).to(at::kFloat);
+  const at::Tensor loss = -(token_logprobs(cfg_, w_, ids, mask, {}, false, 5).logprobs * v).sum() / v.sum();
+  EXPECT_NEAR(loss.item<double>(), g["loss"].get<double>(), 1e-5);
+  loss.backward();
+  for (const auto& [n, t] : params) {
+    const at::Tensor want = ref(g["prefix"].get<std::string>() + n);
+    EXPECT_LE(((t.grad() - want).abs() - (1e-5 + 1e-4 * want.abs())).max().item<double>(), 0.0) << n;
+  }
+}
+
+}  // namespace
+}  // namespace toolgrpo::model
