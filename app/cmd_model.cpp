@@ -17,6 +17,8 @@
 #include "app/commands.hpp"
 #include "model/bpe_tokenizer.hpp"
 #include "model/byte_tokenizer.hpp"
+#include "model/chat_template.hpp"
+#include "model/torch_info.hpp"
 #include "model/config.hpp"
 #include "model/decoder.hpp"
 #include "model/generate.hpp"
@@ -119,8 +121,9 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
 
 int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const CliArgs cli(args,
-                    {"--model", "--prompt", "--input-ids", "--max-new-tokens", "--group-size", "--seed",
-                     "--temperature", "--top-p", "--top-k", "--threads"},
+                    {"--model", "--prompt", "--prompts", "--input-ids", "--max-new-tokens", "--group-size", "--seed",
+                     "--temperature", "--top-p", "--top-k", "--threads", "--stop", "--chat-template", "--device",
+                     "--dtype"},
                     {"--greedy", "--chatml"});
   const std::string dir = cli.get("--model");
   const model::ModelConfig cfg = model::model_config_load(dir);
@@ -154,8 +157,38 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
     if (!tok) throw UsageError("generate: " + dir + " has no tokenizer.json; pass --input-ids");
     const std::string text = cli.get("--prompt");
     req.prompts.push_back(tok->encode(cli.has("--chatml") ? model::render_chatml("", text) : text));
+  } else if (cli.has("--prompts")) {
+    // {"text": ...} rows as they are, or ToolRL rows {"system", "user"} through the chat template.
+    if (!tok) throw UsageError("generate: " + dir + " has no tokenizer.json; pass --input-ids");
+    const std::string file = cli.get("--prompts");
+    const model::ChatFormat fmt = cli.has("--chat-template") ? model::chat_format_from_name(cli.get("--chat-template"))
+                                  : cfg.arch == model::Arch::Qwen3 ? model::ChatFormat::Qwen3
+                                  : cfg.arch == model::Arch::Llama && tok->token_id("<|eot_id|>") >= 0
+                                      ? model::ChatFormat::Llama3
+                                      : model::ChatFormat::Qwen25;
+    std::ifstream in(file);
+    if (!in) throw UsageError("generate: cannot read " + file);
+    std::string line;
+    std::size_t n = 0;
+    reward::JsonParser parser;
+    while (std::getline(in, line)) {
+      ++n;
+      reward::Arena arena;
+      const reward::Value* v = parser.parse(line, arena);
+      const reward::Value* text = v ? v->find("text") : nullptr;
+      const reward::Value* sys = v ? v->find("system") : nullptr;
+      const reward::Value* user = v ? v->find("user") : nullptr;
+      if (text && text->is_string()) {
+        req.prompts.push_back(tok->encode(text->string()));
+      } else if (sys && user && sys->is_string() && user->is_string()) {
+        req.prompts.push_back(
+            tok->encode(model::render_toolrl_prompt(fmt, std::string(sys->string()), std::string(user->string()))));
+      } else {
+        throw UsageError(file + ":" + std::to_string(n) + ": expected {\"text\"} or {\"system\", \"user\"}");
+      }
+    }
   } else {
-    throw UsageError("generate: pass --prompt TEXT or --input-ids FILE.jsonl");
+    throw UsageError("generate: pass --prompt TEXT, --prompts FILE.jsonl or --input-ids FILE.jsonl");
   }
   if (req.prompts.empty()) throw UsageError("generate: no prompts");
   req.group_size = cli.has("--group-size") ? cli.get_int("--group-size", 1) : 1;
@@ -168,12 +201,27 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   if (!(req.sampling.temperature > 0)) throw UsageError("generate: --temperature must be > 0");
   if (!(req.sampling.top_p > 0 && req.sampling.top_p <= 1)) throw UsageError("generate: --top-p must be in (0, 1]");
   req.sampling.eos_token_ids = cfg.eos_token_ids;
+  if (cli.has("--stop")) {
+    if (!tok) throw UsageError("generate: --stop needs the model's tokenizer.json");
+    req.sampling.stop_strings = {cli.get("--stop")};
+    const model::BpeTokenizer* t = tok.get();
+    req.sampling.decode = [t](const std::vector<int64_t>& ids) { return t->decode(ids); };
+  }
+  const std::string device_name = cli.has("--device") ? cli.get("--device") : "cpu";
+  const std::string dtype_name = cli.has("--dtype") ? cli.get("--dtype") : (device_name == "cuda" ? "bf16" : "fp32");
+  if (device_name != "cpu" && device_name != "cuda") throw UsageError("generate: --device must be cpu or cuda");
+  if (dtype_name != "fp32" && dtype_name != "bf16") throw UsageError("generate: --dtype must be fp32 or bf16");
+  if (device_name == "cuda" && !model::cuda_available())
+    throw UsageError("generate: --device cuda, but this build of libtorch sees no CUDA device");
+  const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA, rt.local_rank() % std::max(1, model::cuda_device_count()))
+                                                  : at::Device(at::kCPU);
+  const at::ScalarType dtype = dtype_name == "bf16" ? at::kBFloat16 : at::kFloat;
   const int threads = cli.has("--threads") ? static_cast<int>(cli.get_int("--threads", 1)) : at::get_num_threads();
   at::set_num_threads(threads);
   req.workers = threads;
   if (rt.rank() != 0) return 0;
 
-  const model::DecoderWeights w = model::decoder_weights_load(cfg, dir, at::kFloat, at::kCPU);
+  const model::DecoderWeights w = model::decoder_weights_load(cfg, dir, dtype, device);
   const auto t0 = std::chrono::steady_clock::now();
   const model::GenerationResult r = model::generate(cfg, w, req);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -186,7 +234,8 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
                        ", \"sample\": " + std::to_string(i % req.group_size) + ", \"ids\": [";
     for (std::size_t k = 0; k < ids.size(); ++k) line += (k ? ", " : "") + std::to_string(ids[k]);
     line += "], \"finish\": \"";
-    line += r.finish[static_cast<std::size_t>(i)] == model::FinishReason::Eos ? "eos" : "length";
+    const model::FinishReason why = r.finish[static_cast<std::size_t>(i)];
+    line += why == model::FinishReason::Eos ? "eos" : why == model::FinishReason::Stop ? "stop" : "length";
     line += "\"";
     if (tok) {
       line += ", \"text\": ";

@@ -4,6 +4,7 @@
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +27,25 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 }
 
 namespace {
+
+// softmax(q k^T * scale + mask) v. With libtorch 2.x on CUDA the fused kernel runs instead; its boolean mask
+// also lets each position see itself, so padded rows (no visible key) stay finite instead of NaN.
+at::Tensor attention(const AttentionInputs& a, const at::Tensor& additive_mask, const at::Tensor& allowed,
+                     double scale) {
+#if TORCH_VERSION_MAJOR >= 2
+  if (a.q.is_cuda()) {
+    const int64_t T = a.q.size(2);
+    const at::Tensor self = at::eye(T, at::TensorOptions(at::kBool).device(a.q.device())).view({1, 1, T, T});
+    return at::scaled_dot_product_attention(a.q, a.k, a.v, allowed.logical_or(self), 0.0, false);
+  }
+#else
+  (void)allowed;
+#endif
+  const at::Tensor scores = at::matmul(a.q, a.k.transpose(2, 3)) * scale + additive_mask;
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(a.q.scalar_type());
+  return at::matmul(probs, a.v);
+}
+
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
@@ -192,9 +212,7 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
       a.k = a.k.repeat_interleave(H / KV, 1);
       a.v = a.v.repeat_interleave(H / KV, 1);
     }
-    const at::Tensor scores = at::matmul(a.q, a.k.transpose(2, 3)) * scale + mask;
-    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(a.q.scalar_type());
-    const at::Tensor attn = at::matmul(probs, a.v).transpose(1, 2).reshape({B, T, H * D});
+    const at::Tensor attn = attention(a, mask, allowed, scale).transpose(1, 2).reshape({B, T, H * D});
     x = x + linear(attn, l.o_proj, l.o_bias);
     x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
     if (keep_hidden_states && li + 1 < w.layers.size()) out.hidden_states.push_back(x);

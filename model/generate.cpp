@@ -97,6 +97,8 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   const int64_t P = static_cast<int64_t>(req.prompts.size()), G = req.group_size, N = P * G;
   const int64_t max_new = req.sampling.max_new_tokens;
   if (P == 0 || G <= 0 || max_new <= 0) throw std::invalid_argument("generate: need prompts, group_size >= 1, max_new_tokens >= 1");
+  if (!req.sampling.stop_strings.empty() && !req.sampling.decode)
+    throw std::invalid_argument("generate: stop strings need a decode function");
   if (!req.sampling.greedy && !(req.sampling.temperature > 0))
     throw std::invalid_argument("generate: temperature must be > 0 (use greedy for argmax)");
   const auto dev = w.embed.device();
@@ -201,6 +203,17 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
           --active;
           break;
         }
+      if (!done[static_cast<std::size_t>(r)] && !req.sampling.stop_strings.empty()) {
+        const int64_t len = res.lengths[static_cast<std::size_t>(r)];
+        const std::string text = req.sampling.decode(std::vector<int64_t>(&tok_acc[r][0], &tok_acc[r][0] + len));
+        for (const auto& stop : req.sampling.stop_strings)
+          if (!stop.empty() && text.find(stop) != std::string::npos) {
+            done[static_cast<std::size_t>(r)] = true;
+            res.finish[static_cast<std::size_t>(r)] = FinishReason::Stop;
+            --active;
+            break;
+          }
+      }
     }
     if (t + 1 == max_new || active == 0) break;
     // One step for every row: token t at position prompt_len + t.

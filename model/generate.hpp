@@ -7,6 +7,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "model/config.hpp"
@@ -22,6 +24,10 @@ struct SamplingParams {
   int64_t max_new_tokens = 64;
   std::vector<int64_t> eos_token_ids;  // empty: never stop early
   int64_t pad_token_id = 0;
+  // Stop once the decoded response contains one of these strings (the token that completes it is kept).
+  // Needs `decode`, which turns a row's generated ids into text.
+  std::vector<std::string> stop_strings;
+  std::function<std::string(const std::vector<int64_t>&)> decode;
 };
 
 struct GenerationRequest {
@@ -35,7 +41,7 @@ struct GenerationRequest {
   int workers = 1;                 // CPU: sub-batches of prompts run on this many threads
 };
 
-enum class FinishReason : uint8_t { Eos, Length };
+enum class FinishReason : uint8_t { Eos, Length, Stop };
 
 struct GenerationResult {
   at::Tensor tokens;    // (P*G, max_new) int64; row p*G + s; pad_token_id after the end

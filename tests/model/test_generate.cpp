@@ -130,6 +130,18 @@ TEST_P(EngineFixture, EosAndTopK) {
   EXPECT_EQ(r.finish[0], FinishReason::Eos);
   EXPECT_EQ(r.mask[0].sum().item<int64_t>(), static_cast<int64_t>(first + 1));
   EXPECT_EQ(r.tokens[0][static_cast<int64_t>(first) + 1].item<int64_t>(), -1);
+  // A stop string ends a row once its decoded text contains it (decode here: ids as comma-separated text).
+  GenerationRequest stop = req;
+  stop.sampling.eos_token_ids.clear();
+  stop.sampling.decode = [](const std::vector<int64_t>& ids) {
+    std::string s;
+    for (int64_t id : ids) s += std::to_string(id) + ",";
+    return s;
+  };
+  stop.sampling.stop_strings = {std::to_string(want[0]) + "," + std::to_string(want[1]) + ","};
+  const GenerationResult sr = generate(cfg_, w_, stop);
+  EXPECT_EQ(sr.finish[0], FinishReason::Stop);
+  EXPECT_EQ(sr.lengths[0], 2);
   GenerationRequest k1 = req;
   k1.sampling.eos_token_ids.clear();
   k1.sampling.greedy = false;

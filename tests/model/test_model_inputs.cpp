@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "model/config.hpp"
@@ -157,6 +158,41 @@ TEST(Safetensors, WriterRoundTripsAndConverts) {
   EXPECT_TRUE(f.load("b").equal(b));
   EXPECT_TRUE(has(error_of([&] { f.load("b", at::kFloat); }), "cannot be converted"));
   EXPECT_TRUE(has(error_of([&] { f.load("zz"); }), "no tensor \"zz\""));
+}
+
+}  // namespace
+}  // namespace toolgrpo::model
+
+namespace toolgrpo::model {
+namespace {
+
+// A model split into two shards with model.safetensors.index.json loads to the same weights and logits; an
+// index naming a tensor its shard lacks is an error naming both.
+TEST(Safetensors, ShardedDirectory) {
+  const std::string src = fixture_model("llama3");
+  const ModelConfig cfg = model_config_load(src);
+  const DecoderWeights w = decoder_weights_load(cfg, src, at::kFloat, at::kCPU);
+  const auto params = decoder_named_parameters(cfg, w);
+  const fs::path d = scratch("sharded");
+  fs::copy_file(src + "/config.json", d / "config.json", fs::copy_options::overwrite_existing);
+  std::vector<std::pair<std::string, at::Tensor>> a(params.begin(), params.begin() + params.size() / 2),
+      b(params.begin() + params.size() / 2, params.end());
+  safetensors_save((d / "model-00001-of-00002.safetensors").string(), a);
+  safetensors_save((d / "model-00002-of-00002.safetensors").string(), b);
+  nlohmann::json index;
+  for (const auto& [n, t] : a) index["weight_map"][n] = "model-00001-of-00002.safetensors";
+  for (const auto& [n, t] : b) index["weight_map"][n] = "model-00002-of-00002.safetensors";
+  std::ofstream(d / "model.safetensors.index.json") << index.dump();
+  const DecoderWeights w2 = decoder_weights_load(cfg, d.string(), at::kFloat, at::kCPU);
+  const at::Tensor ids = at::arange(3, 20, at::kLong).view({1, 17});
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(decoder_forward(cfg, w, ids, at::ones_like(ids)).logits.equal(
+      decoder_forward(cfg, w2, ids, at::ones_like(ids)).logits));
+  index["weight_map"]["model.norm.weight"] = "model-00001-of-00002.safetensors";
+  std::ofstream(d / "model.safetensors.index.json") << index.dump();
+  const std::string msg = error_of([&] { SafetensorsStore s(d.string()); });
+  EXPECT_TRUE(has(msg, "model-00001-of-00002.safetensors")) << msg;
+  EXPECT_TRUE(has(msg, "model.norm.weight")) << msg;
 }
 
 }  // namespace
