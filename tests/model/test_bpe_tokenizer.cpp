@@ -8,24 +8,15 @@
 
 #include "model/bpe_tokenizer.hpp"
 #include "model/byte_tokenizer.hpp"
+#include "tests/model/shared_data.hpp"
 
 namespace toolgrpo::model {
 namespace {
 
 using nlohmann::json;
 
-std::string shared() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
-}
-
-std::vector<json> jsonl(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) rows.push_back(json::parse(line));
-  return rows;
-}
+using testing::jsonl;
+using testing::shared;
 
 class TokenizerFixture : public ::testing::TestWithParam<const char*> {};
 

@@ -7,24 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "model/byte_tokenizer.hpp"
+#include "tests/model/shared_data.hpp"
 
 namespace toolgrpo::model {
 namespace {
 
 using nlohmann::json;
 
-std::string shared() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
-}
-
-std::vector<json> jsonl(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) rows.push_back(json::parse(line));
-  return rows;
-}
+using testing::jsonl;
+using testing::shared;
 
 // Inverse of the GPT-2 byte-level alphabet: code point of a token character -> byte.
 int byte_of(uint32_t cp) {

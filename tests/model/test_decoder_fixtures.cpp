@@ -50,6 +50,11 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
     ref_ = std::make_unique<SafetensorsFile>(dir_ + "/fixtures.safetensors");
   }
   at::Tensor ref(const std::string& name) const { return ref_->load(name); }
+  const json& batch(const std::string& name) const {
+    for (const auto& b : meta_["batches"])
+      if (b["name"] == name) return b;
+    throw std::runtime_error("no batch " + name);
+  }
 
   std::string dir_;
   json meta_;
@@ -91,10 +96,8 @@ TEST_P(ModelFixture, ForwardMatchesReference) {
 
 TEST_P(ModelFixture, GradientsOfRightPaddedBatch) {
   const auto& g = meta_["gradients"];
-  json batch;
-  for (const auto& b : meta_["batches"])
-    if (b["name"] == g["batch"]) batch = b;
-  const at::Tensor ids = ids_tensor(batch["input_ids"]), mask = ids_tensor(batch["attention_mask"]);
+  const json& b = batch(g["batch"]);
+  const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
   const auto params = decoder_named_parameters(cfg_, w_);
   for (const auto& [n, t] : params) t.set_requires_grad(true);
   const at::Tensor loss = causal_lm_loss(decoder_forward(cfg_, w_, ids, mask).logits, ids, mask);
@@ -179,10 +182,8 @@ TEST_P(ModelFixture, ChunkedLogprobsAndTheirGradients) {
   }
   // Gradient of -mean(valid log-probs) of the right-padded batch == the reference loss gradient.
   const auto& g = meta_["gradients"];
-  json batch;
-  for (const auto& b : meta_["batches"])
-    if (b["name"] == g["batch"]) batch = b;
-  const at::Tensor ids = ids_tensor(batch["input_ids"]), mask = ids_tensor(batch["attention_mask"]);
+  const json& b = batch(g["batch"]);
+  const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
   const auto params = decoder_named_parameters(cfg_, w_);
   for (const auto& [n, t] : params) t.set_requires_grad(true);
   const at::Tensor v = mask.narrow(1, 1, ids.size(1) - 1).to(at::kFloat);
