@@ -1,0 +1,314 @@
+// YAML run configuration: one table of fields drives parsing, validation and the resolved dump.
+#include "app/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "app/commands.hpp"
+#include "model/grpo_loss.hpp"
+#include "reward/config.hpp"
+
+namespace toolgrpo::app {
+namespace {
+
+// One configurable field: its YAML path and how to read, check and print it.
+struct Field {
+  std::string path;  // "section.key"
+  std::function<void(Config&, const YAML::Node&)> read;  // throws std::invalid_argument on a wrong type/value
+  std::function<void(const Config&, YAML::Emitter&)> emit;
+};
+
+template <class T>
+T scalar_as(const YAML::Node& n);
+template <>
+std::string scalar_as<std::string>(const YAML::Node& n) {
+  if (!n.IsScalar()) throw std::invalid_argument("expected a string");
+  return n.Scalar();
+}
+template <>
+int64_t scalar_as<int64_t>(const YAML::Node& n) {
+  if (!n.IsScalar()) throw std::invalid_argument("expected an integer");
+  std::size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(n.Scalar(), &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != n.Scalar().size()) throw std::invalid_argument("expected an integer, got '" + n.Scalar() + "'");
+  return v;
+}
+template <>
+double scalar_as<double>(const YAML::Node& n) {
+  if (!n.IsScalar()) throw std::invalid_argument("expected a number");
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(n.Scalar(), &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != n.Scalar().size()) throw std::invalid_argument("expected a number, got '" + n.Scalar() + "'");
+  return v;
+}
+template <>
+bool scalar_as<bool>(const YAML::Node& n) {
+  if (!n.IsScalar()) throw std::invalid_argument("expected true or false");
+  const std::string s = n.Scalar();
+  if (s == "true" || s == "True" || s == "yes") return true;
+  if (s == "false" || s == "False" || s == "no") return false;
+  throw std::invalid_argument("expected true or false, got '" + s + "'");
+}
+
+template <class S, class T>
+Field field(const std::string& path, S Config::*section, T S::*member) {
+  return Field{path, [=](Config& c, const YAML::Node& n) { (c.*section).*member = scalar_as<T>(n); },
+               [=](const Config& c, YAML::Emitter& e) { e << YAML::Key << path.substr(path.find('.') + 1)
+                                                           << YAML::Value << (c.*section).*member; }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      field("run.name", &Config::run, &RunSection::name),
+      field("run.out_dir", &Config::run, &RunSection::out_dir),
+      field("run.seed", &Config::run, &RunSection::seed),
+      field("model.path", &Config::model, &ModelSection::path),
+      field("model.arch", &Config::model, &ModelSection::arch),
+      field("model.preset", &Config::model, &ModelSection::preset),
+      field("model.dtype", &Config::model, &ModelSection::dtype),
+      field("model.device", &Config::model, &ModelSection::device),
+      field("model.chat_template", &Config::model, &ModelSection::chat_template),
+      field("data.train", &Config::data, &DataSection::train),
+      field("data.eval", &Config::data, &DataSection::eval),
+      field("data.format", &Config::data, &DataSection::format),
+      field("data.skip_bad_rows", &Config::data, &DataSection::skip_bad_rows),
+      field("rollout.prompts_per_step", &Config::rollout, &RolloutSection::prompts_per_step),
+      field("rollout.group_size", &Config::rollout, &RolloutSection::group_size),
+      field("rollout.max_prompt_tokens", &Config::rollout, &RolloutSection::max_prompt_tokens),
+      field("rollout.max_new_tokens", &Config::rollout, &RolloutSection::max_new_tokens),
+      field("rollout.temperature", &Config::rollout, &RolloutSection::temperature),
+      field("rollout.top_p", &Config::rollout, &RolloutSection::top_p),
+      field("rollout.top_k", &Config::rollout, &RolloutSection::top_k),
+      field("reward.variant", &Config::reward, &RewardSection::variant),
+      field("grpo.lr", &Config::grpo, &GrpoSection::lr),
+      field("grpo.schedule", &Config::grpo, &GrpoSection::schedule),
+      field("grpo.warmup_steps", &Config::grpo, &GrpoSection::warmup_steps),
+      field("grpo.mini_batches", &Config::grpo, &GrpoSection::mini_batches),
+      field("grpo.micro_batch_tokens", &Config::grpo, &GrpoSection::micro_batch_tokens),
+      field("grpo.epochs", &Config::grpo, &GrpoSection::epochs),
+      field("grpo.steps", &Config::grpo, &GrpoSection::steps),
+      field("grpo.clip_low", &Config::grpo, &GrpoSection::clip_low),
+      field("grpo.clip_high", &Config::grpo, &GrpoSection::clip_high),
+      field("grpo.dual_clip_c", &Config::grpo, &GrpoSection::dual_clip_c),
+      field("grpo.adv_std", &Config::grpo, &GrpoSection::adv_std),
+      field("grpo.loss_agg", &Config::grpo, &GrpoSection::loss_agg),
+      field("grpo.kl_type", &Config::grpo, &GrpoSection::kl_type),
+      field("grpo.kl_coef", &Config::grpo, &GrpoSection::kl_coef),
+      field("grpo.kl_where", &Config::grpo, &GrpoSection::kl_where),
+      field("grpo.entropy_coef", &Config::grpo, &GrpoSection::entropy_coef),
+      field("grpo.max_grad_norm", &Config::grpo, &GrpoSection::max_grad_norm),
+      field("grpo.weight_decay", &Config::grpo, &GrpoSection::weight_decay),
+      field("grpo.dynamic_sampling", &Config::grpo, &GrpoSection::dynamic_sampling),
+      field("grpo.overlong", &Config::grpo, &GrpoSection::overlong),
+      field("parallel.mode", &Config::parallel, &ParallelSection::mode),
+      field("parallel.generation_ranks", &Config::parallel, &ParallelSection::generation_ranks),
+      field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
+      field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
+      field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),
+      field("log.every", &Config::log, &LogSection::every),
+  };
+  return f;
+}
+
+std::string where(const std::string& origin, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.line >= 0 ? origin + ":" + std::to_string(m.line + 1) : origin;
+}
+
+void one_of(std::vector<std::string>& problems, const std::string& path, const std::string& v,
+            std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed)
+    if (v == a) return;
+  std::string msg = path + ": '" + v + "' is not one of:";
+  for (const char* a : allowed) msg += std::string(" ") + a;
+  problems.push_back(msg);
+}
+
+void validate(const Config& c, int world, std::vector<std::string>& p) {
+  const auto positive = [&](const char* path, int64_t v) {
+    if (v <= 0) p.push_back(std::string(path) + ": must be > 0, got " + std::to_string(v));
+  };
+  const auto at_least = [&](const char* path, int64_t v, int64_t lo) {
+    if (v < lo) p.push_back(std::string(path) + ": must be >= " + std::to_string(lo) + ", got " + std::to_string(v));
+  };
+  positive("rollout.prompts_per_step", c.rollout.prompts_per_step);
+  positive("rollout.group_size", c.rollout.group_size);
+  positive("rollout.max_prompt_tokens", c.rollout.max_prompt_tokens);
+  positive("rollout.max_new_tokens", c.rollout.max_new_tokens);
+  at_least("rollout.top_k", c.rollout.top_k, 0);
+  if (!(c.rollout.temperature > 0)) p.push_back("rollout.temperature: must be > 0");
+  if (!(c.rollout.top_p > 0 && c.rollout.top_p <= 1)) p.push_back("rollout.top_p: must be in (0, 1]");
+  if (!(c.grpo.lr > 0)) p.push_back("grpo.lr: must be > 0");
+  positive("grpo.mini_batches", c.grpo.mini_batches);
+  positive("grpo.micro_batch_tokens", c.grpo.micro_batch_tokens);
+  positive("grpo.epochs", c.grpo.epochs);
+  at_least("grpo.steps", c.grpo.steps, 0);
+  at_least("grpo.warmup_steps", c.grpo.warmup_steps, 0);
+  if (c.grpo.clip_low < 0 || c.grpo.clip_low >= 1) p.push_back("grpo.clip_low: must be in [0, 1)");
+  if (c.grpo.clip_high < 0) p.push_back("grpo.clip_high: must be >= 0");
+  if (c.grpo.dual_clip_c != 0 && c.grpo.dual_clip_c <= 1) p.push_back("grpo.dual_clip_c: must be > 1, or 0 (off)");
+  if (c.grpo.kl_coef < 0) p.push_back("grpo.kl_coef: must be >= 0");
+  if (c.grpo.max_grad_norm < 0) p.push_back("grpo.max_grad_norm: must be >= 0 (0 = no clipping)");
+  at_least("checkpoint.every", c.checkpoint.every, 0);
+  positive("checkpoint.keep", c.checkpoint.keep);
+  positive("log.every", c.log.every);
+  one_of(p, "model.arch", c.model.arch, {"qwen2", "qwen3", "llama"});
+  one_of(p, "model.preset", c.model.preset, {"tiny", "small", "bench"});
+  one_of(p, "model.dtype", c.model.dtype, {"fp32", "bf16"});
+  one_of(p, "model.device", c.model.device, {"cpu", "cuda"});
+  if (!c.model.chat_template.empty()) one_of(p, "model.chat_template", c.model.chat_template, {"qwen2.5", "qwen3", "llama3"});
+  one_of(p, "data.format", c.data.format, {"auto", "jsonl", "toolrl-json"});
+  one_of(p, "grpo.schedule", c.grpo.schedule, {"constant", "warmup", "cosine"});
+  one_of(p, "grpo.adv_std", c.grpo.adv_std, {"unbiased", "population", "none"});
+  one_of(p, "grpo.kl_where", c.grpo.kl_where, {"loss", "reward"});
+  one_of(p, "grpo.overlong", c.grpo.overlong, {"none", "filter", "penalty"});
+  one_of(p, "parallel.mode", c.parallel.mode, {"colocated", "split"});
+  for (const auto& check : {std::make_pair("grpo.loss_agg", c.grpo.loss_agg), std::make_pair("grpo.kl_type", c.grpo.kl_type),
+                            std::make_pair("reward.variant", c.reward.variant)}) {
+    try {
+      if (std::string(check.first) == "grpo.loss_agg") model::loss_agg_from_name(check.second);
+      else if (std::string(check.first) == "grpo.kl_type") model::kl_estimator_from_name(check.second);
+      else reward::reward_config_from_name(check.second);
+    } catch (const std::invalid_argument& e) {
+      p.push_back(std::string(check.first) + ": " + e.what());
+    }
+  }
+  // Roles and divisibility.
+  int64_t generators = world;
+  if (c.parallel.mode == "split") {
+    if (world < 2) p.push_back("parallel.mode: split needs at least 2 ranks (one generating, one training), the job has " + std::to_string(world));
+    else if (c.parallel.generation_ranks < 1 || c.parallel.generation_ranks >= world)
+      p.push_back("parallel.generation_ranks: must be in [1, " + std::to_string(world - 1) + "] for " + std::to_string(world) + " ranks, got " + std::to_string(c.parallel.generation_ranks));
+    else generators = c.parallel.generation_ranks;
+  }
+  if (c.rollout.prompts_per_step > 0 && c.rollout.prompts_per_step % generators != 0)
+    p.push_back("rollout.prompts_per_step (" + std::to_string(c.rollout.prompts_per_step) + ") must be divisible by the " +
+                std::to_string(generators) + " generating ranks");
+  const int64_t samples = c.rollout.prompts_per_step * c.rollout.group_size;
+  if (c.grpo.mini_batches > 0 && samples > 0 && samples % c.grpo.mini_batches != 0)
+    p.push_back("grpo.mini_batches (" + std::to_string(c.grpo.mini_batches) + ") must divide prompts_per_step x group_size (" +
+                std::to_string(samples) + ")");
+}
+
+void set_path(YAML::Node root, const std::string& path, const YAML::Node& value) {
+  const std::size_t dot = path.find('.');
+  if (dot == std::string::npos) {
+    root[path] = value;
+    return;
+  }
+  YAML::Node section = root[path.substr(0, dot)];
+  section[path.substr(dot + 1)] = value;
+}
+
+}  // namespace
+
+Config config_parse(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides,
+                    int world_size) {
+  YAML::Node root;
+  try {
+    root = text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw UsageError(origin + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw UsageError(origin + ": the config must be a mapping of sections (run, model, data, ...)");
+  std::vector<std::string> problems;
+  for (const auto& o : overrides) {
+    const std::size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      problems.push_back("override '" + o + "': expected section.key=value");
+      continue;
+    }
+    try {
+      set_path(root, o.substr(0, eq), YAML::Load(o.substr(eq + 1)));
+    } catch (const YAML::Exception& e) {
+      problems.push_back("override '" + o + "': " + e.what());
+    }
+  }
+  std::map<std::string, const Field*> by_path;
+  std::set<std::string> sections;
+  for (const auto& f : fields()) {
+    by_path[f.path] = &f;
+    sections.insert(f.path.substr(0, f.path.find('.')));
+  }
+  Config c;
+  for (const auto& kv : root) {
+    const std::string sec = kv.first.Scalar();
+    if (!sections.count(sec)) {
+      problems.push_back(where(origin, kv.first) + ": unknown section '" + sec + "'");
+      continue;
+    }
+    if (kv.second.IsNull()) continue;
+    if (!kv.second.IsMap()) {
+      problems.push_back(where(origin, kv.second) + ": " + sec + ": expected a mapping of keys");
+      continue;
+    }
+    for (const auto& item : kv.second) {
+      const std::string path = sec + "." + item.first.Scalar();
+      const auto it = by_path.find(path);
+      if (it == by_path.end()) {
+        std::string known;
+        for (const auto& f : fields())
+          if (f.path.rfind(sec + ".", 0) == 0) known += " " + f.path.substr(sec.size() + 1);
+        problems.push_back(where(origin, item.first) + ": " + path + ": unknown key (known in " + sec + ":" + known + ")");
+        continue;
+      }
+      try {
+        it->second->read(c, item.second);
+      } catch (const std::invalid_argument& e) {
+        problems.push_back(where(origin, item.second) + ": " + path + ": " + e.what());
+      }
+    }
+  }
+  validate(c, world_size, problems);
+  if (!problems.empty()) {
+    std::string msg = origin + ": " + std::to_string(problems.size()) + " problem(s) in the configuration:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    throw UsageError(msg);
+  }
+  return c;
+}
+
+Config config_load(const std::string& path, const std::vector<std::string>& overrides, int world_size) {
+  if (path.empty()) return config_parse("", "<defaults>", overrides, world_size);
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot read config " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return config_parse(ss.str(), path, overrides, world_size);
+}
+
+std::string config_to_yaml(const Config& c) {
+  YAML::Emitter e;
+  e.SetDoublePrecision(17);
+  e << YAML::BeginMap;
+  std::string current;
+  for (const auto& f : fields()) {
+    const std::string sec = f.path.substr(0, f.path.find('.'));
+    if (sec != current) {
+      if (!current.empty()) e << YAML::EndMap;
+      e << YAML::Key << sec << YAML::Value << YAML::BeginMap;
+      current = sec;
+    }
+    f.emit(c, e);
+  }
+  e << YAML::EndMap << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace toolgrpo::app

@@ -1,0 +1,99 @@
+// The run configuration: YAML sections of DESIGN.md section 4 parsed once, up front, with `key=value`
+// overrides. Unknown keys, wrong types, out-of-range values and divisibility problems are all reported
+// together, each with its YAML path (and line). Each module later receives only its own small struct.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace toolgrpo::app {
+
+struct RunSection {
+  std::string name = "toolgrpo";
+  std::string out_dir = "runs";
+  int64_t seed = 1;
+};
+struct ModelSection {
+  std::string path;              // Hugging Face model directory; empty: a built-in tiny model
+  std::string arch = "qwen2";    // built-in model architecture (qwen2 | qwen3 | llama)
+  std::string preset = "tiny";   // built-in model size (tiny | small | bench)
+  std::string dtype = "fp32";    // fp32 | bf16
+  std::string device = "cpu";    // cpu | cuda
+  std::string chat_template;     // qwen2.5 | qwen3 | llama3; empty: from the architecture
+};
+struct DataSection {
+  std::string train;
+  std::string eval;
+  std::string format = "auto";  // auto | jsonl | toolrl-json
+  bool skip_bad_rows = false;
+};
+struct RolloutSection {
+  int64_t prompts_per_step = 8;
+  int64_t group_size = 4;
+  int64_t max_prompt_tokens = 2048;
+  int64_t max_new_tokens = 256;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t top_k = 0;
+};
+struct RewardSection {
+  std::string variant = "default";
+};
+struct GrpoSection {
+  double lr = 1e-6;
+  std::string schedule = "constant";  // constant | warmup | cosine
+  int64_t warmup_steps = 0;
+  int64_t mini_batches = 4;
+  int64_t micro_batch_tokens = 8192;
+  int64_t epochs = 1;
+  int64_t steps = 0;  // 0: as many as the epochs take
+  double clip_low = 0.2;
+  double clip_high = 0.2;
+  double dual_clip_c = 0;
+  std::string adv_std = "unbiased";  // unbiased | population | none
+  std::string loss_agg = "token-mean";
+  std::string kl_type = "k3";
+  double kl_coef = 0;
+  std::string kl_where = "loss";  // loss | reward
+  double entropy_coef = 0;
+  double max_grad_norm = 1.0;
+  double weight_decay = 0.01;
+  bool dynamic_sampling = false;
+  std::string overlong = "none";  // none | filter | penalty
+};
+struct ParallelSection {
+  std::string mode = "colocated";  // colocated | split
+  int64_t generation_ranks = 1;    // split mode: ranks that generate
+};
+struct CheckpointSection {
+  int64_t every = 0;  // steps; 0 = only at the end
+  int64_t keep = 3;
+  std::string resume = "auto";  // auto | never | PATH
+};
+struct LogSection {
+  int64_t every = 1;
+};
+
+struct Config {
+  RunSection run;
+  ModelSection model;
+  DataSection data;
+  RolloutSection rollout;
+  RewardSection reward;
+  GrpoSection grpo;
+  ParallelSection parallel;
+  CheckpointSection checkpoint;
+  LogSection log;
+};
+
+// Reads `path` (empty: defaults only), applies `overrides` ("grpo.lr=2e-6"), validates against `world_size`.
+// Throws UsageError listing every problem. The returned config is complete (defaults filled in).
+Config config_load(const std::string& path, const std::vector<std::string>& overrides, int world_size);
+// The same from YAML text (`origin` names it in messages).
+Config config_parse(const std::string& yaml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides, int world_size);
+// Every field, as YAML that config_parse reads back to the same Config.
+std::string config_to_yaml(const Config& c);
+
+}  // namespace toolgrpo::app
