@@ -1,0 +1,70 @@
+// AdamW, schedules and gradient clipping; see optimizer.hpp.
+#include "model/optimizer.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace toolgrpo::model {
+
+AdamW::AdamW(std::vector<at::Tensor> params, AdamWConfig cfg) : params_(std::move(params)), cfg_(cfg) {
+  for (const auto& p : params_) {
+    m_.push_back(at::zeros_like(p, at::TensorOptions().dtype(at::kFloat)));
+    v_.push_back(at::zeros_like(p, at::TensorOptions().dtype(at::kFloat)));
+  }
+}
+
+void AdamW::step(double lr) {
+  at::NoGradGuard no_grad;
+  ++step_;
+  const double bc1 = 1 - std::pow(cfg_.beta1, static_cast<double>(step_));
+  const double bc2 = 1 - std::pow(cfg_.beta2, static_cast<double>(step_));
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    const at::Tensor g = p.grad().to(at::kFloat);
+    at::Tensor master = p.to(at::kFloat);
+    master.mul_(1 - lr * cfg_.weight_decay);
+    m_[i].mul_(cfg_.beta1).add_(g, 1 - cfg_.beta1);
+    v_[i].mul_(cfg_.beta2).addcmul_(g, g, 1 - cfg_.beta2);
+    const at::Tensor denom = (v_[i] / bc2).sqrt_().add_(cfg_.eps);
+    master.addcdiv_(m_[i], denom, -lr / bc1);
+    if (master.data_ptr() != p.data_ptr()) p.copy_(master);
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+double lr_at(const std::string& schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total) {
+  const double warm = warmup_steps > 0 && step < warmup_steps ? static_cast<double>(step + 1) / static_cast<double>(warmup_steps) : 1.0;
+  if (schedule == "constant") return base_lr;
+  if (schedule == "warmup") return base_lr * warm;
+  if (schedule == "cosine") {
+    if (step < warmup_steps) return base_lr * warm;
+    const double span = static_cast<double>(std::max<int64_t>(1, total - warmup_steps));
+    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+    return base_lr * 0.5 * (1 + std::cos(M_PI * progress));
+  }
+  throw std::invalid_argument("unknown learning-rate schedule '" + schedule + "'; expected constant, warmup or cosine");
+}
+
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  at::NoGradGuard no_grad;
+  double sq = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+  const double norm = std::sqrt(sq);
+  if (max_norm > 0 && norm > max_norm) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(scale);
+  }
+  return norm;
+}
+
+}  // namespace toolgrpo::model

@@ -1,0 +1,45 @@
+// AdamW (decoupled weight decay, bias-corrected moments, as torch.optim.AdamW), learning-rate schedules and
+// global gradient-norm clipping. The state is plain tensors so checkpoints can store and restore it exactly.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace toolgrpo::model {
+
+struct AdamWConfig {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<at::Tensor> params, AdamWConfig cfg);
+  // One update with learning rate `lr` from the parameters' .grad() (parameters without a gradient are skipped).
+  void step(double lr);
+  void zero_grad();
+  int64_t steps() const { return step_; }
+  std::vector<at::Tensor>& exp_avg() { return m_; }
+  std::vector<at::Tensor>& exp_avg_sq() { return v_; }
+  void set_steps(int64_t s) { step_ = s; }
+
+ private:
+  std::vector<at::Tensor> params_, m_, v_;
+  AdamWConfig cfg_;
+  int64_t step_ = 0;
+};
+
+// Learning rate at `step` (0-based) of `total`: constant; warmup (linear from 0 over warmup_steps, then
+// constant); cosine (linear warm-up, then cosine decay to 0 at `total`).
+double lr_at(const std::string& schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total);
+
+// Scales all gradients so that their global L2 norm is at most max_norm (0 = no clipping); returns the norm
+// before clipping.
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+
+}  // namespace toolgrpo::model

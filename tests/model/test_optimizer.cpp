@@ -1,0 +1,52 @@
+// AdamW, schedules and clipping on numbers worked out by hand (torch.optim.AdamW's update rule).
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/optimizer.hpp"
+
+namespace toolgrpo::model {
+namespace {
+
+TEST(AdamW, TwoStepsByHand) {
+  at::Tensor p = at::full({1}, 1.0, at::kFloat).set_requires_grad(true);
+  AdamW opt({p}, AdamWConfig{0.9, 0.999, 1e-8, 0.01});
+  (p * 0.5).sum().backward();  // grad 0.5
+  opt.step(0.1);
+  // decay: 1 - 0.1*0.01 = 0.999; m = 0.05, v = 0.00025; m^ = 0.5, v^ = 0.25; 0.999 - 0.1 * 0.5 / 0.5 = 0.899
+  EXPECT_NEAR(p.item<double>(), 0.899, 1e-6);
+  opt.zero_grad();
+  (p * -1.0).sum().backward();  // grad -1
+  opt.step(0.1);
+  // decay: 0.899 * 0.999; m = 0.045 - 0.1 = -0.055, m^ = -0.055/0.19; v = 0.00024975 + 0.001 = 0.00124975,
+  // v^ = v / (1 - 0.999^2)
+  const double m_hat = -0.055 / (1 - 0.81), v_hat = 0.00124975 / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p.item<double>(), 0.899 * 0.999 - 0.1 * m_hat / (std::sqrt(v_hat) + 1e-8), 1e-6);
+  EXPECT_EQ(opt.steps(), 2);
+}
+
+TEST(Schedules, ConstantWarmupCosine) {
+  EXPECT_DOUBLE_EQ(lr_at("constant", 1e-6, 5, 10, 100), 1e-6);
+  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 0, 4, 100), 0.25);
+  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 3, 4, 100), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 50, 4, 100), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at("cosine", 1.0, 1, 2, 12), 1.0);
+  EXPECT_NEAR(lr_at("cosine", 1.0, 7, 2, 12), 0.5, 1e-12);  // halfway through the decay
+  EXPECT_NEAR(lr_at("cosine", 1.0, 12, 2, 12), 0.0, 1e-12);
+  EXPECT_THROW(lr_at("linear", 1.0, 0, 0, 1), std::invalid_argument);
+}
+
+TEST(ClipGradNorm, ScalesToMaxNorm) {
+  at::Tensor a = at::zeros({2}, at::kFloat).set_requires_grad(true), b = at::zeros({1}, at::kFloat).set_requires_grad(true);
+  (a * at::tensor(std::vector<float>{3, 0})).sum().backward();
+  (b * 4.0).sum().backward();  // global norm 5
+  EXPECT_NEAR(clip_grad_norm({a, b}, 1.0), 5.0, 1e-6);
+  EXPECT_NEAR(a.grad()[0].item<double>(), 0.6, 1e-5);
+  EXPECT_NEAR(b.grad()[0].item<double>(), 0.8, 1e-5);
+  EXPECT_NEAR(clip_grad_norm({a, b}, 0), 1.0, 1e-5);  // 0: report only
+}
+
+}  // namespace
+}  // namespace toolgrpo::model
