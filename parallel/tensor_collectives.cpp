@@ -1,0 +1,58 @@
+// Flat-bucket tensor collectives over MPI; see tensor_collectives.hpp.
+#include "parallel/tensor_collectives.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <stdexcept>
+
+namespace toolgrpo::parallel {
+namespace {
+
+at::Tensor pack(const std::vector<at::Tensor>& tensors, at::ScalarType dtype) {
+  std::vector<at::Tensor> flat;
+  flat.reserve(tensors.size());
+  for (const auto& t : tensors) {
+    if (!t.device().is_cpu()) throw std::invalid_argument("flat MPI collectives take CPU tensors (use NCCL on GPU)");
+    flat.push_back(t.detach().reshape({-1}).to(dtype));
+  }
+  return at::cat(flat).contiguous();
+}
+
+void unpack(const at::Tensor& bucket, const std::vector<at::Tensor>& tensors) {
+  at::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.copy_(bucket.narrow(0, off, n).view(t.sizes()));
+    off += n;
+  }
+}
+
+}  // namespace
+
+void allreduce_mean_flat(const std::vector<at::Tensor>& tensors, const Comm& comm) {
+  if (tensors.empty()) return;
+  at::Tensor bucket = pack(tensors, at::kFloat);
+  comm.allreduce_sum(bucket.data_ptr<float>(), static_cast<std::size_t>(bucket.numel()));
+  bucket.div_(static_cast<double>(comm.size()));
+  unpack(bucket, tensors);
+}
+
+void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm) {
+  if (tensors.empty()) return;
+  // Raw bytes of each tensor's own dtype, so the values arrive bit for bit.
+  std::vector<at::Tensor> bytes;
+  for (const auto& t : tensors) bytes.push_back(t.detach().contiguous().view({-1}).view(at::kByte));
+  at::Tensor bucket = at::cat(bytes).contiguous();
+  comm.broadcast(bucket.data_ptr(), static_cast<std::size_t>(bucket.numel()), root);
+  at::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const int64_t n = bytes[i].numel();
+    tensors[i].copy_(bucket.narrow(0, off, n).clone().view(tensors[i].scalar_type()).view(tensors[i].sizes()));
+    off += n;
+  }
+}
+
+}  // namespace toolgrpo::parallel
