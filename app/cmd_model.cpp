@@ -31,44 +31,6 @@ namespace fs = std::filesystem;
 namespace toolgrpo::app {
 namespace {
 
-model::ModelConfig preset_config(const std::string& arch, const std::string& preset, int64_t vocab) {
-  model::ModelConfig c;
-  if (arch == "qwen2") {
-    c.arch = model::Arch::Qwen2;
-    c.architecture = "Qwen2ForCausalLM";
-    c.qkv_bias = true;
-  } else if (arch == "qwen3") {
-    c.arch = model::Arch::Qwen3;
-    c.architecture = "Qwen3ForCausalLM";
-    c.qk_norm = true;
-  } else if (arch == "llama") {
-    c.arch = model::Arch::Llama;
-    c.architecture = "LlamaForCausalLM";
-  } else {
-    throw UsageError("init-model: --arch must be qwen2, qwen3 or llama, got '" + arch + "'");
-  }
-  struct Shape { const char* name; int64_t hidden, inter, layers, heads, kv; };
-  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2}, {"small", 256, 704, 4, 4, 2}, {"bench", 512, 1408, 8, 8, 2}};
-  const Shape* s = nullptr;
-  for (const auto& x : shapes)
-    if (preset == x.name) s = &x;
-  if (s == nullptr) throw UsageError("init-model: --preset must be tiny, small or bench, got '" + preset + "'");
-  c.vocab_size = vocab;
-  c.hidden_size = s->hidden;
-  c.intermediate_size = s->inter;
-  c.num_layers = s->layers;
-  c.num_heads = s->heads;
-  c.num_kv_heads = s->kv;
-  c.head_dim = s->hidden / s->heads;
-  c.max_position_embeddings = 32768;
-  c.rope_theta = c.arch == model::Arch::Llama ? 500000.0 : 1000000.0;
-  c.rms_norm_eps = 1e-6;
-  c.tie_word_embeddings = true;
-  c.bos_token_id = model::ByteTokenizer::kEndOfText;
-  c.eos_token_ids = {model::ByteTokenizer::kEndOfText, model::ByteTokenizer::kImEnd};
-  return c;
-}
-
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream out(p);
   out << text;
@@ -86,8 +48,13 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     throw UsageError("init-model: only --tokenizer byte is supported so far (got '" + tokenizer + "')");
   const model::ByteTokenizer tok;
   const int64_t vocab = (tok.vocab_size() + 63) / 64 * 64;  // padded to a multiple of 64
-  const model::ModelConfig cfg = preset_config(cli.has("--arch") ? cli.get("--arch") : "qwen2",
-                                               cli.has("--preset") ? cli.get("--preset") : "tiny", vocab);
+  model::ModelConfig cfg;
+  try {
+    cfg = model::model_preset(cli.has("--arch") ? cli.get("--arch") : "qwen2", cli.has("--preset") ? cli.get("--preset") : "tiny",
+                              vocab);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("init-model: ") + e.what());
+  }
   const uint64_t seed = cli.has("--seed") ? static_cast<uint64_t>(cli.get_int("--seed", 0)) : 0;
   if (rt.rank() != 0) return 0;
   if (fs::exists(out) && !fs::is_empty(out) && !cli.has("--force"))

@@ -8,6 +8,7 @@ const std::vector<Command>& commands() {
       {"score", "score JSON Lines outputs with the ToolRL reward", cmd_score},
       {"init-model", "create a Hugging Face-style model directory with random weights", cmd_init_model},
       {"generate", "sample from a model directory (KV cache, group prefix sharing)", cmd_generate},
+      {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)", cmd_train},
       {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)", cmd_tokenize},
       {"version", "print versions of toolgrpo and its libraries", cmd_version},
   };

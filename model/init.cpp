@@ -1,11 +1,54 @@
 // Seeded random decoder weights; see init.hpp.
 #include "model/init.hpp"
 
+#include <stdexcept>
+
+#include "model/byte_tokenizer.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
 namespace toolgrpo::model {
+
+ModelConfig model_preset(const std::string& arch, const std::string& preset, int64_t vocab) {
+  ModelConfig c;
+  if (arch == "qwen2") {
+    c.arch = Arch::Qwen2;
+    c.architecture = "Qwen2ForCausalLM";
+    c.qkv_bias = true;
+  } else if (arch == "qwen3") {
+    c.arch = Arch::Qwen3;
+    c.architecture = "Qwen3ForCausalLM";
+    c.qk_norm = true;
+  } else if (arch == "llama") {
+    c.arch = Arch::Llama;
+    c.architecture = "LlamaForCausalLM";
+  } else {
+    throw std::invalid_argument("architecture must be qwen2, qwen3 or llama, got '" + arch + "'");
+  }
+  struct Shape { const char* name; int64_t hidden, inter, layers, heads, kv; };
+  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2}, {"small", 256, 704, 4, 4, 2}, {"bench", 512, 1408, 8, 8, 2}};
+  const Shape* s = nullptr;
+  for (const auto& x : shapes)
+    if (preset == x.name) s = &x;
+  if (s == nullptr) throw std::invalid_argument("preset must be tiny, small or bench, got '" + preset + "'");
+  c.vocab_size = vocab;
+  c.hidden_size = s->hidden;
+  c.intermediate_size = s->inter;
+  c.num_layers = s->layers;
+  c.num_heads = s->heads;
+  c.num_kv_heads = s->kv;
+  c.head_dim = s->hidden / s->heads;
+  c.max_position_embeddings = 32768;
+  c.rope_theta = c.arch == Arch::Llama ? 500000.0 : 1000000.0;
+  c.rms_norm_eps = 1e-6;
+  c.tie_word_embeddings = true;
+  c.bos_token_id = ByteTokenizer::kEndOfText;
+  c.eos_token_ids = {ByteTokenizer::kEndOfText, ByteTokenizer::kImEnd};
+  return c;
+}
+
 
 DecoderWeights decoder_weights_random(const ModelConfig& cfg, uint64_t seed, double std) {
   at::Generator gen = at::detail::createCPUGenerator(seed);

@@ -271,3 +271,27 @@ TEST(CliTokenize, EncodesAndDecodesLikeTheReference) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTrain, ColocatedStepsWriteTheRunDirectory) {
+  const fs::path out = scratch() / "runs";
+  fs::remove_all(out);
+  const std::string base = "train data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() +
+                           " run.name=smoke rollout.prompts_per_step=2 rollout.group_size=2 rollout.max_new_tokens=8"
+                           " rollout.max_prompt_tokens=64 grpo.mini_batches=2 ";
+  const RunResult r = run(base + "grpo.steps=2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "step 2/2 reward")) << r.out;
+  for (const char* f : {"config.yaml", "metrics.jsonl", "model.safetensors", "config.json"})
+    EXPECT_TRUE(fs::exists(out / "smoke" / f)) << f;
+  EXPECT_EQ(lines_of(out / "smoke" / "metrics.jsonl").size(), 2u);
+  // Several configuration mistakes: one message naming each, exit code 2.
+  const RunResult bad = run(base + "grpo.lr=fast grpo.mini_batches=3 rollout.top_p=2");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.out, "grpo.lr")) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "grpo.mini_batches")) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "rollout.top_p")) << bad.out;
+}
+
+}  // namespace
