@@ -31,6 +31,23 @@ namespace fs = std::filesystem;
 namespace toolgrpo::app {
 namespace {
 
+// Calls fn(row, "FILE:LINE") for every line of a JSON Lines stream; invalid JSON is a UsageError there.
+template <class Fn>
+void for_each_json_line(std::istream& in, const std::string& source, Fn fn) {
+  std::string line;
+  std::size_t n = 0;
+  reward::JsonParser parser;
+  while (std::getline(in, line)) {
+    ++n;
+    reward::Arena arena;
+    reward::JsonError err;
+    const reward::Value* v = parser.parse(line, arena, &err);
+    const std::string where = source + ":" + std::to_string(n);
+    if (v == nullptr) throw UsageError(where + ": invalid JSON (" + err.message + ")");
+    fn(*v, where);
+  }
+}
+
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream out(p);
   out << text;
@@ -100,26 +117,19 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   if (cli.has("--input-ids")) {
     std::ifstream in(cli.get("--input-ids"));
     if (!in) throw UsageError("generate: cannot read " + cli.get("--input-ids"));
-    std::string line;
-    std::size_t n = 0;
-    reward::JsonParser parser;
-    while (std::getline(in, line)) {
-      ++n;
-      reward::Arena arena;
-      const reward::Value* v = parser.parse(line, arena);
-      const reward::Value* ids = v ? v->find("ids") : nullptr;
+    for_each_json_line(in, cli.get("--input-ids"), [&](const reward::Value& v, const std::string& where) {
+      const reward::Value* ids = v.find("ids");
       if (ids == nullptr || !ids->is_array() || ids->size == 0)
-        throw UsageError(cli.get("--input-ids") + ":" + std::to_string(n) + ": expected {\"ids\": [token ids]}");
+        throw UsageError(where + ": expected {\"ids\": [token ids]}");
       std::vector<int64_t> p;
       for (uint32_t k = 0; k < ids->size; ++k) {
         const reward::Value& x = ids->u.items[k];
         if (x.kind != reward::JsonKind::Int || x.u.i < 0 || x.u.i >= cfg.vocab_size)
-          throw UsageError(cli.get("--input-ids") + ":" + std::to_string(n) + ": ids must be integers in [0, " +
-                           std::to_string(cfg.vocab_size) + ")");
+          throw UsageError(where + ": ids must be integers in [0, " + std::to_string(cfg.vocab_size) + ")");
         p.push_back(x.u.i);
       }
       req.prompts.push_back(std::move(p));
-    }
+    });
   } else if (cli.has("--prompt")) {
     if (!tok) throw UsageError("generate: " + dir + " has no tokenizer.json; pass --input-ids");
     const std::string text = cli.get("--prompt");
@@ -135,25 +145,19 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
                                       : model::ChatFormat::Qwen25;
     std::ifstream in(file);
     if (!in) throw UsageError("generate: cannot read " + file);
-    std::string line;
-    std::size_t n = 0;
-    reward::JsonParser parser;
-    while (std::getline(in, line)) {
-      ++n;
-      reward::Arena arena;
-      const reward::Value* v = parser.parse(line, arena);
-      const reward::Value* text = v ? v->find("text") : nullptr;
-      const reward::Value* sys = v ? v->find("system") : nullptr;
-      const reward::Value* user = v ? v->find("user") : nullptr;
+    for_each_json_line(in, file, [&](const reward::Value& v, const std::string& where) {
+      const reward::Value* text = v.find("text");
+      const reward::Value* sys = v.find("system");
+      const reward::Value* user = v.find("user");
       if (text && text->is_string()) {
         req.prompts.push_back(tok->encode(text->string()));
       } else if (sys && user && sys->is_string() && user->is_string()) {
         req.prompts.push_back(
             tok->encode(model::render_toolrl_prompt(fmt, std::string(sys->string()), std::string(user->string()))));
       } else {
-        throw UsageError(file + ":" + std::to_string(n) + ": expected {\"text\"} or {\"system\", \"user\"}");
+        throw UsageError(where + ": expected {\"text\"} or {\"system\", \"user\"}");
       }
-    }
+    });
   } else {
     throw UsageError("generate: pass --prompt TEXT, --prompts FILE.jsonl or --input-ids FILE.jsonl");
   }
@@ -239,37 +243,28 @@ int cmd_tokenize(parallel::Runtime& rt, const std::vector<std::string>& args) {
   }
   std::istream& in = cli.has("--in") ? static_cast<std::istream&>(file) : std::cin;
   // Buffered in memory so that a bad line leaves no partial output behind.
-  std::string out, line;
-  std::size_t n = 0;
-  reward::JsonParser parser;
-  while (std::getline(in, line)) {
-    ++n;
-    reward::Arena arena;
-    reward::JsonError err;
-    const reward::Value* v = parser.parse(line, arena, &err);
-    if (v == nullptr) throw UsageError(source + ":" + std::to_string(n) + ": invalid JSON (" + err.message + ")");
+  std::string out;
+  for_each_json_line(in, source, [&](const reward::Value& v, const std::string& where) {
     if (cli.has("--decode")) {
-      const reward::Value* ids = v->find("ids");
-      if (ids == nullptr || !ids->is_array()) throw UsageError(source + ":" + std::to_string(n) + ": expected {\"ids\": [...]}");
+      const reward::Value* ids = v.find("ids");
+      if (ids == nullptr || !ids->is_array()) throw UsageError(where + ": expected {\"ids\": [...]}");
       std::vector<int64_t> x;
       for (uint32_t k = 0; k < ids->size; ++k) {
-        if (ids->u.items[k].kind != reward::JsonKind::Int)
-          throw UsageError(source + ":" + std::to_string(n) + ": ids must be integers");
+        if (ids->u.items[k].kind != reward::JsonKind::Int) throw UsageError(where + ": ids must be integers");
         x.push_back(ids->u.items[k].u.i);
       }
       out += "{\"text\": ";
       reward::json_append_string(out, tok->decode(x));
       out += "}\n";
-      continue;
+      return;
     }
-    const reward::Value* text = v->find("text");
-    if (text == nullptr || !text->is_string())
-      throw UsageError(source + ":" + std::to_string(n) + ": expected {\"text\": \"...\"}");
+    const reward::Value* text = v.find("text");
+    if (text == nullptr || !text->is_string()) throw UsageError(where + ": expected {\"text\": \"...\"}");
     const auto ids = tok->encode(text->string());
     out += "{\"ids\": [";
     for (std::size_t k = 0; k < ids.size(); ++k) out += (k ? ", " : "") + std::to_string(ids[k]);
     out += "]}\n";
-  }
+  });
   std::fputs(out.c_str(), stdout);
   return 0;
 }
