@@ -7,6 +7,7 @@
 #include <ATen/TensorOperators.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -106,12 +107,18 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
   lcfg.dual_clip_c = c.grpo.dual_clip_c;
   lcfg.agg = model::loss_agg_from_name(c.grpo.loss_agg);
   lcfg.entropy_coef = c.grpo.entropy_coef;
+  if (c.grpo.kl_where == "loss") {
+    lcfg.kl_coef = c.grpo.kl_coef;
+    lcfg.kl = model::kl_estimator_from_name(c.grpo.kl_type);
+  }
+  // The frozen reference policy for the KL term: the weights the run starts from.
+  const model::DecoderWeights ref_w = c.grpo.kl_coef > 0 ? model::decoder_weights_clone(pol.w) : model::DecoderWeights{};
   const int64_t steps_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(data.rows.size()) / c.rollout.prompts_per_step);
   const int64_t total = c.grpo.steps > 0 ? c.grpo.steps : steps_per_epoch * c.grpo.epochs;
   const int64_t G = c.rollout.group_size;
   io::DataCursor cursor;
   std::unique_ptr<io::AtomicFile> metrics;
-  std::string metrics_text;
+  std::string metrics_text, csv_text, csv_header;
   const auto t_start = Clock::now();
 
   for (int64_t step = 0; step < total; ++step) {
@@ -162,14 +169,18 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
     in.step = step;
     const std::vector<reward::RewardScores> scores = reward::score_batch(in, prepared, rcfg);
     std::vector<double> totals;
-    double sum[4] = {0, 0, 0, 0};
+    double sum[5] = {0, 0, 0, 0, 0};  // format, correctness, total, total^2, length
+    double tmin = 1e300, tmax = -1e300;
     for (const auto& s : scores) {
       totals.push_back(s.ok ? s.total : 0.0);
       sum[0] += s.format;
       sum[1] += s.correctness;
       sum[2] += s.total;
+      sum[3] += s.total * s.total;
+      sum[4] += s.length;
+      tmin = std::min(tmin, s.total);
+      tmax = std::max(tmax, s.total);
     }
-    const std::vector<double> adv = reward::group_advantages(totals, static_cast<int>(G), reward::advantage_std_from_name(c.grpo.adv_std));
     const double t_score = since(t0);
 
     // ---- training: prompt + response sequences, right-padded; loss on response tokens ----
@@ -191,10 +202,27 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
         ra[r][lp + k - 1] = 1;  // position lp+k-1 predicts response token k
       }
     }
-    at::Tensor old_logp;
+    at::Tensor old_logp, ref_logp;
+    double kl_sum = 0;
     {
       at::NoGradGuard ng;
       old_logp = model::token_logprobs(pol.cfg, pol.w, ids, amask).logprobs;
+      if (c.grpo.kl_coef > 0) {
+        ref_logp = model::token_logprobs(pol.cfg, ref_w, ids, amask).logprobs;
+        const at::Tensor kl = model::kl_penalty(old_logp, ref_logp, model::kl_estimator_from_name(c.grpo.kl_type)) * rmask;
+        kl_sum = kl.sum().item<double>() / std::max(1.0, rmask.sum().item<double>());
+        if (c.grpo.kl_where == "reward") {  // the KL of each response is subtracted from its reward
+          const at::Tensor per_seq = kl.sum(-1).to(at::kDouble).contiguous();
+          for (int64_t r = 0; r < N; ++r) totals[static_cast<std::size_t>(r)] -= c.grpo.kl_coef * per_seq.data_ptr<double>()[r];
+        }
+      }
+    }
+    const std::vector<double> adv = reward::group_advantages(totals, static_cast<int>(G), reward::advantage_std_from_name(c.grpo.adv_std));
+    int64_t zero_sigma = 0;
+    for (int64_t g = 0; g < N / G; ++g) {
+      bool same = true;
+      for (int64_t k = 1; k < G; ++k) same = same && totals[static_cast<std::size_t>(g * G + k)] == totals[static_cast<std::size_t>(g * G)];
+      zero_sigma += same;
     }
     const at::Tensor advantages = at::tensor(adv, at::kDouble).to(at::kFloat);
     double loss_sum = 0, clip_sum = 0, ent_sum = 0, grad_norm = 0;
@@ -205,7 +233,8 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
       const model::TokenLogprobs lp = model::token_logprobs(pol.cfg, pol.w, ids.narrow(0, s, n), amask.narrow(0, s, n), {},
                                                             c.grpo.entropy_coef != 0);
       const model::PolicyLoss l = model::grpo_policy_loss(lp.logprobs, old_logp.narrow(0, s, n), advantages.narrow(0, s, n),
-                                                          rmask.narrow(0, s, n), lcfg, {}, lp.entropy);
+                                                          rmask.narrow(0, s, n), lcfg,
+                                                          ref_logp.defined() ? ref_logp.narrow(0, s, n) : at::Tensor(), lp.entropy);
       opt.zero_grad();
       l.loss.backward();
       std::vector<at::Tensor> grads;
@@ -223,26 +252,45 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
     const double t_train = since(t0);
 
     // ---- metrics (rank 0 prints and writes; all ranks contribute their sums) ----
-    std::vector<double> m = {sum[0], sum[1], sum[2], static_cast<double>(N), static_cast<double>(gen.decode_tokens)};
+    const int64_t updates = (N + per - 1) / per;
+    std::vector<double> m = {sum[0], sum[1], sum[2], sum[3], sum[4], static_cast<double>(N),
+                             static_cast<double>(gen.decode_tokens), static_cast<double>(zero_sigma),
+                             static_cast<double>(N / G), kl_sum, clip_sum / static_cast<double>(updates),
+                             ent_sum / static_cast<double>(updates), loss_sum};
     world.allreduce_sum(m);
-    const double count = std::max(1.0, m[3]);
+    const double lo = world.allreduce_min(tmin), hi = world.allreduce_max(tmax);
+    const double n_all = std::max(1.0, m[5]), ranks = static_cast<double>(rt.size());
+    const double mean = m[2] / n_all, sd = std::sqrt(std::max(0.0, m[3] / n_all - mean * mean));
     if (rt.rank() == 0) {
       const double elapsed = since(t_start), eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(total - step - 1);
-      std::printf("step %lld/%lld reward %.4f format %.4f correctness %.4f len %.1f loss %.4f clip %.3f grad %.3f lr %.2e "
-                  "gen %.2fs score %.3fs train %.2fs eta %.0fs\n",
-                  static_cast<long long>(step + 1), static_cast<long long>(total), m[2] / count, m[0] / count, m[1] / count,
-                  m[4] / count, loss_sum, clip_sum / static_cast<double>((N + per - 1) / per), grad_norm, lr, t_gen, t_score,
-                  t_train, eta);
+      const double tok_s = m[6] / std::max(1e-9, t_gen + t_score + t_train);
+      std::printf("step %lld/%lld reward %.4f (format %.4f correctness %.4f) len %.1f kl %.4f entropy %.4f clip %.3f "
+                  "grad %.3f lr %.2e %.0f tok/s gen %.2fs score %.3fs train %.2fs eta %.0fs\n",
+                  static_cast<long long>(step + 1), static_cast<long long>(total), mean, m[0] / n_all, m[1] / n_all,
+                  m[6] / n_all, m[9] / ranks, m[11] / ranks, m[10] / ranks, grad_norm, lr, tok_s, t_gen, t_score, t_train, eta);
       std::fflush(stdout);
-      metrics_text += "{\"step\": " + std::to_string(step + 1) + ", \"reward_total\": " + fmt(m[2] / count) +
-                      ", \"reward_format\": " + fmt(m[0] / count) + ", \"reward_correctness\": " + fmt(m[1] / count) +
-                      ", \"response_length\": " + fmt(m[4] / count) + ", \"pg_loss\": " + fmt(loss_sum) +
-                      ", \"grad_norm\": " + fmt(grad_norm) + ", \"lr\": " + fmt(lr) + ", \"entropy\": " + fmt(ent_sum) +
-                      ", \"seconds_generate\": " + fmt(t_gen) + ", \"seconds_score\": " + fmt(t_score) +
-                      ", \"seconds_train\": " + fmt(t_train) + "}\n";
-      io::AtomicFile f((run_dir / "metrics.jsonl").string());
-      f.write(metrics_text);
-      f.commit();
+      const std::vector<std::pair<std::string, double>> row = {
+          {"step", static_cast<double>(step + 1)}, {"reward_total_mean", mean}, {"reward_total_std", sd},
+          {"reward_total_min", lo}, {"reward_total_max", hi}, {"reward_format_mean", m[0] / n_all},
+          {"reward_correctness_mean", m[1] / n_all}, {"reward_length_mean", m[4] / n_all},
+          {"zero_std_group_fraction", m[7] / std::max(1.0, m[8])}, {"response_length", m[6] / n_all},
+          {"kl", m[9] / ranks}, {"entropy", m[11] / ranks}, {"clip_fraction", m[10] / ranks},
+          {"pg_loss", m[12] / ranks}, {"grad_norm", grad_norm}, {"lr", lr}, {"tokens_per_s", tok_s},
+          {"seconds_generate", t_gen}, {"seconds_score", t_score}, {"seconds_train", t_train}, {"eta_seconds", eta}};
+      std::string json = "{", csv;
+      for (std::size_t k = 0; k < row.size(); ++k) {
+        json += (k ? ", \"" : "\"") + row[k].first + "\": " + fmt(row[k].second);
+        csv += (k ? "," : "") + fmt(row[k].second);
+        if (step == 0) csv_header += (k ? "," : "") + row[k].first;
+      }
+      metrics_text += json + "}\n";
+      csv_text += csv + "\n";
+      io::AtomicFile fj((run_dir / "metrics.jsonl").string());
+      fj.write(metrics_text);
+      fj.commit();
+      io::AtomicFile fc((run_dir / "metrics.csv").string());
+      fc.write(csv_header + "\n" + csv_text);
+      fc.commit();
     }
   }
   if (rt.rank() == 0) {

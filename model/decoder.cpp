@@ -148,6 +148,26 @@ DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& d
   return w;
 }
 
+DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
+  const auto copy = [](const at::Tensor& t) { return t.defined() ? t.detach().clone() : t; };
+  DecoderWeights c;
+  c.embed = copy(w.embed);
+  c.norm = copy(w.norm);
+  c.lm_head = w.lm_head.is_same(w.embed) ? c.embed : copy(w.lm_head);
+  for (const LayerWeights& l : w.layers) {
+    LayerWeights k;
+    for (auto [dst, src] : {std::pair{&k.q_proj, &l.q_proj}, {&k.k_proj, &l.k_proj}, {&k.v_proj, &l.v_proj},
+                            {&k.o_proj, &l.o_proj}, {&k.q_bias, &l.q_bias}, {&k.k_bias, &l.k_bias},
+                            {&k.v_bias, &l.v_bias}, {&k.o_bias, &l.o_bias}, {&k.q_norm, &l.q_norm},
+                            {&k.k_norm, &l.k_norm}, {&k.input_norm, &l.input_norm}, {&k.post_norm, &l.post_norm},
+                            {&k.gate_proj, &l.gate_proj}, {&k.up_proj, &l.up_proj}, {&k.down_proj, &l.down_proj},
+                            {&k.gate_bias, &l.gate_bias}, {&k.up_bias, &l.up_bias}, {&k.down_bias, &l.down_bias}})
+      *dst = copy(*src);
+    c.layers.push_back(std::move(k));
+  }
+  return c;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,
                                                                          const DecoderWeights& w) {
   std::vector<std::pair<std::string, at::Tensor>> out;

@@ -33,6 +33,9 @@ struct DecoderWeights {
 DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& dir, at::ScalarType dtype,
                                     at::Device device);
 
+// A deep copy (detached), e.g. the frozen reference policy; a tied head stays tied to the copied embedding.
+DecoderWeights decoder_weights_clone(const DecoderWeights& w);
+
 // (Hugging Face name, tensor) of every parameter, lm_head omitted when tied (as save_pretrained does).
 std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,
                                                                          const DecoderWeights& w);

@@ -286,6 +286,13 @@ TEST(CliTrain, ColocatedStepsWriteTheRunDirectory) {
   for (const char* f : {"config.yaml", "metrics.jsonl", "model.safetensors", "config.json"})
     EXPECT_TRUE(fs::exists(out / "smoke" / f)) << f;
   EXPECT_EQ(lines_of(out / "smoke" / "metrics.jsonl").size(), 2u);
+  const auto csv = lines_of(out / "smoke" / "metrics.csv");
+  ASSERT_EQ(csv.size(), 3u);  // header + one row per step
+  EXPECT_TRUE(contains(csv[0], "reward_total_std") && contains(csv[0], "zero_std_group_fraction")) << csv[0];
+  // With a reference model and the KL in the reward, the run still completes and reports a KL.
+  const RunResult kl = run(base + "grpo.steps=2 run.name=kl grpo.kl_coef=0.001 grpo.kl_where=reward grpo.lr=1e-3");
+  ASSERT_EQ(kl.code, 0) << kl.out;
+  EXPECT_TRUE(contains(kl.out, " kl ")) << kl.out;
   // Several configuration mistakes: one message naming each, exit code 2.
   const RunResult bad = run(base + "grpo.lr=fast grpo.mini_batches=3 rollout.top_p=2");
   EXPECT_EQ(bad.code, 2);
