@@ -67,5 +67,19 @@ TEST(Config, ResolvedYamlReadsBack) {
   EXPECT_TRUE(has(error_of("grpo: {lr: [1}"), "not valid YAML"));
 }
 
+// The paper's reference run and the quick-start settings, as shipped, are valid configurations.
+TEST(Config, ShippedConfigsLoad) {
+  const Config paper = config_load(std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/configs/toolrl_paper.yaml",
+                                   {"model.path=/models/x", "data.train=/data/rlla_rl.json"}, 8);
+  EXPECT_EQ(paper.rollout.prompts_per_step * paper.rollout.group_size, 2048);
+  EXPECT_DOUBLE_EQ(paper.grpo.lr, 1e-6);
+  EXPECT_EQ(paper.grpo.kl_type, "k1");
+  EXPECT_EQ(paper.grpo.kl_where, "reward");
+  EXPECT_DOUBLE_EQ(paper.grpo.entropy_coef, 0.001);
+  EXPECT_EQ(paper.grpo.epochs, 15);
+  const Config quick = config_load(std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/configs/quickstart.yaml", {}, 2);
+  EXPECT_EQ(quick.grpo.steps, 5);
+}
+
 }  // namespace
 }  // namespace toolgrpo::app
