@@ -80,9 +80,12 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
   const fs::path tmp = out + ".tmp." + std::to_string(::getpid());
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  int64_t n = 0;
   try {
     const model::DecoderWeights w = model::decoder_weights_random(cfg, seed);
-    model::safetensors_save((tmp / "model.safetensors").string(), model::decoder_named_parameters(cfg, w));
+    const auto params = model::decoder_named_parameters(cfg, w);
+    for (const auto& [name, t] : params) n += t.numel();
+    model::safetensors_save((tmp / "model.safetensors").string(), params);
     write_text(tmp / "config.json", model::model_config_to_json(cfg));
     write_text(tmp / "tokenizer.json", tok.to_tokenizer_json());
     write_text(tmp / "generation_config.json",
@@ -93,9 +96,6 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     fs::remove_all(tmp);
     throw;
   }
-  int64_t n = 0;
-  for (const auto& [name, t] : model::decoder_named_parameters(cfg, model::decoder_weights_random(cfg, seed)))
-    n += t.numel();
   std::printf("init-model: %s %s, %lld parameters, byte tokenizer (vocab %lld), seed %llu -> %s\n",
               cfg.architecture.c_str(), cli.has("--preset") ? cli.get("--preset").c_str() : "tiny",
               static_cast<long long>(n), static_cast<long long>(vocab), static_cast<unsigned long long>(seed),
