@@ -227,10 +227,7 @@ int cmd_tokenize(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const std::string where = cli.get("--tokenizer");
   std::unique_ptr<model::BpeTokenizer> tok;
   if (where == "byte") {
-    const fs::path tmp = fs::temp_directory_path() / ("toolgrpo_byte_tok_" + std::to_string(::getpid()) + ".json");
-    write_text(tmp, model::ByteTokenizer().to_tokenizer_json());
-    tok = model::BpeTokenizer::load(tmp.string());
-    fs::remove(tmp);
+    tok = model::BpeTokenizer::parse(model::ByteTokenizer().to_tokenizer_json(), "built-in byte tokenizer");
   } else {
     tok = model::BpeTokenizer::load(where);
   }

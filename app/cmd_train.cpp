@@ -53,9 +53,9 @@ Policy load_policy(const Config& c, const fs::path& run_dir) {
     const model::ByteTokenizer bt;
     p.cfg = model::model_preset(c.model.arch, c.model.preset, (bt.vocab_size() + 63) / 64 * 64);
     p.w = model::decoder_weights_random(p.cfg, static_cast<uint64_t>(c.run.seed));
-    const fs::path tj = run_dir / "tokenizer.json";
-    std::ofstream(tj) << bt.to_tokenizer_json();
-    p.tok = model::BpeTokenizer::load(tj.string());
+    const std::string json = bt.to_tokenizer_json();
+    std::ofstream(run_dir / "tokenizer.json") << json;  // the run directory stays a complete model directory
+    p.tok = model::BpeTokenizer::parse(json, "built-in byte tokenizer");
   } else {
     p.cfg = model::model_config_load(c.model.path);
     p.w = model::decoder_weights_load(p.cfg, c.model.path, at::kFloat, at::kCPU);

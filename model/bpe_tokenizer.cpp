@@ -83,24 +83,6 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
-// GPT-2 byte-level alphabet.
-struct ByteLevel {
-  uint32_t to_cp[256];
-  std::unordered_map<uint32_t, uint8_t> to_byte;
-  ByteLevel() {
-    int n = 0;
-    for (int b = 0; b < 256; ++b) {
-      const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-      to_cp[b] = printable ? static_cast<uint32_t>(b) : static_cast<uint32_t>(256 + n++);
-      to_byte[to_cp[b]] = static_cast<uint8_t>(b);
-    }
-  }
-};
-const ByteLevel& byte_level() {
-  static const ByteLevel bl;
-  return bl;
-}
-
 // ---- NFC ----
 uint8_t ccc_of(uint32_t cp) {
   const auto* end = kCcc + sizeof(kCcc) / sizeof(kCcc[0]);
@@ -213,9 +195,15 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path_or_dir)
   }
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open tokenizer.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::parse(const std::string& json_text, const std::string& path) {
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(json_text);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
   }
@@ -257,11 +245,8 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path_or_dir)
       if (static_cast<std::size_t>(i) >= t->id_to_token_.size()) t->id_to_token_.resize(static_cast<std::size_t>(i) + 1);
       t->id_to_token_[static_cast<std::size_t>(i)] = tok;
     }
-    const ByteLevel& bl = byte_level();
     for (int b = 0; b < 256; ++b) {
-      std::string s;
-      append_utf8(s, bl.to_cp[b]);
-      const auto it = t->vocab_.find(s);
+      const auto it = t->vocab_.find(byte_level_token(static_cast<uint8_t>(b)));
       if (it == t->vocab_.end()) fail("vocab lacks the byte-level token for byte " + std::to_string(b));
       t->byte_token_[b] = it->second;
     }
@@ -328,7 +313,7 @@ void BpeTokenizer::encode_word(std::string_view w, std::vector<int64_t>& out) co
   bool whole = false;
   if (ignore_merges_) {
     std::string s;
-    for (unsigned char b : w) append_utf8(s, byte_level().to_cp[b]);
+    for (unsigned char b : w) s += byte_level_token(b);
     const auto it = vocab_.find(s);
     if (it != vocab_.end()) {
       syms.push_back(it->second);
@@ -461,7 +446,6 @@ std::vector<int64_t> BpeTokenizer::encode(std::string_view text) const {
 }
 
 std::string BpeTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
-  const ByteLevel& bl = byte_level();
   std::string bytes;
   for (int64_t id : ids) {
     if (id < 0 || static_cast<std::size_t>(id) >= id_to_token_.size()) continue;
@@ -473,12 +457,12 @@ std::string BpeTokenizer::decode(const std::vector<int64_t>& ids, bool skip_spec
     std::string mapped;
     bool ok = true;
     for (uint32_t cp : u.cp) {
-      const auto it = bl.to_byte.find(cp);
-      if (it == bl.to_byte.end()) {
+      const int b = byte_level_byte(cp);
+      if (b < 0) {
         ok = false;
         break;
       }
-      mapped.push_back(static_cast<char>(it->second));
+      mapped.push_back(static_cast<char>(b));
     }
     bytes += ok ? mapped : tok;
   }

@@ -18,6 +18,8 @@ class BpeTokenizer {
  public:
   // Reads a tokenizer.json file, or DIR/tokenizer.json. Errors name the file and the unsupported item.
   static std::unique_ptr<BpeTokenizer> load(const std::string& path_or_dir);
+  // The same from tokenizer.json text; `origin` names it in errors.
+  static std::unique_ptr<BpeTokenizer> parse(const std::string& json_text, const std::string& origin);
 
   std::vector<int64_t> encode(std::string_view text) const;
   // Added tokens marked special are dropped with skip_special.

@@ -90,36 +90,40 @@ std::string ByteTokenizer::decode(const std::vector<int64_t>& ids, bool skip_spe
 }
 
 namespace {
-// GPT-2 byte-level alphabet: printable bytes map to themselves, the rest to U+0100 + n.
-std::string byte_level_char(int b) {
-  const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-  int cp = b;
-  if (!printable) {
-    static int next[256] = {0};
-    static bool init = false;
-    if (!init) {
-      int n = 0;
-      for (int x = 0; x < 256; ++x) {
-        const bool p = (x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
-        next[x] = p ? x : 256 + n++;
+struct ByteLevelAlphabet {
+  std::string token[256];
+  std::vector<int> byte_of;  // indexed by code point (< 324)
+  ByteLevelAlphabet() : byte_of(324, -1) {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      const int cp = printable ? b : 256 + n++;
+      byte_of[static_cast<std::size_t>(cp)] = b;
+      if (cp < 0x80) {
+        token[b].push_back(static_cast<char>(cp));
+      } else {
+        token[b].push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        token[b].push_back(static_cast<char>(0x80 | (cp & 0x3F)));
       }
-      init = true;
     }
-    cp = next[b];
   }
-  std::string s;
-  if (cp < 0x80) s.push_back(static_cast<char>(cp));
-  else if (cp < 0x800) {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
+};
+const ByteLevelAlphabet& alphabet() {
+  static const ByteLevelAlphabet a;
+  return a;
 }
 }  // namespace
 
+const std::string& byte_level_token(uint8_t b) { return alphabet().token[b]; }
+
+int byte_level_byte(uint32_t cp) {
+  const auto& t = alphabet().byte_of;
+  return cp < t.size() ? t[cp] : -1;
+}
+
 std::string ByteTokenizer::to_tokenizer_json() const {
   nlohmann::json vocab = nlohmann::json::object();
-  for (int b = 0; b < 256; ++b) vocab[byte_level_char(b)] = b;
+  for (int b = 0; b < 256; ++b) vocab[byte_level_token(static_cast<uint8_t>(b))] = b;
   nlohmann::json added = nlohmann::json::array();
   for (std::size_t k = 0; k < specials_.size(); ++k) {
     const int64_t id = 256 + static_cast<int64_t>(k);

@@ -35,6 +35,11 @@ class ByteTokenizer {
   std::vector<std::string> specials_;
 };
 
+// The GPT-2 byte-level alphabet of byte-level BPE vocabularies: the token text of byte b, and the byte of a
+// token character (-1 when the character is not in the alphabet).
+const std::string& byte_level_token(uint8_t b);
+int byte_level_byte(uint32_t code_point);
+
 // Appends bytes as UTF-8 text, replacing invalid sequences with U+FFFD as Rust's from_utf8_lossy does.
 void utf8_lossy_append(std::string& out, std::string_view bytes);
 
