@@ -156,12 +156,12 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
     reward::BatchInput in;
     std::vector<reward::GroundTruth> prepared;
     for (const auto& g : gts) prepared.emplace_back(g);
-    for (int64_t r = 0; r < N; ++r) {
-      const int64_t len = gen.lengths[static_cast<std::size_t>(r)];
-      const at::Tensor row = gen.tokens[r].narrow(0, 0, len).contiguous();
-      texts[static_cast<std::size_t>(r)] =
-          std::string(reward::py_strip(pol.tok->decode(std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + len), true)));
-    }
+    const auto tok_acc = gen.tokens.accessor<int64_t, 2>();
+    const auto response = [&](int64_t r) {
+      return std::vector<int64_t>(&tok_acc[r][0], &tok_acc[r][0] + gen.lengths[static_cast<std::size_t>(r)]);
+    };
+    for (int64_t r = 0; r < N; ++r)
+      texts[static_cast<std::size_t>(r)] = std::string(reward::py_strip(pol.tok->decode(response(r), true)));
     for (int64_t r = 0; r < N; ++r) {
       in.outputs.push_back(texts[static_cast<std::size_t>(r)]);
       in.gt_index.push_back(static_cast<int32_t>(r / G));
@@ -197,7 +197,7 @@ int cmd_train(parallel::Runtime& rt, const std::vector<std::string>& args) {
       const int64_t lp = static_cast<int64_t>(p.size()), lr = gen.lengths[static_cast<std::size_t>(r)];
       for (int64_t k = 0; k < lp; ++k) ia[r][k] = p[static_cast<std::size_t>(k)], ma[r][k] = 1;
       for (int64_t k = 0; k < lr; ++k) {
-        ia[r][lp + k] = gen.tokens[r][k].item<int64_t>();
+        ia[r][lp + k] = tok_acc[r][k];
         ma[r][lp + k] = 1;
         ra[r][lp + k - 1] = 1;  // position lp+k-1 predicts response token k
       }
