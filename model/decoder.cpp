@@ -148,6 +148,21 @@ DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& d
   return w;
 }
 
+namespace {
+// Every tensor of a layer with its Hugging Face name suffix, in checkpoint order.
+const std::pair<const char*, at::Tensor LayerWeights::*> kLayerTensors[] = {
+    {"self_attn.q_proj.weight", &LayerWeights::q_proj},   {"self_attn.k_proj.weight", &LayerWeights::k_proj},
+    {"self_attn.v_proj.weight", &LayerWeights::v_proj},   {"self_attn.o_proj.weight", &LayerWeights::o_proj},
+    {"self_attn.q_proj.bias", &LayerWeights::q_bias},     {"self_attn.k_proj.bias", &LayerWeights::k_bias},
+    {"self_attn.v_proj.bias", &LayerWeights::v_bias},     {"self_attn.o_proj.bias", &LayerWeights::o_bias},
+    {"self_attn.q_norm.weight", &LayerWeights::q_norm},   {"self_attn.k_norm.weight", &LayerWeights::k_norm},
+    {"input_layernorm.weight", &LayerWeights::input_norm}, {"post_attention_layernorm.weight", &LayerWeights::post_norm},
+    {"mlp.gate_proj.weight", &LayerWeights::gate_proj},   {"mlp.up_proj.weight", &LayerWeights::up_proj},
+    {"mlp.down_proj.weight", &LayerWeights::down_proj},   {"mlp.gate_proj.bias", &LayerWeights::gate_bias},
+    {"mlp.up_proj.bias", &LayerWeights::up_bias},         {"mlp.down_proj.bias", &LayerWeights::down_bias},
+};
+}  // namespace
+
 DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
   const auto copy = [](const at::Tensor& t) { return t.defined() ? t.detach().clone() : t; };
   DecoderWeights c;
@@ -156,13 +171,7 @@ DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
   c.lm_head = w.lm_head.is_same(w.embed) ? c.embed : copy(w.lm_head);
   for (const LayerWeights& l : w.layers) {
     LayerWeights k;
-    for (auto [dst, src] : {std::pair{&k.q_proj, &l.q_proj}, {&k.k_proj, &l.k_proj}, {&k.v_proj, &l.v_proj},
-                            {&k.o_proj, &l.o_proj}, {&k.q_bias, &l.q_bias}, {&k.k_bias, &l.k_bias},
-                            {&k.v_bias, &l.v_bias}, {&k.o_bias, &l.o_bias}, {&k.q_norm, &l.q_norm},
-                            {&k.k_norm, &l.k_norm}, {&k.input_norm, &l.input_norm}, {&k.post_norm, &l.post_norm},
-                            {&k.gate_proj, &l.gate_proj}, {&k.up_proj, &l.up_proj}, {&k.down_proj, &l.down_proj},
-                            {&k.gate_bias, &l.gate_bias}, {&k.up_bias, &l.up_bias}, {&k.down_bias, &l.down_bias}})
-      *dst = copy(*src);
+    for (const auto& [name, member] : kLayerTensors) k.*member = copy(l.*member);
     c.layers.push_back(std::move(k));
   }
   return c;
@@ -175,28 +184,9 @@ std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const M
     if (t.defined()) out.emplace_back(n, t);
   };
   add("model.embed_tokens.weight", w.embed);
-  for (std::size_t i = 0; i < w.layers.size(); ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    const LayerWeights& l = w.layers[i];
-    add(p + "self_attn.q_proj.weight", l.q_proj);
-    add(p + "self_attn.k_proj.weight", l.k_proj);
-    add(p + "self_attn.v_proj.weight", l.v_proj);
-    add(p + "self_attn.o_proj.weight", l.o_proj);
-    add(p + "self_attn.q_proj.bias", l.q_bias);
-    add(p + "self_attn.k_proj.bias", l.k_bias);
-    add(p + "self_attn.v_proj.bias", l.v_bias);
-    add(p + "self_attn.o_proj.bias", l.o_bias);
-    add(p + "self_attn.q_norm.weight", l.q_norm);
-    add(p + "self_attn.k_norm.weight", l.k_norm);
-    add(p + "input_layernorm.weight", l.input_norm);
-    add(p + "post_attention_layernorm.weight", l.post_norm);
-    add(p + "mlp.gate_proj.weight", l.gate_proj);
-    add(p + "mlp.up_proj.weight", l.up_proj);
-    add(p + "mlp.down_proj.weight", l.down_proj);
-    add(p + "mlp.gate_proj.bias", l.gate_bias);
-    add(p + "mlp.up_proj.bias", l.up_bias);
-    add(p + "mlp.down_proj.bias", l.down_bias);
-  }
+  for (std::size_t i = 0; i < w.layers.size(); ++i)
+    for (const auto& [name, member] : kLayerTensors)
+      add("model.layers." + std::to_string(i) + "." + name, w.layers[i].*member);
   add("model.norm.weight", w.norm);
   if (!cfg.tie_word_embeddings) add("lm_head.weight", w.lm_head);
   return out;
