@@ -178,16 +178,17 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
   one_of(p, "grpo.kl_where", c.grpo.kl_where, {"loss", "reward"});
   one_of(p, "grpo.overlong", c.grpo.overlong, {"none", "filter", "penalty"});
   one_of(p, "parallel.mode", c.parallel.mode, {"colocated", "split"});
-  for (const auto& check : {std::make_pair("grpo.loss_agg", c.grpo.loss_agg), std::make_pair("grpo.kl_type", c.grpo.kl_type),
-                            std::make_pair("reward.variant", c.reward.variant)}) {
+  // Names the model and reward libraries parse themselves: their own messages list the accepted values.
+  const auto parses = [&](const char* path, const auto& parse) {
     try {
-      if (std::string(check.first) == "grpo.loss_agg") model::loss_agg_from_name(check.second);
-      else if (std::string(check.first) == "grpo.kl_type") model::kl_estimator_from_name(check.second);
-      else reward::reward_config_from_name(check.second);
+      parse();
     } catch (const std::invalid_argument& e) {
-      p.push_back(std::string(check.first) + ": " + e.what());
+      p.push_back(std::string(path) + ": " + e.what());
     }
-  }
+  };
+  parses("grpo.loss_agg", [&] { model::loss_agg_from_name(c.grpo.loss_agg); });
+  parses("grpo.kl_type", [&] { model::kl_estimator_from_name(c.grpo.kl_type); });
+  parses("reward.variant", [&] { reward::reward_config_from_name(c.reward.variant); });
   // Roles and divisibility.
   int64_t generators = world;
   if (c.parallel.mode == "split") {
