@@ -188,7 +188,7 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
                                                   : at::Device(at::kCPU);
   const at::ScalarType dtype = dtype_name == "bf16" ? at::kBFloat16 : at::kFloat;
   const int threads = cli.has("--threads") ? static_cast<int>(cli.get_int("--threads", 1)) : at::get_num_threads();
-  at::set_num_threads(threads);
+  model::cpu_threads_set(threads);
   req.workers = threads;
   if (rt.rank() != 0) return 0;
 

@@ -9,6 +9,7 @@ const std::vector<Command>& commands() {
       {"init-model", "create a Hugging Face-style model directory with random weights", cmd_init_model},
       {"generate", "sample from a model directory (KV cache, group prefix sharing)", cmd_generate},
       {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)", cmd_train},
+      {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)", cmd_sft},
       {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)", cmd_tokenize},
       {"version", "print versions of toolgrpo and its libraries", cmd_version},
   };

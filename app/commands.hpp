@@ -32,5 +32,6 @@ int cmd_init_model(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_generate(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_tokenize(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_train(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_sft(parallel::Runtime&, const std::vector<std::string>& args);
 
 }  // namespace toolgrpo::app

@@ -87,6 +87,7 @@ const std::vector<Field>& fields() {
       field("data.eval", &Config::data, &DataSection::eval),
       field("data.format", &Config::data, &DataSection::format),
       field("data.skip_bad_rows", &Config::data, &DataSection::skip_bad_rows),
+      field("data.eval_prompts", &Config::data, &DataSection::eval_prompts),
       field("rollout.prompts_per_step", &Config::rollout, &RolloutSection::prompts_per_step),
       field("rollout.group_size", &Config::rollout, &RolloutSection::group_size),
       field("rollout.max_prompt_tokens", &Config::rollout, &RolloutSection::max_prompt_tokens),
@@ -114,13 +115,28 @@ const std::vector<Field>& fields() {
       field("grpo.max_grad_norm", &Config::grpo, &GrpoSection::max_grad_norm),
       field("grpo.weight_decay", &Config::grpo, &GrpoSection::weight_decay),
       field("grpo.dynamic_sampling", &Config::grpo, &GrpoSection::dynamic_sampling),
+      field("grpo.dynamic_sampling_rounds", &Config::grpo, &GrpoSection::dynamic_sampling_rounds),
       field("grpo.overlong", &Config::grpo, &GrpoSection::overlong),
+      field("grpo.overlong_buffer", &Config::grpo, &GrpoSection::overlong_buffer),
+      field("grpo.overlong_penalty", &Config::grpo, &GrpoSection::overlong_penalty),
+      field("sft.lr", &Config::sft, &SftSection::lr),
+      field("sft.schedule", &Config::sft, &SftSection::schedule),
+      field("sft.warmup_steps", &Config::sft, &SftSection::warmup_steps),
+      field("sft.batch_size", &Config::sft, &SftSection::batch_size),
+      field("sft.epochs", &Config::sft, &SftSection::epochs),
+      field("sft.steps", &Config::sft, &SftSection::steps),
+      field("sft.micro_batch_tokens", &Config::sft, &SftSection::micro_batch_tokens),
+      field("sft.max_seq_tokens", &Config::sft, &SftSection::max_seq_tokens),
+      field("sft.max_grad_norm", &Config::sft, &SftSection::max_grad_norm),
+      field("sft.weight_decay", &Config::sft, &SftSection::weight_decay),
       field("parallel.mode", &Config::parallel, &ParallelSection::mode),
       field("parallel.generation_ranks", &Config::parallel, &ParallelSection::generation_ranks),
+      field("parallel.threads", &Config::parallel, &ParallelSection::threads),
       field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
       field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),
       field("log.every", &Config::log, &LogSection::every),
+      field("log.eval_every", &Config::log, &LogSection::eval_every),
   };
   return f;
 }
@@ -164,6 +180,22 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
   if (c.grpo.dual_clip_c != 0 && c.grpo.dual_clip_c <= 1) p.push_back("grpo.dual_clip_c: must be > 1, or 0 (off)");
   if (c.grpo.kl_coef < 0) p.push_back("grpo.kl_coef: must be >= 0");
   if (c.grpo.max_grad_norm < 0) p.push_back("grpo.max_grad_norm: must be >= 0 (0 = no clipping)");
+  positive("grpo.dynamic_sampling_rounds", c.grpo.dynamic_sampling_rounds);
+  at_least("grpo.overlong_buffer", c.grpo.overlong_buffer, 0);
+  if (c.grpo.overlong_buffer > c.rollout.max_new_tokens)
+    p.push_back("grpo.overlong_buffer: must be <= rollout.max_new_tokens (" + std::to_string(c.rollout.max_new_tokens) + "), got " + std::to_string(c.grpo.overlong_buffer));
+  if (c.grpo.overlong_penalty < 0) p.push_back("grpo.overlong_penalty: must be >= 0");
+  if (!(c.sft.lr > 0)) p.push_back("sft.lr: must be > 0");
+  at_least("sft.warmup_steps", c.sft.warmup_steps, 0);
+  positive("sft.batch_size", c.sft.batch_size);
+  positive("sft.epochs", c.sft.epochs);
+  at_least("sft.steps", c.sft.steps, 0);
+  positive("sft.micro_batch_tokens", c.sft.micro_batch_tokens);
+  at_least("sft.max_seq_tokens", c.sft.max_seq_tokens, 2);
+  if (c.sft.max_grad_norm < 0) p.push_back("sft.max_grad_norm: must be >= 0 (0 = no clipping)");
+  at_least("data.eval_prompts", c.data.eval_prompts, 0);
+  at_least("parallel.threads", c.parallel.threads, 0);
+  at_least("log.eval_every", c.log.eval_every, 0);
   at_least("checkpoint.every", c.checkpoint.every, 0);
   positive("checkpoint.keep", c.checkpoint.keep);
   positive("log.every", c.log.every);
@@ -174,6 +206,7 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
   if (!c.model.chat_template.empty()) one_of(p, "model.chat_template", c.model.chat_template, {"qwen2.5", "qwen3", "llama3"});
   one_of(p, "data.format", c.data.format, {"auto", "jsonl", "toolrl-json"});
   one_of(p, "grpo.schedule", c.grpo.schedule, {"constant", "warmup", "cosine"});
+  one_of(p, "sft.schedule", c.sft.schedule, {"constant", "warmup", "cosine"});
   one_of(p, "grpo.adv_std", c.grpo.adv_std, {"unbiased", "population", "none"});
   one_of(p, "grpo.kl_where", c.grpo.kl_where, {"loss", "reward"});
   one_of(p, "grpo.overlong", c.grpo.overlong, {"none", "filter", "penalty"});

@@ -27,6 +27,7 @@ struct DataSection {
   std::string eval;
   std::string format = "auto";  // auto | jsonl | toolrl-json
   bool skip_bad_rows = false;
+  int64_t eval_prompts = 32;  // evaluation: the first N rows of data.eval (0 = all)
 };
 struct RolloutSection {
   int64_t prompts_per_step = 8;
@@ -59,12 +60,28 @@ struct GrpoSection {
   double entropy_coef = 0;
   double max_grad_norm = 1.0;
   double weight_decay = 0.01;
-  bool dynamic_sampling = false;
-  std::string overlong = "none";  // none | filter | penalty
+  bool dynamic_sampling = false;      // drop groups whose rewards are all equal and refill from the data
+  int64_t dynamic_sampling_rounds = 4;  // at most this many generation rounds per step
+  std::string overlong = "none";      // none | filter (truncated responses get no loss) | penalty (soft, DAPO)
+  int64_t overlong_buffer = 0;        // penalty: ramp over the last N tokens before the limit (0 = limit / 4)
+  double overlong_penalty = 1.0;      // penalty: reward subtracted at the limit
+};
+struct SftSection {
+  double lr = 1e-5;
+  std::string schedule = "constant";
+  int64_t warmup_steps = 0;
+  int64_t batch_size = 8;  // examples per optimizer step (all ranks together)
+  int64_t epochs = 1;
+  int64_t steps = 0;  // 0: as many as the epochs take
+  int64_t micro_batch_tokens = 8192;
+  int64_t max_seq_tokens = 4096;  // prompt + answer; longer examples lose the start of their prompt
+  double max_grad_norm = 1.0;
+  double weight_decay = 0.01;
 };
 struct ParallelSection {
   std::string mode = "colocated";  // colocated | split
   int64_t generation_ranks = 1;    // split mode: ranks that generate
+  int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
 };
 struct CheckpointSection {
   int64_t every = 0;  // steps; 0 = only at the end
@@ -72,7 +89,8 @@ struct CheckpointSection {
   std::string resume = "auto";  // auto | never | PATH
 };
 struct LogSection {
-  int64_t every = 1;
+  int64_t every = 1;       // progress line every N steps (metrics files get every step)
+  int64_t eval_every = 0;  // evaluate on data.eval every N steps and at the end (0 = never)
 };
 
 struct Config {
@@ -82,6 +100,7 @@ struct Config {
   RolloutSection rollout;
   RewardSection reward;
   GrpoSection grpo;
+  SftSection sft;
   ParallelSection parallel;
   CheckpointSection checkpoint;
   LogSection log;

@@ -3,9 +3,8 @@
 #include "model/generate.hpp"
 
 #include <ATen/Functions.h>
-#include <ATen/TensorOperators.h>
-
 #include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <stdexcept>
 
 #include "model/decoder_ops.hpp"
+#include "model/torch_info.hpp"
 
 namespace toolgrpo::model {
 namespace {
@@ -30,15 +30,6 @@ uint64_t splitmix64(uint64_t x) {
 // Uniform in [0, 1) for token position t of a sample.
 double uniform_at(uint64_t sample, int64_t t) {
   return static_cast<double>(splitmix64(sample ^ splitmix64(static_cast<uint64_t>(t) + 1)) >> 11) * 0x1.0p-53;
-}
-
-// OpenBLAS keeps its own thread pool; workers that each run a sub-batch want it single-threaded. The symbol is
-// looked up weakly so other BLAS libraries (or none) work unchanged. n = 0 restores the start-up setting.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
-void blas_threads(int n) {
-  static const int initial = openblas_get_num_threads ? openblas_get_num_threads() : 0;
-  if (openblas_set_num_threads) openblas_set_num_threads(n > 0 ? n : initial);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -261,8 +252,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
   // CPU: independent sub-batches of whole prompt groups on threads, each with single-threaded kernels. Samples
   // are keyed by their global prompt index, so the split does not change them.
   const int saved_threads = at::get_num_threads();
-  at::set_num_threads(1);
-  blas_threads(1);
+  cpu_threads_set(1);  // workers that each run a sub-batch want single-threaded ATen and OpenBLAS
   std::vector<GenerationRequest> parts(static_cast<std::size_t>(workers), req);
   std::vector<GenerationResult> results(static_cast<std::size_t>(workers));
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
@@ -287,8 +277,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
       });
     for (auto& t : threads) t.join();
   }
-  at::set_num_threads(saved_threads);
-  blas_threads(0);
+  cpu_threads_set(saved_threads);
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   GenerationResult out;

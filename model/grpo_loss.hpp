@@ -29,6 +29,15 @@ struct PolicyLossConfig {
   double entropy_coef = 0;  // entropy bonus weight (needs entropy)
 };
 
+// Denominators of the aggregation. Left at 0 they come from the tensors at hand; a data-parallel trainer sets
+// them to the whole mini-batch's counts, so that summing the losses (and gradients) of its micro-batches and
+// ranks gives exactly the loss of the mini-batch computed in one piece.
+struct LossNorm {
+  double tokens = 0;     // response tokens (token-mean, and the per-token statistics)
+  double sequences = 0;  // sequences (seq-mean-token-mean, seq-mean-token-sum-norm)
+  double max_len = 0;    // length normaliser of seq-mean-token-sum-norm (the response token limit)
+};
+
 struct PolicyLoss {
   at::Tensor loss;          // scalar, differentiable
   double pg_loss = 0;       // aggregated clipped policy-gradient term
@@ -42,11 +51,11 @@ struct PolicyLoss {
 at::Tensor kl_penalty(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator kind);
 
 // Aggregates per-token values (B, T) over the response mask (B, T) of 0/1.
-at::Tensor aggregate(const at::Tensor& per_token, const at::Tensor& mask, LossAgg agg);
+at::Tensor aggregate(const at::Tensor& per_token, const at::Tensor& mask, LossAgg agg, const LossNorm& norm = {});
 
 // logp, old_logp, mask: (B, T); advantages: (B) or (B, T); ref_logp and entropy: (B, T) or undefined.
 PolicyLoss grpo_policy_loss(const at::Tensor& logp, const at::Tensor& old_logp, const at::Tensor& advantages,
                             const at::Tensor& mask, const PolicyLossConfig& cfg, const at::Tensor& ref_logp = {},
-                            const at::Tensor& entropy = {});
+                            const at::Tensor& entropy = {}, const LossNorm& norm = {});
 
 }  // namespace toolgrpo::model

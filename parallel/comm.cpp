@@ -1,6 +1,7 @@
 // Comm: RAII MPI communicator and collectives; see comm.hpp.
 #include "parallel/comm.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -143,6 +144,27 @@ std::vector<std::string> Comm::gather(const std::string& s, int root) const {
   std::vector<std::string> out;
   if (me == root)
     for (int r = 0; r < p; ++r) out.emplace_back(all.substr(static_cast<std::size_t>(displs[r]), lens[r]));
+  return out;
+}
+
+std::vector<std::string> Comm::allgather(const std::string& s) const {
+  const int p = size();
+  int len = static_cast<int>(s.size());
+  std::vector<int> lens(static_cast<std::size_t>(p)), displs(static_cast<std::size_t>(p));
+  TOOLGRPO_MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, raw_of(impl_)));
+  int64_t total = 0;
+  for (int r = 0; r < p; ++r) {
+    displs[static_cast<std::size_t>(r)] = static_cast<int>(total);
+    total += lens[static_cast<std::size_t>(r)];
+  }
+  if (total > INT32_MAX) throw std::runtime_error("allgather: more than 2 GiB in one call (" + std::to_string(total) + " bytes)");
+  std::string all(static_cast<std::size_t>(total), '\0');
+  TOOLGRPO_MPI_CHECK(MPI_Allgatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                                    raw_of(impl_)));
+  std::vector<std::string> out;
+  for (int r = 0; r < p; ++r)
+    out.emplace_back(all.substr(static_cast<std::size_t>(displs[static_cast<std::size_t>(r)]),
+                                static_cast<std::size_t>(lens[static_cast<std::size_t>(r)])));
   return out;
 }
 

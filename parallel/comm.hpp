@@ -39,6 +39,7 @@ class Comm {
   void broadcast(std::string& s, int root) const;
   void broadcast(void* data, std::size_t bytes, int root) const;
   std::vector<std::string> gather(const std::string& s, int root) const;  // filled on root only
+  std::vector<std::string> allgather(const std::string& s) const;        // every rank's s, in rank order
 
   const Impl& impl() const { return *impl_; }
 

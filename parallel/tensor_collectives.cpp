@@ -31,12 +31,22 @@ void unpack(const at::Tensor& bucket, const std::vector<at::Tensor>& tensors) {
 
 }  // namespace
 
-void allreduce_mean_flat(const std::vector<at::Tensor>& tensors, const Comm& comm) {
+namespace {
+void allreduce_flat(const std::vector<at::Tensor>& tensors, const Comm& comm, bool mean) {
   if (tensors.empty()) return;
   at::Tensor bucket = pack(tensors, at::kFloat);
   comm.allreduce_sum(bucket.data_ptr<float>(), static_cast<std::size_t>(bucket.numel()));
-  bucket.div_(static_cast<double>(comm.size()));
+  if (mean) bucket.div_(static_cast<double>(comm.size()));
   unpack(bucket, tensors);
+}
+}  // namespace
+
+void allreduce_mean_flat(const std::vector<at::Tensor>& tensors, const Comm& comm) {
+  allreduce_flat(tensors, comm, true);
+}
+
+void allreduce_sum_flat(const std::vector<at::Tensor>& tensors, const Comm& comm) {
+  allreduce_flat(tensors, comm, false);
 }
 
 void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm) {

@@ -1,0 +1,110 @@
+// Sequence packing, micro-batches and the data-parallel optimizer update; see learner.hpp.
+#include "app/learner.hpp"
+
+#include <ATen/Functions.h>
+
+#include <algorithm>
+
+#include "parallel/tensor_collectives.hpp"
+
+namespace toolgrpo::app {
+
+namespace {
+int64_t longest(const std::vector<SeqRef>& seqs) {
+  int64_t L = 1;
+  for (const auto& s : seqs) L = std::max(L, s.length());
+  return L;
+}
+}  // namespace
+
+SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs) {
+  const int64_t B = static_cast<int64_t>(seqs.size()), L = longest(seqs);
+  SequenceBatch b;
+  b.ids = at::zeros({B, L}, at::kLong);
+  b.attention = at::zeros({B, L}, at::kLong);
+  b.target_mask = at::zeros({B, std::max<int64_t>(L - 1, 1)}, at::kFloat);
+  auto ia = b.ids.accessor<int64_t, 2>();
+  auto aa = b.attention.accessor<int64_t, 2>();
+  auto ma = b.target_mask.accessor<float, 2>();
+  for (int64_t r = 0; r < B; ++r) {
+    const auto& p = *seqs[static_cast<std::size_t>(r)].prompt;
+    const auto& t = *seqs[static_cast<std::size_t>(r)].target;
+    const int64_t lp = static_cast<int64_t>(p.size());
+    for (int64_t k = 0; k < lp; ++k) ia[r][k] = p[static_cast<std::size_t>(k)], aa[r][k] = 1;
+    for (int64_t k = 0; k < static_cast<int64_t>(t.size()); ++k) {
+      ia[r][lp + k] = t[static_cast<std::size_t>(k)];
+      aa[r][lp + k] = 1;
+      if (seqs[static_cast<std::size_t>(r)].trained && lp + k >= 1) ma[r][lp + k - 1] = 1;  // t = lp+k-1 predicts target k
+    }
+  }
+  return b;
+}
+
+at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values) {
+  const int64_t B = static_cast<int64_t>(seqs.size()), L = longest(seqs);
+  at::Tensor out = at::zeros({B, std::max<int64_t>(L - 1, 1)}, at::kFloat);
+  auto a = out.accessor<float, 2>();
+  for (int64_t r = 0; r < B; ++r) {
+    const int64_t lp = static_cast<int64_t>(seqs[static_cast<std::size_t>(r)].prompt->size());
+    const auto& v = *values[static_cast<std::size_t>(r)];
+    for (int64_t k = 0; k < static_cast<int64_t>(v.size()); ++k)
+      if (lp + k >= 1) a[r][lp + k - 1] = v[static_cast<std::size_t>(k)];
+  }
+  return out;
+}
+
+std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& seqs, const at::Tensor& packed) {
+  const at::Tensor t = packed.to(at::kFloat).contiguous();
+  const auto a = t.accessor<float, 2>();
+  std::vector<std::vector<float>> out;
+  for (std::size_t r = 0; r < seqs.size(); ++r) {
+    const int64_t lp = static_cast<int64_t>(seqs[r].prompt->size()), n = static_cast<int64_t>(seqs[r].target->size());
+    std::vector<float> v(static_cast<std::size_t>(n), 0.0f);
+    for (int64_t k = 0; k < n; ++k)
+      if (lp + k >= 1) v[static_cast<std::size_t>(k)] = a[static_cast<int64_t>(r)][lp + k - 1];
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& lengths, int64_t budget) {
+  std::vector<std::vector<std::size_t>> out;
+  int64_t longest_in = 0;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    const int64_t l = std::max(longest_in, lengths[i]);
+    if (!out.empty() && !out.back().empty() && l * static_cast<int64_t>(out.back().size() + 1) <= budget) {
+      out.back().push_back(i);
+      longest_in = l;
+    } else {
+      out.push_back({i});
+      longest_in = lengths[i];
+    }
+  }
+  return out;
+}
+
+Learner::Learner(std::vector<at::Tensor> params, double weight_decay)
+    : params_(std::move(params)), opt_(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}) {
+  for (auto& p : params_) p.set_requires_grad(true);
+}
+
+void Learner::zero_grad() {
+  for (auto& p : params_) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    else p.mutable_grad().zero_();
+  }
+}
+
+double Learner::update(const parallel::Comm& comm, double lr, double max_norm) {
+  std::vector<at::Tensor> grads;
+  for (auto& p : params_) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  parallel::allreduce_sum_flat(grads, comm);
+  const double norm = model::clip_grad_norm(params_, max_norm);
+  opt_.step(lr);
+  return norm;
+}
+
+}  // namespace toolgrpo::app

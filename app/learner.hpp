@@ -1,0 +1,58 @@
+// The training side shared by GRPO and SFT: sequences (prompt + trained part) packed into right-padded
+// micro-batches under a token budget, and one optimizer update over the training ranks (gradients summed as one
+// flat bucket, clipped by their global norm, AdamW). Losses carry the whole batch's normaliser, so the sum
+// over micro-batches and ranks is the batch loss: np ranks update exactly as one rank would.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/optimizer.hpp"
+#include "parallel/comm.hpp"
+
+namespace toolgrpo::app {
+
+// One sequence: a prompt, then the part whose tokens are trained on (a response, an answer).
+struct SeqRef {
+  const std::vector<int64_t>* prompt = nullptr;
+  const std::vector<int64_t>* target = nullptr;
+  bool trained = true;  // false: the sequence is in the batch but none of its tokens count (over-long filter)
+  int64_t length() const { return static_cast<int64_t>(prompt->size() + target->size()); }
+};
+
+struct SequenceBatch {
+  at::Tensor ids;          // (B, L) int64, right-padded with 0
+  at::Tensor attention;    // (B, L) int64, 1 on real tokens
+  at::Tensor target_mask;  // (B, L-1) float32, 1 where position t predicts a trained target token
+};
+
+SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs);
+
+// Per-target-token values of each sequence (values[i] has target->size() entries) laid out like target_mask.
+at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values);
+
+// Per-target-token values of each sequence read back from a (B, L-1) tensor laid out like target_mask.
+std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& seqs, const at::Tensor& packed);
+
+// Consecutive groups of `lengths` whose padded size (count x longest) stays within `budget` tokens; a sequence
+// longer than the budget goes alone.
+std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& lengths, int64_t budget);
+
+class Learner {
+ public:
+  Learner(std::vector<at::Tensor> params, double weight_decay);
+  void zero_grad();
+  // Sums the gradients over `comm` (one flat bucket), clips to max_norm (0 = off), applies AdamW with `lr`.
+  // Returns the global gradient norm before clipping.
+  double update(const parallel::Comm& comm, double lr, double max_norm);
+  const std::vector<at::Tensor>& params() const { return params_; }
+  model::AdamW& optimizer() { return opt_; }
+
+ private:
+  std::vector<at::Tensor> params_;
+  model::AdamW opt_;
+};
+
+}  // namespace toolgrpo::app

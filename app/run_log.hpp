@@ -1,0 +1,37 @@
+// What a run leaves behind and prints, owned by one rank (world rank 0): the run directory with the resolved
+// config.yaml, metrics.jsonl/csv (a row per step), eval.jsonl/csv, progress lines, and the final model directory.
+// On every other rank each call does nothing, so the trainers call it unconditionally.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "app/config.hpp"
+#include "app/policy.hpp"
+#include "io/metrics.hpp"
+
+namespace toolgrpo::app {
+
+class RunLog {
+ public:
+  // `active`: this rank writes and prints. `save`: write files (tests may only want the numbers).
+  RunLog(const Config& c, const std::string& command, bool active, bool save, bool print);
+  const std::string& dir() const { return dir_; }
+  void step(const io::MetricsRow& row, const std::string& progress);
+  void eval(const io::MetricsRow& row, const std::string& progress);
+  void message(const std::string& text);
+  void save_policy(const Policy& p);
+
+ private:
+  bool active_, save_, print_;
+  std::string dir_;
+  std::unique_ptr<io::MetricsWriter> metrics_, eval_;
+};
+
+// "%.{digits}f" of v, for progress lines.
+std::string format_fixed(double v, int digits);
+// Seconds elapsed since t.
+double seconds_since(std::chrono::steady_clock::time_point t);
+
+}  // namespace toolgrpo::app
