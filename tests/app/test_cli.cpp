@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,8 +25,8 @@ struct RunResult {
   std::string out;
 };
 
-RunResult run(const std::string& args) {
-  const std::string cmd = std::string(TOOLGRPO_BIN) + " " + args + " 2>&1";
+RunResult run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -36,6 +37,8 @@ RunResult run(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+RunResult run(const std::string& args) { return run_command(std::string(TOOLGRPO_BIN) + " " + args); }
 
 std::string shared() {
   const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
@@ -299,6 +302,67 @@ TEST(CliTrain, ColocatedStepsWriteTheRunDirectory) {
   EXPECT_TRUE(contains(bad.out, "grpo.lr")) << bad.out;
   EXPECT_TRUE(contains(bad.out, "grpo.mini_batches")) << bad.out;
   EXPECT_TRUE(contains(bad.out, "rollout.top_p")) << bad.out;
+}
+
+}  // namespace
+
+namespace {
+
+RunResult mpirun(int np, const std::string& env, const std::string& args) {
+  return run_command(env + " " + std::string(TOOLGRPO_MPIEXEC) + " -np " + std::to_string(np) + " --oversubscribe " +
+                     TOOLGRPO_BIN + " " + args);
+}
+
+std::string small_train(const fs::path& out, const std::string& name) {
+  return "train data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() + " run.name=" + name +
+         " rollout.prompts_per_step=2 rollout.group_size=2 rollout.max_new_tokens=8 rollout.max_prompt_tokens=64"
+         " grpo.mini_batches=2 grpo.steps=3";
+}
+
+TEST(CliTrain, ExceptionOnOneRankEndsTheWholeJobQuickly) {
+  const fs::path out = scratch() / "fault";
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult r = mpirun(2, "TOOLGRPO_FAULT_INJECT=1:2", small_train(out, "fault"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "injected fault on rank 1 at step 2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "step 1/3")) << r.out;  // the first step ran; the job ended at the second
+  EXPECT_FALSE(contains(r.out, "step 3/3")) << r.out;
+  EXPECT_LT(seconds, 60.0) << "the job must end, not hang waiting for the failed rank";
+  EXPECT_FALSE(fs::exists(out / "fault" / "model.safetensors"));
+}
+
+TEST(CliTrain, WorldSizeTheRolesCannotUse) {
+  const fs::path out = scratch() / "roles";
+  const RunResult one = mpirun(1, "", small_train(out, "roles") + " parallel.mode=split");
+  EXPECT_EQ(one.code, 2) << one.out;
+  EXPECT_TRUE(contains(one.out, "parallel.mode: split needs at least 2 ranks")) << one.out;
+  const RunResult two = mpirun(2, "", small_train(out, "roles") + " parallel.mode=split parallel.generation_ranks=2");
+  EXPECT_EQ(two.code, 2) << two.out;
+  EXPECT_TRUE(contains(two.out, "parallel.generation_ranks: must be in [1, 1] for 2 ranks, got 2")) << two.out;
+  const RunResult odd = mpirun(2, "", small_train(out, "roles") + " rollout.prompts_per_step=3");
+  EXPECT_EQ(odd.code, 2) << odd.out;
+  EXPECT_TRUE(contains(odd.out, "rollout.prompts_per_step (3) must be divisible by the 2 generating ranks")) << odd.out;
+}
+
+TEST(CliTrain, SplitModeAndSftRunUnderMpirun) {
+  const fs::path out = scratch() / "mpi";
+  fs::remove_all(out);
+  const RunResult split = mpirun(2, "", small_train(out, "split") + " parallel.mode=split");
+  ASSERT_EQ(split.code, 0) << split.out;
+  EXPECT_TRUE(contains(split.out, "step 3/3 reward")) << split.out;
+  EXPECT_EQ(lines_of(out / "split" / "metrics.jsonl").size(), 3u);
+  const RunResult sft = mpirun(2, "", "sft data.train=" + shared() + "/toolrl/sft.jsonl data.eval=" + shared() +
+                                          "/toolrl/test.jsonl data.eval_prompts=4 log.eval_every=2 run.out_dir=" +
+                                          out.string() + " run.name=sft sft.steps=2 sft.batch_size=4 sft.max_seq_tokens=128");
+  ASSERT_EQ(sft.code, 0) << sft.out;
+  EXPECT_TRUE(contains(sft.out, "sft step 2/2 loss")) << sft.out;
+  EXPECT_TRUE(contains(sft.out, "eval after step 2: loss")) << sft.out;
+  for (const char* f : {"config.yaml", "metrics.jsonl", "metrics.csv", "eval.jsonl", "model.safetensors", "config.json", "tokenizer.json"})
+    EXPECT_TRUE(fs::exists(out / "sft" / f)) << f;
+  // The run directory is a model directory: generate reads it back.
+  const RunResult gen = run("generate --model " + (out / "sft").string() + " --prompt hello --max-new-tokens 4 --greedy");
+  EXPECT_EQ(gen.code, 0) << gen.out;
 }
 
 }  // namespace

@@ -47,6 +47,28 @@ TEST(GrpoLoss, AggregationModes) {
   EXPECT_THROW(loss_agg_from_name("sum"), std::invalid_argument);
 }
 
+TEST(GrpoLoss, GlobalNormalisersMakePartsSumToTheWhole) {
+  // The batch of AggregationModes split into its two rows, each aggregated with the whole batch's counts
+  // (3 tokens, 2 sequences, response limit 3): the parts add up to the whole batch's value in every mode.
+  const at::Tensor x = t2({1, 2, 3, 4, 5, 6}, 2), mask = t2({1, 1, 0, 1, 0, 0}, 2);
+  LossNorm norm;
+  norm.tokens = 3;
+  norm.sequences = 2;
+  norm.max_len = 3;
+  for (LossAgg agg : {LossAgg::TokenMean, LossAgg::SeqMeanTokenMean, LossAgg::SeqMeanTokenSumNorm}) {
+    const double whole = aggregate(x, mask, agg).item<double>();
+    const double parts = aggregate(x.narrow(0, 0, 1), mask.narrow(0, 0, 1), agg, norm).item<double>() +
+                         aggregate(x.narrow(0, 1, 1), mask.narrow(0, 1, 1), agg, norm).item<double>();
+    EXPECT_NEAR(parts, whole, 1e-12) << static_cast<int>(agg);
+  }
+  // Per-token statistics use the global token count too: one clipped token of three.
+  const at::Tensor ratio = t2({1.5, 1.0, 1.0}, 1);
+  const PolicyLoss l = grpo_policy_loss(at::log(ratio), at::zeros_like(ratio), t2({1}, 1), at::ones_like(ratio),
+                                        PolicyLossConfig{}, {}, {}, LossNorm{6, 2, 3});
+  EXPECT_NEAR(l.clip_fraction, 1.0 / 6, 1e-12);
+  EXPECT_NEAR(l.pg_loss, -(1.2 + 1 + 1) / 6, 1e-12);
+}
+
 TEST(GrpoLoss, KlEstimators) {
   // logp = log 0.5, ref = log 0.25: d = log 2.
   const at::Tensor lp = at::full({1, 1}, std::log(0.5), at::kDouble), ref = at::full({1, 1}, std::log(0.25), at::kDouble);

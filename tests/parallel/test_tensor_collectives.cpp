@@ -29,6 +29,14 @@ TEST(TensorCollectives, GradientMeanEqualsPerTensorMean) {
   for (int k = 0; k < 5; ++k) EXPECT_FLOAT_EQ(grads[1][k].item<float>(), static_cast<float>(v[k] / n));
 }
 
+TEST(TensorCollectives, GradientSumIsTheSumOverRanks) {
+  const int r = world().rank(), n = world().size();
+  std::vector<at::Tensor> grads = {at::full({4}, static_cast<double>(r + 1), at::kFloat), at::full({2, 2}, 0.5, at::kFloat)};
+  allreduce_sum_flat(grads, world());
+  EXPECT_TRUE(grads[0].equal(at::full({4}, n * (n + 1) / 2.0, at::kFloat)));
+  EXPECT_TRUE(grads[1].equal(at::full({2, 2}, 0.5 * n, at::kFloat)));
+}
+
 TEST(TensorCollectives, BroadcastIsBitExact) {
   const int r = world().rank();
   std::vector<at::Tensor> w = {at::full({3}, 0.1 * (r + 1), at::kFloat), at::full({2, 2}, 1.0 / 3 + r, at::kBFloat16),
