@@ -301,7 +301,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
       line = "step " + std::to_string(step + 1) + "/" + std::to_string(total) + " reward " + format_fixed(metric(row, "reward_total_mean"), 4) +
              " (format " + format_fixed(metric(row, "reward_format_mean"), 3) + " correctness " + format_fixed(metric(row, "reward_correctness_mean"), 3) +
              ") len " + format_fixed(metric(row, "response_length_mean"), 1) + " kl " + format_fixed(kl, 4) + " entropy " + format_fixed(st[2] / u, 3) +
-             " clip " + format_fixed(st[1] / u, 3) + " grad " + format_fixed(grad_norm, 3) + " lr " + format_fixed(lr * 1e6, 3) + "e-6 " +
+             " clip " + format_fixed(st[1] / u, 3) + " grad " + format_fixed(grad_norm, 3) + " lr " + format_sci(lr) + " " +
              format_fixed(metric(row, "tokens_per_s"), 0) + " tok/s | gen " + format_fixed(t_gen, 2) + "s score " + format_fixed(t_score, 3) +
              "s train " + format_fixed(t_train, 2) + "s sync " + format_fixed(t_sync, 3) + "s | eta " + format_fixed(eta, 0) + "s";
     log.step(row, line);

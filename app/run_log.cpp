@@ -52,6 +52,12 @@ std::string format_fixed(double v, int digits) {
   return b;
 }
 
+std::string format_sci(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2e", v);
+  return b;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }

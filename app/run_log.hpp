@@ -31,6 +31,8 @@ class RunLog {
 
 // "%.{digits}f" of v, for progress lines.
 std::string format_fixed(double v, int digits);
+// "%.2e" of v (learning rates).
+std::string format_sci(double v);
 // Seconds elapsed since t.
 double seconds_since(std::chrono::steady_clock::time_point t);
 

@@ -138,7 +138,7 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
     std::string line;
     if ((step + 1) % c.log.every == 0 || step + 1 == total)
       line = "sft step " + std::to_string(step + 1) + "/" + std::to_string(total) + " loss " + format_fixed(loss, 4) + " grad " +
-             format_fixed(grad_norm, 3) + " lr " + format_fixed(lr * 1e6, 3) + "e-6 " + format_fixed(metric(row, "tokens_per_s"), 0) +
+             format_fixed(grad_norm, 3) + " lr " + format_sci(lr) + " " + format_fixed(metric(row, "tokens_per_s"), 0) +
              " tok/s " + format_fixed(seconds, 2) + "s | eta " + format_fixed(eta, 0) + "s";
     log.step(row, line);
     result.metrics.push_back(std::move(row));

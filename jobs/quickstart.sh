@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine, builds toolgrpo and runs the main job on its built-in default: score the
-# reference ToolRL reward fixtures and print the summary (the results land in runs/quickstart/).
+# Sets up a fresh Debian 12 machine, builds toolgrpo and runs the main job on its built-in default: a tiny model
+# from `toolgrpo init-model`, then `mpirun -np 2 toolgrpo train` (jobs/configs/quickstart.yaml) on the shared
+# ToolRL data. Progress lines are printed; metrics, the resolved config and the trained model land in
+# runs/quickstart/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash jobs/setup.sh
 SHARED=${TOOLGRPO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 BUILD_DIR=${BUILD_DIR:-build}
-mkdir -p runs/quickstart
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-"$BUILD_DIR/app/toolgrpo" score --data "$SHARED/reward_fixtures/default.jsonl" --out runs/quickstart/scores.jsonl
+"$BUILD_DIR/app/toolgrpo" init-model --arch qwen2 --preset tiny --seed 1 --out runs/quickstart-model --force
+mpirun -np 2 --oversubscribe "$BUILD_DIR/app/toolgrpo" train --config jobs/configs/quickstart.yaml \
+  model.path=runs/quickstart-model data.train="$SHARED/toolrl/sft.jsonl" data.eval="$SHARED/toolrl/test.jsonl"
+echo "quickstart: metrics in runs/quickstart/metrics.jsonl and metrics.csv, evaluation in runs/quickstart/eval.jsonl," \
+     "trained model in runs/quickstart/"
