@@ -1,6 +1,8 @@
 // toolgrpo train | sft: read the config (file + key=value overrides), decide this rank's CPU threads, and run
 // the GRPO or SFT loop over MPI_COMM_WORLD. TOOLGRPO_FAULT_INJECT=RANK:STEP makes that rank throw at that step
 // (the failure tests use it to show that one failing rank ends the whole job).
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -14,10 +16,20 @@
 namespace toolgrpo::app {
 namespace {
 
+// Threads of this rank when the config leaves it to us: the cores the launcher bound it to, or, when it is not
+// bound (its affinity is the whole node), the node's cores shared among the node's ranks.
+int default_threads(parallel::Runtime& rt) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
+  if (mine > 0 && mine < cores) return mine;
+  return std::max(1, cores / std::max(1, rt.local_size()));
+}
+
 TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
   TrainOptions opt;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : std::max(1, cores / std::max(1, rt.local_size()));
+  opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : default_threads(rt);
   if (const char* f = std::getenv("TOOLGRPO_FAULT_INJECT")) {
     const std::string s = f;
     const std::size_t colon = s.find(':');
