@@ -78,7 +78,9 @@ TEST(Config, ShippedConfigsLoad) {
   EXPECT_DOUBLE_EQ(paper.grpo.entropy_coef, 0.001);
   EXPECT_EQ(paper.grpo.epochs, 15);
   const Config quick = config_load(std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/configs/quickstart.yaml", {}, 2);
-  EXPECT_EQ(quick.grpo.steps, 5);
+  EXPECT_EQ(quick.grpo.steps, 8);
+  EXPECT_EQ(quick.log.eval_every, 4);
+  EXPECT_EQ(quick.grpo.kl_where, "reward");
 }
 
 }  // namespace
