@@ -14,8 +14,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "app/commands.hpp"
 #include "app/learner.hpp"
+#include "app/run_data.hpp"
 #include "app/run_log.hpp"
 #include "app/trainer.hpp"
 #include "io/dataset.hpp"
@@ -76,26 +76,17 @@ double overlong_penalty(int64_t len, int64_t limit, int64_t buffer, double penal
 }  // namespace
 
 TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  if (c.data.train.empty()) throw UsageError("data.train: a training file is required");
+  const RunData run_data = run_data_load(c);
+  const io::Dataset& data = run_data.train;
+  const io::Dataset& eval_data = run_data.eval;
   const parallel::Roles roles =
       parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks));
   model::cpu_threads_set(opt.threads);
-  RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;
   pol = policy_load(c.model, seed);
-  io::DatasetOptions dopt;
-  dopt.format = c.data.format;
-  dopt.skip_bad_rows = c.data.skip_bad_rows;
-  const io::Dataset data = io::dataset_load(c.data.train, dopt);
-  if (data.rows.empty()) throw UsageError(c.data.train + ": no usable rows");
-  io::Dataset eval_data;
-  if (c.log.eval_every > 0 && !c.data.eval.empty()) {
-    eval_data = io::dataset_load(c.data.eval, dopt);
-    if (c.data.eval_prompts > 0 && static_cast<int64_t>(eval_data.rows.size()) > c.data.eval_prompts)
-      eval_data.rows.resize(static_cast<std::size_t>(c.data.eval_prompts));
-  }
+  RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
   const RewardFn reward = opt.reward ? opt.reward : toolrl_reward(c.reward.variant);
   if (c.checkpoint.every > 0)
     log.message("train: note: checkpoint.every is set, but HDF5 checkpoints are not implemented yet; only the final "

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "app/commands.hpp"
 #include "app/learner.hpp"
+#include "app/run_data.hpp"
 #include "app/run_log.hpp"
 #include "app/trainer.hpp"
 #include "io/dataset.hpp"
@@ -72,27 +72,16 @@ std::vector<SeqRef> refs_of(const std::vector<Example>& ex) {
 }  // namespace
 
 TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  if (c.data.train.empty()) throw UsageError("data.train: a training file is required");
+  const RunData data = run_data_load(c);
   model::cpu_threads_set(opt.threads);
-  RunLog log(c, "sft", world.rank() == 0, opt.save, opt.print);
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;
   pol = policy_load(c.model, seed);
-  io::DatasetOptions dopt;
-  dopt.format = c.data.format;
-  dopt.skip_bad_rows = c.data.skip_bad_rows;
-  const io::Dataset data = io::dataset_load(c.data.train, dopt);
-  if (data.rows.empty()) throw UsageError(c.data.train + ": no usable rows");
-  const std::vector<Example> train = examples_make(pol, data, c.sft.max_seq_tokens);
+  RunLog log(c, "sft", world.rank() == 0, opt.save, opt.print);
+  const std::vector<Example> train = examples_make(pol, data.train, c.sft.max_seq_tokens);
   const std::vector<SeqRef> seqs = refs_of(train);
-  std::vector<Example> eval;
-  if (c.log.eval_every > 0 && !c.data.eval.empty()) {
-    io::Dataset ed = io::dataset_load(c.data.eval, dopt);
-    if (c.data.eval_prompts > 0 && static_cast<int64_t>(ed.rows.size()) > c.data.eval_prompts)
-      ed.rows.resize(static_cast<std::size_t>(c.data.eval_prompts));
-    eval = examples_make(pol, ed, c.sft.max_seq_tokens);
-  }
+  const std::vector<Example> eval = examples_make(pol, data.eval, c.sft.max_seq_tokens);
   const std::vector<SeqRef> eval_seqs = refs_of(eval);
   Learner learner(policy_parameters(pol), c.sft.weight_decay);
   const int64_t B = c.sft.batch_size;
