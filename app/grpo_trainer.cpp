@@ -82,6 +82,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
   const parallel::Roles roles =
       parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks));
   model::cpu_threads_set(opt.threads);
+  model::cpu_allocator_keep_memory();
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;

@@ -74,6 +74,7 @@ std::vector<SeqRef> refs_of(const std::vector<Example>& ex) {
 TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
   const RunData data = run_data_load(c);
   model::cpu_threads_set(opt.threads);
+  model::cpu_allocator_keep_memory();
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "model/decoder_ops.hpp"
+#include "model/logprob_head.hpp"
 #include "model/safetensors.hpp"
 
 namespace toolgrpo::model {
@@ -28,38 +29,48 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 
 namespace {
 
-// softmax(q k^T * scale + mask) v. With libtorch 2.x on CUDA the fused kernel runs instead; its boolean mask
-// also lets each position see itself, so padded rows (no visible key) stay finite instead of NaN.
+// softmax(q k^T * scale + mask) v. q (B, H, T, D); k, v (B, KV, T, D); additive_mask (B, 1, T, T).
+// On CPU the G = H / KV query heads sharing a KV head (grouped-query attention) are stacked into one matrix,
+// so each product is one (G T, D) x (D, T) GEMM per KV head instead of G small ones on repeated copies of k
+// and v. With libtorch 2.x on CUDA the fused kernel runs instead; its boolean mask also lets each position
+// see itself, so padded rows (no visible key) stay finite instead of NaN.
 at::Tensor attention(const AttentionInputs& a, const at::Tensor& additive_mask, const at::Tensor& allowed,
                      double scale) {
+  const int64_t B = a.q.size(0), H = a.q.size(1), T = a.q.size(2), D = a.q.size(3), KV = a.k.size(1);
+  const int64_t G = H / KV;
 #if TORCH_VERSION_MAJOR >= 2
   if (a.q.is_cuda()) {
-    const int64_t T = a.q.size(2);
     const at::Tensor self = at::eye(T, at::TensorOptions(at::kBool).device(a.q.device())).view({1, 1, T, T});
-    return at::scaled_dot_product_attention(a.q, a.k, a.v, allowed.logical_or(self), 0.0, false);
+    const at::Tensor k = G > 1 ? a.k.repeat_interleave(G, 1) : a.k;
+    const at::Tensor v = G > 1 ? a.v.repeat_interleave(G, 1) : a.v;
+    return at::scaled_dot_product_attention(a.q, k, v, allowed.logical_or(self), 0.0, false);
   }
 #else
   (void)allowed;
 #endif
-  const at::Tensor scores = at::matmul(a.q, a.k.transpose(2, 3)) * scale + additive_mask;
-  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(a.q.scalar_type());
-  return at::matmul(probs, a.v);
+  // Scaling q (T x D values per head) instead of the scores (T x T) saves a pass forward and backward.
+  const at::Tensor q = (a.q * scale).reshape({B, KV, G * T, D});  // query head h uses KV head h / G
+  const at::Tensor scores = at::matmul(q, a.k.transpose(2, 3)).view({B, KV, G, T, T});
+  const at::Tensor probs =
+      at::softmax(scores + additive_mask.unsqueeze(1), -1, at::kFloat).to(a.q.scalar_type());
+  return at::matmul(probs.view({B, KV, G * T, T}), a.v).view({B, H, T, D});
 }
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
 }  // namespace
 
+// rotate_half(x) * sin == roll(x, D/2) * sin with the first half of sin negated; building that sign into the
+// table makes the rotation one roll (whose backward is one roll) instead of two slices, a negation and a cat.
 RopeTables rope_tables(const ModelConfig& cfg, const at::Tensor& positions, at::ScalarType dtype) {
   const at::Tensor freqs =
       positions.to(at::kFloat).unsqueeze(-1) * rope_inv_freq(cfg).to(positions.device()).view({1, 1, cfg.head_dim / 2});
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
-  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+  const at::Tensor sin = freqs.sin();
+  return {emb.cos().to(dtype).unsqueeze(1), at::cat({-sin, sin}, -1).to(dtype).unsqueeze(1)};
 }
 
-at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) { return x * rope.cos + rotate_half(x) * rope.sin; }
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
+  return x * rope.cos + at::roll(x, x.size(-1) / 2, -1) * rope.sin;
+}
 
 AttentionInputs attention_inputs(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& hn,
                                  const RopeTables& rope) {
@@ -195,8 +206,7 @@ std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const M
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids,
                               bool keep_hidden_states, bool compute_logits) {
-  const int64_t B = input_ids.size(0), T = input_ids.size(1), H = cfg.num_heads, KV = cfg.num_kv_heads,
-                D = cfg.head_dim;
+  const int64_t B = input_ids.size(0), T = input_ids.size(1), H = cfg.num_heads, D = cfg.head_dim;
   const auto dev = input_ids.device();
   at::Tensor x = at::embedding(w.embed, input_ids);  // (B, T, hidden)
   ForwardOutput out;
@@ -217,11 +227,7 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
 
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     const LayerWeights& l = w.layers[li];
-    AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
-    if (KV != H) {  // grouped-query attention: each KV head serves H / KV query heads
-      a.k = a.k.repeat_interleave(H / KV, 1);
-      a.v = a.v.repeat_interleave(H / KV, 1);
-    }
+    const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
     const at::Tensor attn = attention(a, mask, allowed, scale).transpose(1, 2).reshape({B, T, H * D});
     x = x + linear(attn, l.o_proj, l.o_bias);
     x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
@@ -241,15 +247,15 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
   const ForwardOutput f =
       decoder_forward(cfg, w, input_ids, attention_mask, position_ids, /*keep_hidden_states=*/false,
                       /*compute_logits=*/false);
-  const int64_t T = input_ids.size(1);
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
   std::vector<at::Tensor> logp, ent;
   for (int64_t s = 0; s < T - 1; s += chunk) {
     const int64_t c = std::min(chunk, T - 1 - s);
-    at::Tensor logits = at::linear(f.final_hidden.narrow(1, s, c), w.lm_head).to(at::kFloat);
-    if (temperature != 1.0) logits = logits / temperature;
-    const at::Tensor lsm = at::log_softmax(logits, -1);
-    logp.push_back(lsm.gather(-1, input_ids.narrow(1, s + 1, c).unsqueeze(-1)).squeeze(-1));
-    if (with_entropy) ent.push_back(-(lsm.exp() * lsm).sum(-1));
+    const at::Tensor hidden = f.final_hidden.narrow(1, s, c).reshape({B * c, cfg.hidden_size});
+    const at::Tensor target = input_ids.narrow(1, s + 1, c).reshape({B * c});
+    const HeadLogprobs h = head_logprobs(hidden, w.lm_head, target, temperature, with_entropy);
+    logp.push_back(h.logprobs.view({B, c}));
+    if (with_entropy) ent.push_back(h.entropy.view({B, c}));
   }
   TokenLogprobs out;
   out.logprobs = at::cat(logp, 1);

@@ -10,7 +10,7 @@
 namespace toolgrpo::model {
 
 struct RopeTables {
-  at::Tensor cos, sin;  // (B, 1, T, D) in the run dtype
+  at::Tensor cos, sin;  // (B, 1, T, D) in the run dtype; sin with its first half negated (see apply_rope)
 };
 
 struct AttentionInputs {

@@ -251,7 +251,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
   if (workers <= 1 || w.embed.device().type() != at::kCPU) return generate_chunk(cfg, w, req);
   // CPU: independent sub-batches of whole prompt groups on threads, each with single-threaded kernels. Samples
   // are keyed by their global prompt index, so the split does not change them.
-  const int saved_threads = at::get_num_threads();
+  const int saved_threads = cpu_threads() > 0 ? cpu_threads() : at::get_num_threads();
   cpu_threads_set(1);  // workers that each run a sub-batch want single-threaded ATen and OpenBLAS
   std::vector<GenerationRequest> parts(static_cast<std::size_t>(workers), req);
   std::vector<GenerationResult> results(static_cast<std::size_t>(workers));
