@@ -132,6 +132,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
     while (rounds < max_rounds && static_cast<int64_t>(kept.size()) < P) {
       const std::vector<int64_t> rows = io::take_rows(data.rows.size(), seed, cursor, P);
       std::vector<parallel::RolloutGroup> mine;
+      if (roles.split && roles.trains) world.idle_barrier();  // trainers sleep while the generators work
       if (roles.generates) {
         const auto [b, e] = io::shard_range(P, roles.generation.rank(), roles.generation.size());
         RolloutWork work;
@@ -142,6 +143,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
         work.group_size = G;
         work.workers = std::max(1, opt.threads);
         mine = rollouts_generate(pol, c.rollout, seed, work, reward, times);
+        if (roles.split) world.idle_barrier();
       }
       for (auto& g : parallel::rollouts_allgather(mine, world)) {
         bool same = true;

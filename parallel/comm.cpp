@@ -1,9 +1,11 @@
 // Comm: RAII MPI communicator and collectives; see comm.hpp.
 #include "parallel/comm.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "parallel/check.hpp"
 #include "parallel/comm_impl.hpp"
@@ -60,6 +62,17 @@ int Comm::size() const {
 
 void Comm::barrier() const {
   TOOLGRPO_MPI_CHECK(MPI_Barrier(raw_of(impl_)));
+}
+
+void Comm::idle_barrier() const {
+  MPI_Request req = MPI_REQUEST_NULL;
+  TOOLGRPO_MPI_CHECK(MPI_Ibarrier(raw_of(impl_), &req));
+  int done = 0;
+  while (true) {
+    TOOLGRPO_MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Comm Comm::split(int color, int key) const {

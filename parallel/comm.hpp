@@ -25,6 +25,9 @@ class Comm {
   int rank() const;
   int size() const;
   void barrier() const;
+  // A barrier for long waits (split mode: generators while trainers train, and back): polls every millisecond
+  // and sleeps in between, so a waiting rank leaves its core to ranks that compute.
+  void idle_barrier() const;
 
   // MPI_Comm_split; a negative color leaves this rank out (the result is invalid()).
   Comm split(int color, int key) const;
