@@ -30,6 +30,7 @@ int default_threads(parallel::Runtime& rt) {
 TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
   TrainOptions opt;
   opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : default_threads(rt);
+  opt.local_rank = rt.local_rank();
   if (const char* f = std::getenv("TOOLGRPO_FAULT_INJECT")) {
     const std::string s = f;
     const std::size_t colon = s.find(':');

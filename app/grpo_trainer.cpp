@@ -60,7 +60,7 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
   for (const auto& mb : micro_batches(lengths, budget)) {
     std::vector<SeqRef> part;
     for (std::size_t k : mb) part.push_back(seqs[which[k]]);
-    const SequenceBatch b = sequences_pack(part);
+    const SequenceBatch b = sequences_pack(part, pol.device);
     const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention).logprobs;
     std::vector<std::vector<float>> v = target_values_unpack(part, lp);
     for (std::size_t k = 0; k < mb.size(); ++k) out[which[mb[k]]] = std::move(v[k]);
@@ -86,7 +86,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;
-  pol = policy_load(c.model, seed);
+  pol = policy_load(c.model, seed, opt.local_rank);
   RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
   const RewardFn reward = opt.reward ? opt.reward : toolrl_reward(c.reward.variant);
   if (c.checkpoint.every > 0)
@@ -96,7 +96,7 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
   std::unique_ptr<Learner> learner;
   model::DecoderWeights ref_w;  // the frozen reference policy of the KL term: the weights the run starts from
   if (roles.trains) {
-    learner = std::make_unique<Learner>(policy_parameters(pol), c.grpo.weight_decay);
+    learner = std::make_unique<Learner>(policy_parameters(pol), c.grpo.weight_decay, roles.training);
     if (c.grpo.kl_coef > 0) ref_w = model::decoder_weights_clone(pol.w);
   }
   model::PolicyLossConfig lcfg;
@@ -243,16 +243,16 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
             ref_v.push_back(&ref_lp[j]);
             adv_v.push_back(static_cast<float>(adv[j]));
           }
-          const SequenceBatch b = sequences_pack(part);
+          const SequenceBatch b = sequences_pack(part, pol.device);
           const model::TokenLogprobs lp =
               model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, c.grpo.entropy_coef != 0);
           const model::PolicyLoss l = model::grpo_policy_loss(
-              lp.logprobs, target_values_pack(part, old_v), at::tensor(adv_v), b.target_mask, lcfg,
-              kl_in_loss ? target_values_pack(part, ref_v) : at::Tensor(), lp.entropy, norm);
+              lp.logprobs, target_values_pack(part, old_v, pol.device), at::tensor(adv_v).to(pol.device), b.target_mask,
+              lcfg, kl_in_loss ? target_values_pack(part, ref_v, pol.device) : at::Tensor(), lp.entropy, norm);
           l.loss.backward();
           st[0] += l.pg_loss, st[1] += l.clip_fraction, st[2] += l.entropy, st[3] += l.kl, st[4] += l.approx_kl;
         }
-        grad_norm = learner->update(tc, lr, c.grpo.max_grad_norm);
+        grad_norm = learner->update(lr, c.grpo.max_grad_norm);
       }
     }
     const double t_train = world.allreduce_max(seconds_since(t_train0));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "parallel/tensor_collectives.hpp"
 
 namespace toolgrpo::app {
 
@@ -17,7 +16,7 @@ int64_t longest(const std::vector<SeqRef>& seqs) {
 }
 }  // namespace
 
-SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs) {
+SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device) {
   const int64_t B = static_cast<int64_t>(seqs.size()), L = longest(seqs);
   SequenceBatch b;
   b.ids = at::zeros({B, L}, at::kLong);
@@ -37,10 +36,12 @@ SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs) {
       if (seqs[static_cast<std::size_t>(r)].trained && lp + k >= 1) ma[r][lp + k - 1] = 1;  // t = lp+k-1 predicts target k
     }
   }
+  if (!device.is_cpu()) b = {b.ids.to(device), b.attention.to(device), b.target_mask.to(device)};
   return b;
 }
 
-at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values) {
+at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values,
+                              at::Device device) {
   const int64_t B = static_cast<int64_t>(seqs.size()), L = longest(seqs);
   at::Tensor out = at::zeros({B, std::max<int64_t>(L - 1, 1)}, at::kFloat);
   auto a = out.accessor<float, 2>();
@@ -50,11 +51,11 @@ at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector
     for (int64_t k = 0; k < static_cast<int64_t>(v.size()); ++k)
       if (lp + k >= 1) a[r][lp + k - 1] = v[static_cast<std::size_t>(k)];
   }
-  return out;
+  return out.to(device);
 }
 
 std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& seqs, const at::Tensor& packed) {
-  const at::Tensor t = packed.to(at::kFloat).contiguous();
+  const at::Tensor t = packed.to(at::kCPU).to(at::kFloat).contiguous();
   const auto a = t.accessor<float, 2>();
   std::vector<std::vector<float>> out;
   for (std::size_t r = 0; r < seqs.size(); ++r) {
@@ -83,8 +84,8 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
   return out;
 }
 
-Learner::Learner(std::vector<at::Tensor> params, double weight_decay)
-    : params_(std::move(params)), opt_(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}) {
+Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm)
+    : params_(std::move(params)), opt_(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}), reducer_(comm) {
   for (auto& p : params_) p.set_requires_grad(true);
 }
 
@@ -95,13 +96,13 @@ void Learner::zero_grad() {
   }
 }
 
-double Learner::update(const parallel::Comm& comm, double lr, double max_norm) {
+double Learner::update(double lr, double max_norm) {
   std::vector<at::Tensor> grads;
   for (auto& p : params_) {
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
     grads.push_back(p.grad());
   }
-  parallel::allreduce_sum_flat(grads, comm);
+  reducer_.allreduce_sum(grads);
   const double norm = model::clip_grad_norm(params_, max_norm);
   opt_.step(lr);
   return norm;

@@ -11,6 +11,7 @@
 
 #include "model/optimizer.hpp"
 #include "parallel/comm.hpp"
+#include "parallel/tensor_collectives.hpp"
 
 namespace toolgrpo::app {
 
@@ -28,12 +29,13 @@ struct SequenceBatch {
   at::Tensor target_mask;  // (B, L-1) float32, 1 where position t predicts a trained target token
 };
 
-SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs);
+SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device = at::kCPU);
 
 // Per-target-token values of each sequence (values[i] has target->size() entries) laid out like target_mask.
-at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values);
+at::Tensor target_values_pack(const std::vector<SeqRef>& seqs, const std::vector<const std::vector<float>*>& values,
+                              at::Device device = at::kCPU);
 
-// Per-target-token values of each sequence read back from a (B, L-1) tensor laid out like target_mask.
+// Per-target-token values of each sequence read back from a (B, L-1) tensor (any device) laid out like target_mask.
 std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& seqs, const at::Tensor& packed);
 
 // Consecutive groups of `lengths` whose padded size (count x longest) stays within `budget` tokens; a sequence
@@ -42,17 +44,19 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
 
 class Learner {
  public:
-  Learner(std::vector<at::Tensor> params, double weight_decay);
+  // `comm`: the training ranks, over which gradients are summed (it must outlive the learner).
+  Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm);
   void zero_grad();
-  // Sums the gradients over `comm` (one flat bucket), clips to max_norm (0 = off), applies AdamW with `lr`.
-  // Returns the global gradient norm before clipping.
-  double update(const parallel::Comm& comm, double lr, double max_norm);
+  // Sums the gradients over the training ranks (one flat bucket: MPI on CPU, NCCL on CUDA), clips to max_norm
+  // (0 = off), applies AdamW with `lr`. Returns the global gradient norm before clipping.
+  double update(double lr, double max_norm);
   const std::vector<at::Tensor>& params() const { return params_; }
   model::AdamW& optimizer() { return opt_; }
 
  private:
   std::vector<at::Tensor> params_;
   model::AdamW opt_;
+  parallel::GradientReducer reducer_;
 };
 
 }  // namespace toolgrpo::app

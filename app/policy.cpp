@@ -10,22 +10,29 @@
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
 #include "model/safetensors.hpp"
+#include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
 
-Policy policy_load(const ModelSection& m, uint64_t seed) {
-  if (m.device != "cpu") throw UsageError("model.device: training runs on cpu so far (got '" + m.device + "')");
-  if (m.dtype != "fp32") throw UsageError("model.dtype: training on cpu uses fp32 (got '" + m.dtype + "')");
+Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
+  if (m.dtype != "fp32")
+    throw UsageError("model.dtype: training keeps fp32 weights (bf16 mixed precision is not implemented), got '" + m.dtype + "'");
   Policy p;
+  if (m.device == "cuda") {
+    if (!model::cuda_available())
+      throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
+    p.device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % model::cuda_device_count()));
+  }
   if (m.path.empty()) {
     const model::ByteTokenizer bt;
     p.cfg = model::model_preset(m.arch, m.preset, (bt.vocab_size() + 63) / 64 * 64);
     p.w = model::decoder_weights_random(p.cfg, seed);
+    if (!p.device.is_cpu()) p.w = model::decoder_weights_to(p.w, p.device);
     p.tokenizer_json = bt.to_tokenizer_json();
     p.tok = model::BpeTokenizer::parse(p.tokenizer_json, "built-in byte tokenizer");
   } else {
     p.cfg = model::model_config_load(m.path);
-    p.w = model::decoder_weights_load(p.cfg, m.path, at::kFloat, at::kCPU);
+    p.w = model::decoder_weights_load(p.cfg, m.path, at::kFloat, p.device);
     const std::string tok_path = m.path + "/tokenizer.json";
     std::ifstream in(tok_path);
     if (!in) throw std::runtime_error(tok_path + ": cannot read the tokenizer");

@@ -21,10 +21,13 @@ struct Policy {
   std::unique_ptr<model::BpeTokenizer> tok;
   std::string tokenizer_json;  // the tokenizer file's text, written with the weights
   model::ChatFormat chat = model::ChatFormat::Qwen25;
+  at::Device device = at::kCPU;
 };
 
-// Every rank calls this and gets identical weights (a built-in model is drawn from `seed`).
-Policy policy_load(const ModelSection& m, uint64_t seed);
+// Every rank calls this and gets identical weights (a built-in model is drawn from `seed`), in fp32 on the CPU or,
+// with model.device cuda, on GPU `local_rank % GPUs` of the node. Throws UsageError for a device this build or
+// node cannot use.
+Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank = 0);
 
 // Writes DIR/model.safetensors, DIR/config.json and DIR/tokenizer.json, each atomically.
 void policy_save(const Policy& p, const std::string& dir);

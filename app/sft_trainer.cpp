@@ -53,7 +53,7 @@ double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector
   for (const auto& mb : micro_batches(lengths, budget)) {
     std::vector<SeqRef> part;
     for (std::size_t k : mb) part.push_back(seqs[which[k]]);
-    const SequenceBatch b = sequences_pack(part);
+    const SequenceBatch b = sequences_pack(part, pol.device);
     at::AutoGradMode grad_mode(train);
     const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
     const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
@@ -78,13 +78,13 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   TrainResult result;
   Policy& pol = result.policy;
-  pol = policy_load(c.model, seed);
+  pol = policy_load(c.model, seed, opt.local_rank);
   RunLog log(c, "sft", world.rank() == 0, opt.save, opt.print);
   const std::vector<Example> train = examples_make(pol, data.train, c.sft.max_seq_tokens);
   const std::vector<SeqRef> seqs = refs_of(train);
   const std::vector<Example> eval = examples_make(pol, data.eval, c.sft.max_seq_tokens);
   const std::vector<SeqRef> eval_seqs = refs_of(eval);
-  Learner learner(policy_parameters(pol), c.sft.weight_decay);
+  Learner learner(policy_parameters(pol), c.sft.weight_decay, world);
   const int64_t B = c.sft.batch_size;
   const int64_t steps_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train.size()) / B);
   const int64_t total = c.sft.steps > 0 ? c.sft.steps : steps_per_epoch * c.sft.epochs;
@@ -117,7 +117,7 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
     const double lr = model::lr_at(c.sft.schedule, c.sft.lr, step, c.sft.warmup_steps, total);
     learner.zero_grad();
     const double loss = world.allreduce_sum(nll(pol, seqs, mine, c.sft.micro_batch_tokens, std::max(1.0, tokens), true));
-    const double grad_norm = learner.update(world, lr, c.sft.max_grad_norm);
+    const double grad_norm = learner.update(lr, c.sft.max_grad_norm);
     const double seconds = world.allreduce_max(seconds_since(t0));
     double seq_tokens = 0;
     for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs[r].length());

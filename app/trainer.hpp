@@ -17,6 +17,7 @@ namespace toolgrpo::app {
 struct TrainOptions {
   RewardFn reward;    // empty: the ToolRL reward of reward.variant
   int threads = 1;    // CPU threads of this rank (generation workers and intra-op parallelism)
+  int local_rank = 0;  // rank on its node: model.device cuda uses GPU local_rank % GPUs
   bool save = true;   // world rank 0 writes the run directory (config, metrics, final model)
   bool print = true;  // world rank 0 prints the resolved config and progress lines
   int fail_rank = -1;       // fault injection for the failure tests: this world rank throws ...

@@ -172,10 +172,11 @@ const std::pair<const char*, at::Tensor LayerWeights::*> kLayerTensors[] = {
     {"mlp.down_proj.weight", &LayerWeights::down_proj},   {"mlp.gate_proj.bias", &LayerWeights::gate_bias},
     {"mlp.up_proj.bias", &LayerWeights::up_bias},         {"mlp.down_proj.bias", &LayerWeights::down_bias},
 };
-}  // namespace
 
-DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
-  const auto copy = [](const at::Tensor& t) { return t.defined() ? t.detach().clone() : t; };
+// Applies `fn` to every defined tensor of `w` (a tied head stays tied).
+template <class F>
+DecoderWeights weights_map(const DecoderWeights& w, F&& fn) {
+  const auto copy = [&](const at::Tensor& t) { return t.defined() ? fn(t.detach()) : t; };
   DecoderWeights c;
   c.embed = copy(w.embed);
   c.norm = copy(w.norm);
@@ -186,6 +187,15 @@ DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
     c.layers.push_back(std::move(k));
   }
   return c;
+}
+}  // namespace
+
+DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
+  return weights_map(w, [](const at::Tensor& t) { return t.clone(); });
+}
+
+DecoderWeights decoder_weights_to(const DecoderWeights& w, at::Device device) {
+  return weights_map(w, [&](const at::Tensor& t) { return t.to(device).clone(); });
 }
 
 std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,

@@ -35,6 +35,8 @@ DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& d
 
 // A deep copy (detached), e.g. the frozen reference policy; a tied head stays tied to the copied embedding.
 DecoderWeights decoder_weights_clone(const DecoderWeights& w);
+// A copy of the weights on `device`.
+DecoderWeights decoder_weights_to(const DecoderWeights& w, at::Device device);
 
 // (Hugging Face name, tensor) of every parameter, lm_head omitted when tied (as save_pretrained does).
 std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,

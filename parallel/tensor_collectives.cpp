@@ -6,6 +6,10 @@
 
 #include <stdexcept>
 
+#ifdef TOOLGRPO_HAVE_NCCL
+#include "parallel/nccl_comm.hpp"
+#endif
+
 namespace toolgrpo::parallel {
 namespace {
 
@@ -13,7 +17,7 @@ at::Tensor pack(const std::vector<at::Tensor>& tensors, at::ScalarType dtype) {
   std::vector<at::Tensor> flat;
   flat.reserve(tensors.size());
   for (const auto& t : tensors) {
-    if (!t.device().is_cpu()) throw std::invalid_argument("flat MPI collectives take CPU tensors (use NCCL on GPU)");
+    if (t.device() != tensors[0].device()) throw std::invalid_argument("flat collectives: tensors on different devices");
     flat.push_back(t.detach().reshape({-1}).to(dtype));
   }
   return at::cat(flat).contiguous();
@@ -34,6 +38,7 @@ void unpack(const at::Tensor& bucket, const std::vector<at::Tensor>& tensors) {
 namespace {
 void allreduce_flat(const std::vector<at::Tensor>& tensors, const Comm& comm, bool mean) {
   if (tensors.empty()) return;
+  if (!tensors[0].device().is_cpu()) throw std::invalid_argument("MPI all-reduce takes CPU tensors (GradientReducer uses NCCL on GPU)");
   at::Tensor bucket = pack(tensors, at::kFloat);
   comm.allreduce_sum(bucket.data_ptr<float>(), static_cast<std::size_t>(bucket.numel()));
   if (mean) bucket.div_(static_cast<double>(comm.size()));
@@ -49,12 +54,30 @@ void allreduce_sum_flat(const std::vector<at::Tensor>& tensors, const Comm& comm
   allreduce_flat(tensors, comm, false);
 }
 
+void GradientReducer::allreduce_sum(const std::vector<at::Tensor>& tensors) {
+  if (tensors.empty()) return;
+  if (tensors[0].device().is_cpu()) {
+    allreduce_sum_flat(tensors, *comm_);
+    return;
+  }
+#ifdef TOOLGRPO_HAVE_NCCL
+  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, tensors[0].get_device());
+  at::Tensor bucket = pack(tensors, at::kFloat);
+  // The default stream, which libtorch's kernels also use here: NCCL runs after the packing and before the unpacking.
+  nccl_->allreduce_sum(bucket.data_ptr(), static_cast<std::size_t>(bucket.numel()), DeviceDType::F32, nullptr);
+  unpack(bucket, tensors);
+#else
+  throw std::invalid_argument("gradients on " + tensors[0].device().str() +
+                              ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
+#endif
+}
+
 void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm) {
   if (tensors.empty()) return;
   // Raw bytes of each tensor's own dtype, so the values arrive bit for bit.
   std::vector<at::Tensor> bytes;
   for (const auto& t : tensors) bytes.push_back(t.detach().contiguous().view({-1}).view(at::kByte));
-  at::Tensor bucket = at::cat(bytes).contiguous();
+  at::Tensor bucket = at::cat(bytes).to(at::kCPU).contiguous();
   comm.broadcast(bucket.data_ptr(), static_cast<std::size_t>(bucket.numel()), root);
   at::NoGradGuard no_grad;
   int64_t off = 0;

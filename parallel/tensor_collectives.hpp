@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <vector>
 
 #include "parallel/comm.hpp"
@@ -17,7 +18,22 @@ void allreduce_mean_flat(const std::vector<at::Tensor>& tensors, const Comm& com
 // normaliser, so that np ranks compute exactly what one rank would).
 void allreduce_sum_flat(const std::vector<at::Tensor>& tensors, const Comm& comm);
 
-// Copies root's values of every tensor to all ranks of `comm` (CPU tensors).
+class NcclComm;
+
+// Sums gradients over the ranks of a communicator as one flat fp32 bucket: MPI for CPU tensors, NCCL for CUDA
+// tensors (builds with TOOLGRPO_ENABLE_CUDA; the NCCL communicator is made, collectively, on first use).
+class GradientReducer {
+ public:
+  explicit GradientReducer(const Comm& comm) : comm_(&comm) {}
+  void allreduce_sum(const std::vector<at::Tensor>& tensors);
+
+ private:
+  const Comm* comm_;
+  std::shared_ptr<NcclComm> nccl_;
+};
+
+// Copies root's values of every tensor to all ranks of `comm`, bit for bit (CUDA tensors are staged through host
+// memory, so the MPI needs no CUDA support).
 void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm);
 
 }  // namespace toolgrpo::parallel

@@ -296,6 +296,17 @@ TEST(CliTrain, ColocatedStepsWriteTheRunDirectory) {
   const RunResult kl = run(base + "grpo.steps=2 run.name=kl grpo.kl_coef=0.001 grpo.kl_where=reward grpo.lr=1e-3");
   ASSERT_EQ(kl.code, 0) << kl.out;
   EXPECT_TRUE(contains(kl.out, " kl ")) << kl.out;
+  // A device or precision this build cannot train with: exit code 2 naming the key (on a GPU node the cuda run
+  // may succeed instead).
+  const RunResult cuda = run(base + "grpo.steps=1 run.name=cuda model.device=cuda");
+  if (cuda.code != 0) {
+    EXPECT_EQ(cuda.code, 2) << cuda.out;
+    EXPECT_TRUE(contains(cuda.out, "model.device: cuda, but this libtorch/node has no usable GPU")) << cuda.out;
+  }
+  const RunResult bf16 = run(base + "grpo.steps=1 run.name=bf16 model.dtype=bf16");
+  EXPECT_EQ(bf16.code, 2) << bf16.out;
+  EXPECT_TRUE(contains(bf16.out, "model.dtype: training keeps fp32 weights")) << bf16.out;
+  EXPECT_FALSE(fs::exists(out / "bf16")) << "no run directory for a run that could not start";
   // Several configuration mistakes: one message naming each, exit code 2.
   const RunResult bad = run(base + "grpo.lr=fast grpo.mini_batches=3 rollout.top_p=2");
   EXPECT_EQ(bad.code, 2);
