@@ -67,172 +67,153 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
   }
 }
 
-// DAPO's soft over-long penalty: 0 up to limit - buffer tokens, then down linearly to -penalty at the limit.
-double overlong_penalty(int64_t len, int64_t limit, int64_t buffer, double penalty) {
-  if (buffer <= 0 || len <= limit - buffer) return 0.0;
-  return -penalty * std::min(1.0, static_cast<double>(len - (limit - buffer)) / static_cast<double>(buffer));
-}
-
-}  // namespace
-
-TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  const RunData run_data = run_data_load(c);
-  const io::Dataset& data = run_data.train;
-  const io::Dataset& eval_data = run_data.eval;
-  const parallel::Roles roles =
-      parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks));
-  model::cpu_threads_set(opt.threads);
-  model::cpu_allocator_keep_memory();
-  const uint64_t seed = static_cast<uint64_t>(c.run.seed);
-  TrainResult result;
-  Policy& pol = result.policy;
-  pol = policy_load(c.model, seed, opt.local_rank);
-  RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
-  const RewardFn reward = opt.reward ? opt.reward : toolrl_reward(c.reward.variant);
-  if (c.checkpoint.every > 0)
-    log.message("train: note: checkpoint.every is set, but HDF5 checkpoints are not implemented yet; only the final "
-                "weights are written");
-
-  std::unique_ptr<Learner> learner;
-  model::DecoderWeights ref_w;  // the frozen reference policy of the KL term: the weights the run starts from
-  if (roles.trains) {
-    learner = std::make_unique<Learner>(policy_parameters(pol), c.grpo.weight_decay, roles.training);
-    if (c.grpo.kl_coef > 0) ref_w = model::decoder_weights_clone(pol.w);
+// The state of one GRPO run on this rank, and the three parts of a step.
+class GrpoLoop {
+ public:
+  GrpoLoop(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const RunData& data, Policy& pol)
+      : c_(c), world_(world), opt_(opt), data_(data), pol_(pol), seed_(static_cast<uint64_t>(c.run.seed)),
+        roles_(parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks))),
+        reward_(opt.reward ? opt.reward : toolrl_reward(c.reward.variant)),
+        kl_kind_(model::kl_estimator_from_name(c.grpo.kl_type)),
+        adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
+    if (roles_.trains) {
+      learner_ = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training);
+      if (c.grpo.kl_coef > 0) ref_w_ = model::decoder_weights_clone(pol_.w);  // the reference: the starting weights
+    }
+    lcfg_.clip_low = c.grpo.clip_low;
+    lcfg_.clip_high = c.grpo.clip_high;
+    lcfg_.dual_clip_c = c.grpo.dual_clip_c;
+    lcfg_.agg = model::loss_agg_from_name(c.grpo.loss_agg);
+    lcfg_.entropy_coef = c.grpo.entropy_coef;
+    if (kl_in_loss()) {
+      lcfg_.kl_coef = c.grpo.kl_coef;
+      lcfg_.kl = kl_kind_;
+    }
   }
-  model::PolicyLossConfig lcfg;
-  lcfg.clip_low = c.grpo.clip_low;
-  lcfg.clip_high = c.grpo.clip_high;
-  lcfg.dual_clip_c = c.grpo.dual_clip_c;
-  lcfg.agg = model::loss_agg_from_name(c.grpo.loss_agg);
-  lcfg.entropy_coef = c.grpo.entropy_coef;
-  const bool kl_in_loss = c.grpo.kl_coef > 0 && c.grpo.kl_where == "loss";
-  const model::KlEstimator kl_kind = model::kl_estimator_from_name(c.grpo.kl_type);
-  if (kl_in_loss) {
-    lcfg.kl_coef = c.grpo.kl_coef;
-    lcfg.kl = kl_kind;
-  }
-  const reward::AdvantageStd adv_mode = reward::advantage_std_from_name(c.grpo.adv_std);
-  const int64_t P = c.rollout.prompts_per_step, G = c.rollout.group_size;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(data.rows.size()) / P);
-  const int64_t total = c.grpo.steps > 0 ? c.grpo.steps : steps_per_epoch * c.grpo.epochs;
-  const int64_t overlong_buffer = c.grpo.overlong_buffer > 0 ? c.grpo.overlong_buffer : c.rollout.max_new_tokens / 4;
-  const int64_t budget = c.grpo.micro_batch_tokens;
-  io::DataCursor cursor;
-  const auto t_start = Clock::now();
 
-  for (int64_t step = 0; step < total; ++step) {
-    if (opt.fail_rank == world.rank() && opt.fail_step == step)
-      throw std::runtime_error("injected fault on rank " + std::to_string(world.rank()) + " at step " + std::to_string(step + 1));
-    // ---- generation rounds: sample, score, gather; dynamic sampling drops groups with equal rewards ----
+  // What the generation rounds of a step produced (the same on every rank after the all-gather).
+  struct Rollouts {
+    std::vector<parallel::RolloutGroup> kept;  // at most prompts_per_step groups to train on
+    std::vector<double> total, format, correctness, length, response_length;  // every generated sample
+    int64_t groups = 0, zero_sigma = 0, truncated = 0;
+    double seconds_generate = 0, seconds_score = 0;
+  };
+
+  // Generation rounds: sample, score, gather; with dynamic sampling, groups with equal rewards are dropped and
+  // more prompts drawn until prompts_per_step groups are kept or the rounds run out.
+  Rollouts collect(int64_t step) {
+    const int64_t P = c_.rollout.prompts_per_step;
+    const int64_t max_rounds = c_.grpo.dynamic_sampling ? c_.grpo.dynamic_sampling_rounds : 1;
+    Rollouts out;
     RolloutTimes times;
-    std::vector<parallel::RolloutGroup> kept;
-    std::vector<double> r_total, r_format, r_correct, r_length, resp_len;
-    int64_t groups_seen = 0, zero_sigma = 0, truncated = 0, rounds = 0;
-    const int64_t max_rounds = c.grpo.dynamic_sampling ? c.grpo.dynamic_sampling_rounds : 1;
-    while (rounds < max_rounds && static_cast<int64_t>(kept.size()) < P) {
-      const std::vector<int64_t> rows = io::take_rows(data.rows.size(), seed, cursor, P);
+    for (int64_t round = 0; round < max_rounds && static_cast<int64_t>(out.kept.size()) < P; ++round) {
+      const std::vector<int64_t> rows = io::take_rows(data_.train.rows.size(), seed_, cursor_, P);
       std::vector<parallel::RolloutGroup> mine;
-      if (roles.split && roles.trains) world.idle_barrier();  // trainers sleep while the generators work
-      if (roles.generates) {
-        const auto [b, e] = io::shard_range(P, roles.generation.rank(), roles.generation.size());
-        RolloutWork work;
-        work.data = &data;
+      if (roles_.split && roles_.trains) world_.idle_barrier();  // trainers sleep while the generators work
+      if (roles_.generates) {
+        const auto [b, e] = io::shard_range(P, roles_.generation.rank(), roles_.generation.size());
+        RolloutWork work = work_for(&data_.train, step, false);
         work.rows.assign(rows.begin() + b, rows.begin() + e);
-        work.first_index = rounds * P + b;
-        work.step = step;
-        work.group_size = G;
-        work.workers = std::max(1, opt.threads);
-        mine = rollouts_generate(pol, c.rollout, seed, work, reward, times);
-        if (roles.split) world.idle_barrier();
+        work.first_index = round * P + b;
+        mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
+        if (roles_.split) world_.idle_barrier();
       }
-      for (auto& g : parallel::rollouts_allgather(mine, world)) {
+      for (auto& g : parallel::rollouts_allgather(mine, world_)) {
         bool same = true;
         for (std::size_t s = 0; s < g.responses.size(); ++s) {
-          r_total.push_back(field(g, s, kTotal));
-          r_format.push_back(field(g, s, kFormat));
-          r_correct.push_back(field(g, s, kCorrectness));
-          r_length.push_back(field(g, s, kLength));
-          resp_len.push_back(static_cast<double>(g.responses[s].size()));
-          truncated += g.truncated[s];
+          out.total.push_back(field(g, s, kTotal));
+          out.format.push_back(field(g, s, kFormat));
+          out.correctness.push_back(field(g, s, kCorrectness));
+          out.length.push_back(field(g, s, kLength));
+          out.response_length.push_back(static_cast<double>(g.responses[s].size()));
+          out.truncated += g.truncated[s];
           same = same && field(g, s, kTotal) == field(g, 0, kTotal);
         }
-        ++groups_seen;
-        zero_sigma += same;
-        if (!(c.grpo.dynamic_sampling && same)) kept.push_back(std::move(g));
+        ++out.groups;
+        out.zero_sigma += same;
+        if (!(c_.grpo.dynamic_sampling && same)) out.kept.push_back(std::move(g));
       }
-      ++rounds;
     }
-    if (static_cast<int64_t>(kept.size()) > P) kept.resize(static_cast<std::size_t>(P));
-    const double t_gen = world.allreduce_max(times.generate), t_score = world.allreduce_max(times.score);
+    if (static_cast<int64_t>(out.kept.size()) > P) out.kept.resize(static_cast<std::size_t>(P));
+    out.seconds_generate = world_.allreduce_max(times.generate);
+    out.seconds_score = world_.allreduce_max(times.score);
+    return out;
+  }
 
-    // ---- training ----
-    const auto t_train0 = Clock::now();
-    const int64_t N = static_cast<int64_t>(kept.size()) * G;
+  // Sums over the ranks of what the updates of a step saw.
+  struct Updates {
+    double pg_loss = 0, clip_fraction = 0, entropy = 0, kl_loss = 0, approx_kl = 0;  // summed over mini-batches
+    double kl_sum = 0, kl_tokens = 0;  // per-token KL against the reference, over the trained tokens
+    double grad_norm = 0;
+    int64_t count = 0;  // mini-batches
+  };
+
+  // The trainers' part: advantages, then one clipped-loss update per mini-batch, each split over the trainers by
+  // tokens and run in micro-batches. Returns the statistics reduced over the world.
+  Updates train(const std::vector<parallel::RolloutGroup>& kept, double lr) {
+    Updates u;
     std::vector<SeqRef> seqs;
     std::vector<double> totals;
     for (const auto& g : kept)
       for (std::size_t s = 0; s < g.responses.size(); ++s) {
         const int64_t len = static_cast<int64_t>(g.responses[s].size());
-        seqs.push_back({&g.prompt, &g.responses[s], !(c.grpo.overlong == "filter" && g.truncated[s])});
+        seqs.push_back({&g.prompt, &g.responses[s], !(c_.grpo.overlong == "filter" && g.truncated[s])});
         double t = field(g, s, kValid) != 0 ? field(g, s, kTotal) : 0.0;
-        if (c.grpo.overlong == "penalty") t += overlong_penalty(len, c.rollout.max_new_tokens, overlong_buffer, c.grpo.overlong_penalty);
+        if (c_.grpo.overlong == "penalty") t += overlong_penalty(len);
         totals.push_back(t);
       }
-    const double lr = model::lr_at(c.grpo.schedule, c.grpo.lr, step, c.grpo.warmup_steps, total);
-    // Sums over ranks: pg loss, clip fraction, entropy, KL (loss), approx KL, KL tokens sum, KL tokens count.
-    std::vector<double> st(7, 0.0);
-    double grad_norm = 0;
-    int64_t updates = 0;
-    if (roles.trains && N > 0) {
-      const parallel::Comm& tc = roles.training;
-      const int64_t mb = std::min<int64_t>(c.grpo.mini_batches, N), per = (N + mb - 1) / mb;
+    const int64_t N = static_cast<int64_t>(seqs.size());
+    if (roles_.trains && N > 0) {
+      const parallel::Comm& tc = roles_.training;
+      const int64_t mb = std::min<int64_t>(c_.grpo.mini_batches, N), per = (N + mb - 1) / mb;
       std::vector<int> owner(static_cast<std::size_t>(N));
       for (int64_t s0 = 0; s0 < N; s0 += per) {  // each mini-batch split over the trainers by tokens
-        const int64_t n = std::min(per, N - s0);
         std::vector<int64_t> cost;
-        for (int64_t j = s0; j < s0 + n; ++j) cost.push_back(seqs[static_cast<std::size_t>(j)].length());
+        for (int64_t j = s0; j < std::min(N, s0 + per); ++j) cost.push_back(seqs[static_cast<std::size_t>(j)].length());
         const std::vector<int> part = parallel::balance_by_tokens(cost, tc.size());
         std::copy(part.begin(), part.end(), owner.begin() + s0);
       }
-      std::vector<std::size_t> my;
-      for (int64_t j = 0; j < N; ++j)
-        if (owner[static_cast<std::size_t>(j)] == tc.rank()) my.push_back(static_cast<std::size_t>(j));
+      const auto mine_in = [&](int64_t from, int64_t to) {
+        std::vector<std::size_t> mine;
+        for (int64_t j = from; j < to; ++j)
+          if (owner[static_cast<std::size_t>(j)] == tc.rank()) mine.push_back(static_cast<std::size_t>(j));
+        return mine;
+      };
+      const std::vector<std::size_t> my = mine_in(0, N);
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
-      target_logprobs(pol, pol.w, seqs, my, budget, old_lp);
-      if (c.grpo.kl_coef > 0) {
-        target_logprobs(pol, ref_w, seqs, my, budget, ref_lp);
+      target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, old_lp);
+      if (c_.grpo.kl_coef > 0) {
+        target_logprobs(pol_, ref_w_, seqs, my, c_.grpo.micro_batch_tokens, ref_lp);
         std::vector<double> kl_seq(static_cast<std::size_t>(N), 0.0);
         for (std::size_t j : my) {
-          const at::Tensor o = at::tensor(old_lp[j]), r = at::tensor(ref_lp[j]);
-          const at::Tensor k = model::kl_penalty(o, r, kl_kind).to(at::kDouble);
+          const at::Tensor k = model::kl_penalty(at::tensor(old_lp[j]), at::tensor(ref_lp[j]), kl_kind_).to(at::kDouble);
           kl_seq[j] = k.sum().item<double>();
-          if (seqs[j].trained) st[5] += kl_seq[j], st[6] += static_cast<double>(old_lp[j].size());
+          if (seqs[j].trained) u.kl_sum += kl_seq[j], u.kl_tokens += static_cast<double>(old_lp[j].size());
         }
-        if (c.grpo.kl_where == "reward") {  // each response's summed KL is subtracted from its reward
+        if (c_.grpo.kl_where == "reward") {  // each response's summed KL is subtracted from its reward
           tc.allreduce_sum(kl_seq);
-          for (int64_t j = 0; j < N; ++j) totals[static_cast<std::size_t>(j)] -= c.grpo.kl_coef * kl_seq[static_cast<std::size_t>(j)];
+          for (int64_t j = 0; j < N; ++j) totals[static_cast<std::size_t>(j)] -= c_.grpo.kl_coef * kl_seq[static_cast<std::size_t>(j)];
         }
       }
-      const std::vector<double> adv = reward::group_advantages(totals, static_cast<int>(G), adv_mode);
-      for (int64_t s0 = 0; s0 < N; s0 += per, ++updates) {
-        const int64_t n = std::min(per, N - s0);
-        model::LossNorm norm;
-        for (int64_t j = s0; j < s0 + n; ++j)
+      const std::vector<double> adv =
+          reward::group_advantages(totals, static_cast<int>(c_.rollout.group_size), adv_mode_);
+      for (int64_t s0 = 0; s0 < N; s0 += per, ++u.count) {
+        const int64_t s1 = std::min(N, s0 + per);
+        model::LossNorm norm;  // the whole mini-batch's counts, whichever rank and micro-batch a sequence is in
+        for (int64_t j = s0; j < s1; ++j)
           if (seqs[static_cast<std::size_t>(j)].trained) {
             norm.tokens += static_cast<double>(seqs[static_cast<std::size_t>(j)].target->size());
             norm.sequences += 1;
           }
         norm.tokens = std::max(1.0, norm.tokens);
         norm.sequences = std::max(1.0, norm.sequences);
-        norm.max_len = static_cast<double>(c.rollout.max_new_tokens);
-        std::vector<std::size_t> mine;
-        for (int64_t j = s0; j < s0 + n; ++j)
-          if (owner[static_cast<std::size_t>(j)] == tc.rank()) mine.push_back(static_cast<std::size_t>(j));
+        norm.max_len = static_cast<double>(c_.rollout.max_new_tokens);
+        std::vector<std::size_t> mine = mine_in(s0, s1);
         std::stable_sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) { return seqs[a].length() > seqs[b].length(); });
         std::vector<int64_t> lengths;
         for (std::size_t j : mine) lengths.push_back(seqs[j].length());
-        learner->zero_grad();
-        for (const auto& micro : micro_batches(lengths, budget)) {
+        learner_->zero_grad();
+        for (const auto& micro : micro_batches(lengths, c_.grpo.micro_batch_tokens)) {
           std::vector<SeqRef> part;
           std::vector<const std::vector<float>*> old_v, ref_v;
           std::vector<float> adv_v;
@@ -243,100 +224,181 @@ TrainResult grpo_train(const Config& c, const parallel::Comm& world, const Train
             ref_v.push_back(&ref_lp[j]);
             adv_v.push_back(static_cast<float>(adv[j]));
           }
-          const SequenceBatch b = sequences_pack(part, pol.device);
+          const SequenceBatch b = sequences_pack(part, pol_.device);
           const model::TokenLogprobs lp =
-              model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, c.grpo.entropy_coef != 0);
+              model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0);
           const model::PolicyLoss l = model::grpo_policy_loss(
-              lp.logprobs, target_values_pack(part, old_v, pol.device), at::tensor(adv_v).to(pol.device), b.target_mask,
-              lcfg, kl_in_loss ? target_values_pack(part, ref_v, pol.device) : at::Tensor(), lp.entropy, norm);
+              lp.logprobs, target_values_pack(part, old_v, pol_.device), at::tensor(adv_v).to(pol_.device),
+              b.target_mask, lcfg_, kl_in_loss() ? target_values_pack(part, ref_v, pol_.device) : at::Tensor(),
+              lp.entropy, norm);
           l.loss.backward();
-          st[0] += l.pg_loss, st[1] += l.clip_fraction, st[2] += l.entropy, st[3] += l.kl, st[4] += l.approx_kl;
+          u.pg_loss += l.pg_loss, u.clip_fraction += l.clip_fraction, u.entropy += l.entropy;
+          u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
         }
-        grad_norm = learner->update(lr, c.grpo.max_grad_norm);
+        u.grad_norm = learner_->update(lr, c_.grpo.max_grad_norm);
       }
     }
-    const double t_train = world.allreduce_max(seconds_since(t_train0));
-    // ---- weight sync (split mode): trainer 0 -> generators, one bucketed broadcast ----
-    const auto t_sync0 = Clock::now();
-    if (roles.sync.valid()) parallel::broadcast_flat(policy_parameters(pol), 0, roles.sync);
-    const double t_sync = world.allreduce_max(seconds_since(t_sync0));
+    if (roles_.split) world_.idle_barrier();  // generators sleep while the trainers work
+    std::vector<double> sums = {u.pg_loss, u.clip_fraction, u.entropy, u.kl_loss, u.approx_kl, u.kl_sum, u.kl_tokens};
+    world_.allreduce_sum(sums);
+    u.pg_loss = sums[0], u.clip_fraction = sums[1], u.entropy = sums[2], u.kl_loss = sums[3], u.approx_kl = sums[4];
+    u.kl_sum = sums[5], u.kl_tokens = sums[6];
+    u.grad_norm = world_.allreduce_max(u.grad_norm);
+    u.count = static_cast<int64_t>(world_.allreduce_max(static_cast<double>(u.count)));
+    return u;
+  }
 
-    // ---- metrics (identical on every rank; world rank 0 writes and prints) ----
-    world.allreduce_sum(st);
-    grad_norm = world.allreduce_max(grad_norm);
-    updates = static_cast<int64_t>(world.allreduce_max(static_cast<double>(updates)));
-    const double u = std::max<double>(1, static_cast<double>(updates));
-    const double kl = c.grpo.kl_coef > 0 ? st[5] / std::max(1.0, st[6]) : 0.0;
-    double response_tokens = 0, prompt_tokens = 0;
-    for (const auto& g : kept) {
-      prompt_tokens += static_cast<double>(g.prompt.size());
-      for (const auto& r : g.responses) response_tokens += static_cast<double>(r.size());
+  // Split mode: trainer 0 sends the new weights to the generators, one bucketed broadcast.
+  void sync() {
+    if (roles_.sync.valid()) parallel::broadcast_flat(policy_parameters(pol_), 0, roles_.sync);
+  }
+
+  // Greedy evaluation on data.eval, one sample per prompt, on the generating ranks.
+  io::MetricsRow evaluate(int64_t step) {
+    RolloutTimes times;
+    std::vector<parallel::RolloutGroup> mine;
+    const int64_t E = static_cast<int64_t>(data_.eval.rows.size());
+    if (roles_.generates) {
+      const auto [b, e] = io::shard_range(E, roles_.generation.rank(), roles_.generation.size());
+      RolloutWork work = work_for(&data_.eval, step, true);
+      for (int64_t r = b; r < e; ++r) work.rows.push_back(r);
+      work.first_index = b;
+      mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
     }
-    const double step_s = t_gen + t_score + t_train + t_sync;
-    const double elapsed = seconds_since(t_start);
-    const double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(total - step - 1);
-    io::MetricsRow row = {{"step", static_cast<double>(step + 1)}};
-    add_stats(row, "reward_total", r_total);
-    add_stats(row, "reward_format", r_format);
-    add_stats(row, "reward_correctness", r_correct);
-    add_stats(row, "reward_length", r_length);
-    add_stats(row, "response_length", resp_len);
-    row.insert(row.end(), {
-        {"zero_std_group_fraction", static_cast<double>(zero_sigma) / std::max<double>(1, static_cast<double>(groups_seen))},
-        {"truncated_fraction", static_cast<double>(truncated) / std::max<double>(1, static_cast<double>(resp_len.size()))},
-        {"groups_generated", static_cast<double>(groups_seen)}, {"groups_trained", static_cast<double>(kept.size())},
-        {"kl", kl}, {"entropy", st[2] / u}, {"clip_fraction", st[1] / u}, {"approx_kl", st[4] / u},
-        {"pg_loss", st[0] / u}, {"grad_norm", grad_norm}, {"lr", lr},
-        {"tokens_per_s", (response_tokens + prompt_tokens) / std::max(1e-9, step_s)},
-        {"seconds_generate", t_gen}, {"seconds_score", t_score}, {"seconds_train", t_train}, {"seconds_sync", t_sync},
-        {"seconds_step", step_s}, {"eta_seconds", eta}});
-    std::string line;
-    if ((step + 1) % c.log.every == 0 || step + 1 == total)
-      line = "step " + std::to_string(step + 1) + "/" + std::to_string(total) + " reward " + format_fixed(metric(row, "reward_total_mean"), 4) +
-             " (format " + format_fixed(metric(row, "reward_format_mean"), 3) + " correctness " + format_fixed(metric(row, "reward_correctness_mean"), 3) +
-             ") len " + format_fixed(metric(row, "response_length_mean"), 1) + " kl " + format_fixed(kl, 4) + " entropy " + format_fixed(st[2] / u, 3) +
-             " clip " + format_fixed(st[1] / u, 3) + " grad " + format_fixed(grad_norm, 3) + " lr " + format_sci(lr) + " " +
-             format_fixed(metric(row, "tokens_per_s"), 0) + " tok/s | gen " + format_fixed(t_gen, 2) + "s score " + format_fixed(t_score, 3) +
-             "s train " + format_fixed(t_train, 2) + "s sync " + format_fixed(t_sync, 3) + "s | eta " + format_fixed(eta, 0) + "s";
-    log.step(row, line);
+    std::vector<double> total, format, correctness, length;
+    for (const auto& g : parallel::rollouts_allgather(mine, world_)) {
+      total.push_back(field(g, 0, kTotal));
+      format.push_back(field(g, 0, kFormat));
+      correctness.push_back(field(g, 0, kCorrectness));
+      length.push_back(static_cast<double>(g.responses[0].size()));
+    }
+    io::MetricsRow row = {{"step", static_cast<double>(step + 1)}, {"prompts", static_cast<double>(E)}};
+    add_stats(row, "eval_reward_total", total);
+    add_stats(row, "eval_reward_format", format);
+    add_stats(row, "eval_reward_correctness", correctness);
+    add_stats(row, "eval_response_length", length);
+    return row;
+  }
+
+ private:
+  bool kl_in_loss() const { return c_.grpo.kl_coef > 0 && c_.grpo.kl_where == "loss"; }
+
+  RolloutWork work_for(const io::Dataset* data, int64_t step, bool greedy) const {
+    RolloutWork w;
+    w.data = data;
+    w.step = step;
+    w.group_size = greedy ? 1 : c_.rollout.group_size;
+    w.greedy = greedy;
+    w.workers = std::max(1, opt_.threads);
+    return w;
+  }
+
+  // DAPO's soft over-long penalty: 0 up to limit - buffer tokens, then down linearly to -penalty at the limit.
+  double overlong_penalty(int64_t len) const {
+    const int64_t limit = c_.rollout.max_new_tokens;
+    const int64_t buffer = c_.grpo.overlong_buffer > 0 ? c_.grpo.overlong_buffer : limit / 4;
+    if (buffer <= 0 || len <= limit - buffer) return 0.0;
+    return -c_.grpo.overlong_penalty * std::min(1.0, static_cast<double>(len - (limit - buffer)) / static_cast<double>(buffer));
+  }
+
+  const Config& c_;
+  const parallel::Comm& world_;
+  const TrainOptions& opt_;
+  const RunData& data_;
+  Policy& pol_;
+  const uint64_t seed_;
+  const parallel::Roles roles_;
+  const RewardFn reward_;
+  const model::KlEstimator kl_kind_;
+  const reward::AdvantageStd adv_mode_;
+  std::unique_ptr<Learner> learner_;
+  model::DecoderWeights ref_w_;
+  model::PolicyLossConfig lcfg_;
+  io::DataCursor cursor_;
+};
+
+io::MetricsRow step_row(int64_t step, const GrpoLoop::Rollouts& r, const GrpoLoop::Updates& u, double lr,
+                        double seconds_train, double seconds_sync, double eta) {
+  const double n = std::max<double>(1, static_cast<double>(u.count));
+  double tokens = 0;
+  for (const auto& g : r.kept) {
+    tokens += static_cast<double>(g.prompt.size());
+    for (const auto& resp : g.responses) tokens += static_cast<double>(resp.size());
+  }
+  const double step_s = r.seconds_generate + r.seconds_score + seconds_train + seconds_sync;
+  io::MetricsRow row = {{"step", static_cast<double>(step + 1)}};
+  add_stats(row, "reward_total", r.total);
+  add_stats(row, "reward_format", r.format);
+  add_stats(row, "reward_correctness", r.correctness);
+  add_stats(row, "reward_length", r.length);
+  add_stats(row, "response_length", r.response_length);
+  row.insert(row.end(), {
+      {"zero_std_group_fraction", static_cast<double>(r.zero_sigma) / std::max<double>(1, static_cast<double>(r.groups))},
+      {"truncated_fraction", static_cast<double>(r.truncated) / std::max<double>(1, static_cast<double>(r.total.size()))},
+      {"groups_generated", static_cast<double>(r.groups)}, {"groups_trained", static_cast<double>(r.kept.size())},
+      {"kl", u.kl_sum / std::max(1.0, u.kl_tokens)}, {"entropy", u.entropy / n}, {"clip_fraction", u.clip_fraction / n},
+      {"approx_kl", u.approx_kl / n}, {"pg_loss", u.pg_loss / n}, {"grad_norm", u.grad_norm}, {"lr", lr},
+      {"tokens_per_s", tokens / std::max(1e-9, step_s)}, {"seconds_generate", r.seconds_generate},
+      {"seconds_score", r.seconds_score}, {"seconds_train", seconds_train}, {"seconds_sync", seconds_sync},
+      {"seconds_step", step_s}, {"eta_seconds", eta}});
+  return row;
+}
+
+std::string progress_line(const io::MetricsRow& m, int64_t total) {
+  const auto f = [&](const char* name, int digits) { return format_fixed(metric(m, name), digits); };
+  return "step " + f("step", 0) + "/" + std::to_string(total) + " reward " + f("reward_total_mean", 4) + " (format " +
+         f("reward_format_mean", 3) + " correctness " + f("reward_correctness_mean", 3) + ") len " +
+         f("response_length_mean", 1) + " kl " + f("kl", 4) + " entropy " + f("entropy", 3) + " clip " +
+         f("clip_fraction", 3) + " grad " + f("grad_norm", 3) + " lr " + format_sci(metric(m, "lr")) + " " +
+         f("tokens_per_s", 0) + " tok/s | gen " + f("seconds_generate", 2) + "s score " + f("seconds_score", 3) +
+         "s train " + f("seconds_train", 2) + "s sync " + f("seconds_sync", 3) + "s | eta " + f("eta_seconds", 0) + "s";
+}
+
+}  // namespace
+
+TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
+  const RunData data = run_data_load(c);
+  model::cpu_threads_set(opt.threads);
+  model::cpu_allocator_keep_memory();
+  TrainResult result;
+  result.policy = policy_load(c.model, static_cast<uint64_t>(c.run.seed), opt.local_rank);
+  GrpoLoop loop(c, world, opt, data, result.policy);
+  RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
+  if (c.checkpoint.every > 0)
+    log.message("train: note: checkpoint.every is set, but HDF5 checkpoints are not implemented yet; only the final "
+                "weights are written");
+  const int64_t steps_per_epoch =
+      std::max<int64_t>(1, static_cast<int64_t>(data.train.rows.size()) / c.rollout.prompts_per_step);
+  const int64_t total = c.grpo.steps > 0 ? c.grpo.steps : steps_per_epoch * c.grpo.epochs;
+  const auto t_start = Clock::now();
+  for (int64_t step = 0; step < total; ++step) {
+    if (opt.fail_rank == world.rank() && opt.fail_step == step)
+      throw std::runtime_error("injected fault on rank " + std::to_string(world.rank()) + " at step " + std::to_string(step + 1));
+    const GrpoLoop::Rollouts rollouts = loop.collect(step);
+    const double lr = model::lr_at(c.grpo.schedule, c.grpo.lr, step, c.grpo.warmup_steps, total);
+    auto t0 = Clock::now();
+    const GrpoLoop::Updates updates = loop.train(rollouts.kept, lr);
+    const double seconds_train = world.allreduce_max(seconds_since(t0));
+    t0 = Clock::now();
+    loop.sync();
+    const double seconds_sync = world.allreduce_max(seconds_since(t0));
+    const double eta = seconds_since(t_start) / static_cast<double>(step + 1) * static_cast<double>(total - step - 1);
+    io::MetricsRow row = step_row(step, rollouts, updates, lr, seconds_train, seconds_sync, eta);
+    log.step(row, (step + 1) % c.log.every == 0 || step + 1 == total ? progress_line(row, total) : "");
     result.metrics.push_back(std::move(row));
-
-    // ---- evaluation on data.eval: greedy, one sample per prompt ----
-    if (!eval_data.rows.empty() && ((step + 1) % c.log.eval_every == 0 || step + 1 == total)) {
-      RolloutTimes et;
-      std::vector<parallel::RolloutGroup> mine;
-      const int64_t E = static_cast<int64_t>(eval_data.rows.size());
-      if (roles.generates) {
-        const auto [b, e] = io::shard_range(E, roles.generation.rank(), roles.generation.size());
-        RolloutWork work;
-        work.data = &eval_data;
-        for (int64_t r = b; r < e; ++r) work.rows.push_back(r);
-        work.first_index = b;
-        work.step = step;
-        work.greedy = true;
-        work.workers = std::max(1, opt.threads);
-        mine = rollouts_generate(pol, c.rollout, seed, work, reward, et);
-      }
-      std::vector<double> e_total, e_format, e_correct, e_len;
-      for (const auto& g : parallel::rollouts_allgather(mine, world)) {
-        e_total.push_back(field(g, 0, kTotal));
-        e_format.push_back(field(g, 0, kFormat));
-        e_correct.push_back(field(g, 0, kCorrectness));
-        e_len.push_back(static_cast<double>(g.responses[0].size()));
-      }
-      io::MetricsRow erow = {{"step", static_cast<double>(step + 1)}, {"prompts", static_cast<double>(E)}};
-      add_stats(erow, "eval_reward_total", e_total);
-      add_stats(erow, "eval_reward_format", e_format);
-      add_stats(erow, "eval_reward_correctness", e_correct);
-      add_stats(erow, "eval_response_length", e_len);
-      log.eval(erow, "eval after step " + std::to_string(step + 1) + ": reward " + format_fixed(metric(erow, "eval_reward_total_mean"), 4) +
-                         " (format " + format_fixed(metric(erow, "eval_reward_format_mean"), 3) + " correctness " +
-                         format_fixed(metric(erow, "eval_reward_correctness_mean"), 3) + ") on " + std::to_string(E) + " prompts");
-      result.eval.push_back(std::move(erow));
+    if (!data.eval.rows.empty() && ((step + 1) % c.log.eval_every == 0 || step + 1 == total)) {
+      io::MetricsRow e = loop.evaluate(step);
+      log.eval(e, "eval after step " + std::to_string(step + 1) + ": reward " +
+                      format_fixed(metric(e, "eval_reward_total_mean"), 4) + " (format " +
+                      format_fixed(metric(e, "eval_reward_format_mean"), 3) + " correctness " +
+                      format_fixed(metric(e, "eval_reward_correctness_mean"), 3) + ") on " +
+                      format_fixed(metric(e, "prompts"), 0) + " prompts");
+      result.eval.push_back(std::move(e));
     }
   }
-  log.save_policy(pol);
-  log.message("train: " + std::to_string(total) + " steps in " + format_fixed(seconds_since(t_start), 1) + " s; run directory " + log.dir());
+  log.save_policy(result.policy);
+  log.message("train: " + std::to_string(total) + " steps in " + format_fixed(seconds_since(t_start), 1) +
+              " s; run directory " + log.dir());
   return result;
 }
 
