@@ -47,24 +47,24 @@ void add_stats(io::MetricsRow& row, const std::string& name, const std::vector<d
   double sum = 0, sq = 0, lo = v.empty() ? 0 : v[0], hi = lo;
   for (double x : v) sum += x, sq += x * x, lo = std::min(lo, x), hi = std::max(hi, x);
   const double n = std::max<double>(1, static_cast<double>(v.size())), mean = sum / n;
-  row.insert(row.end(), {{name + "_mean", mean}, {name + "_std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
-                         {name + "_min", lo}, {name + "_max", hi}});
+  row.insert(row.end(), {{name + "_mean", mean},
+                         {name + "_std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
+                         {name + "_min", lo},
+                         {name + "_max", hi}});
 }
 
 // Log-probs of the target tokens of `seqs[i]` for i in `which` (no gradient), in micro-batches of `budget`.
 void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const std::vector<SeqRef>& seqs,
-                     const std::vector<std::size_t>& which, int64_t budget, std::vector<std::vector<float>>& out) {
+                     const std::vector<std::size_t>& which, int64_t budget,
+                     std::vector<std::vector<float>>& out) {
   at::NoGradGuard no_grad;
-  std::vector<int64_t> lengths;
-  for (std::size_t i : which) lengths.push_back(seqs[i].length());
-  for (const auto& mb : micro_batches(lengths, budget)) {
-    std::vector<SeqRef> part;
-    for (std::size_t k : mb) part.push_back(seqs[which[k]]);
-    const SequenceBatch b = sequences_pack(part, pol.device);
-    const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention).logprobs;
-    std::vector<std::vector<float>> v = target_values_unpack(part, lp);
-    for (std::size_t k = 0; k < mb.size(); ++k) out[which[mb[k]]] = std::move(v[k]);
-  }
+  for_each_micro_batch(
+      seqs, which, budget, pol.device,
+      [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
+        const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention).logprobs;
+        std::vector<std::vector<float>> v = target_values_unpack(part, lp);
+        for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
+      });
 }
 
 // The state of one GRPO run on this rank, and the three parts of a step.
@@ -166,20 +166,15 @@ class GrpoLoop {
     if (roles_.trains && N > 0) {
       const parallel::Comm& tc = roles_.training;
       const int64_t mb = std::min<int64_t>(c_.grpo.mini_batches, N), per = (N + mb - 1) / mb;
-      std::vector<int> owner(static_cast<std::size_t>(N));
-      for (int64_t s0 = 0; s0 < N; s0 += per) {  // each mini-batch split over the trainers by tokens
-        std::vector<int64_t> cost;
-        for (int64_t j = s0; j < std::min(N, s0 + per); ++j) cost.push_back(seqs[static_cast<std::size_t>(j)].length());
-        const std::vector<int> part = parallel::balance_by_tokens(cost, tc.size());
-        std::copy(part.begin(), part.end(), owner.begin() + s0);
+      std::vector<std::vector<std::size_t>> shares;  // this rank's sequences of each mini-batch, split by tokens
+      std::vector<std::size_t> my;
+      for (int64_t s0 = 0; s0 < N; s0 += per) {
+        std::vector<std::size_t> items(static_cast<std::size_t>(std::min(N, s0 + per) - s0));
+        std::iota(items.begin(), items.end(), static_cast<std::size_t>(s0));
+        shares.push_back(rank_share(seqs, items, tc.size(), tc.rank()));
+        my.insert(my.end(), shares.back().begin(), shares.back().end());
       }
-      const auto mine_in = [&](int64_t from, int64_t to) {
-        std::vector<std::size_t> mine;
-        for (int64_t j = from; j < to; ++j)
-          if (owner[static_cast<std::size_t>(j)] == tc.rank()) mine.push_back(static_cast<std::size_t>(j));
-        return mine;
-      };
-      const std::vector<std::size_t> my = mine_in(0, N);
+      std::sort(my.begin(), my.end());
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
       target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, old_lp);
       if (c_.grpo.kl_coef > 0) {
@@ -208,33 +203,29 @@ class GrpoLoop {
         norm.tokens = std::max(1.0, norm.tokens);
         norm.sequences = std::max(1.0, norm.sequences);
         norm.max_len = static_cast<double>(c_.rollout.max_new_tokens);
-        std::vector<std::size_t> mine = mine_in(s0, s1);
-        std::stable_sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) { return seqs[a].length() > seqs[b].length(); });
-        std::vector<int64_t> lengths;
-        for (std::size_t j : mine) lengths.push_back(seqs[j].length());
         learner_->zero_grad();
-        for (const auto& micro : micro_batches(lengths, c_.grpo.micro_batch_tokens)) {
-          std::vector<SeqRef> part;
-          std::vector<const std::vector<float>*> old_v, ref_v;
-          std::vector<float> adv_v;
-          for (std::size_t k : micro) {
-            const std::size_t j = mine[k];
-            part.push_back(seqs[j]);
-            old_v.push_back(&old_lp[j]);
-            ref_v.push_back(&ref_lp[j]);
-            adv_v.push_back(static_cast<float>(adv[j]));
-          }
-          const SequenceBatch b = sequences_pack(part, pol_.device);
-          const model::TokenLogprobs lp =
-              model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0);
-          const model::PolicyLoss l = model::grpo_policy_loss(
-              lp.logprobs, target_values_pack(part, old_v, pol_.device), at::tensor(adv_v).to(pol_.device),
-              b.target_mask, lcfg_, kl_in_loss() ? target_values_pack(part, ref_v, pol_.device) : at::Tensor(),
-              lp.entropy, norm);
-          l.loss.backward();
-          u.pg_loss += l.pg_loss, u.clip_fraction += l.clip_fraction, u.entropy += l.entropy;
-          u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
-        }
+        for_each_micro_batch(
+            seqs, shares[static_cast<std::size_t>(u.count)], c_.grpo.micro_batch_tokens, pol_.device,
+            [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
+                const SequenceBatch& b) {
+              std::vector<const std::vector<float>*> old_v, ref_v;
+              std::vector<float> adv_v;
+              for (std::size_t j : idx) {
+                old_v.push_back(&old_lp[j]);
+                ref_v.push_back(&ref_lp[j]);
+                adv_v.push_back(static_cast<float>(adv[j]));
+              }
+              const model::TokenLogprobs lp =
+                  model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0);
+              const model::PolicyLoss l = model::grpo_policy_loss(
+                  lp.logprobs, target_values_pack(part, old_v, pol_.device),
+                  at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,
+                  kl_in_loss() ? target_values_pack(part, ref_v, pol_.device) : at::Tensor(), lp.entropy,
+                  norm);
+              l.loss.backward();
+              u.pg_loss += l.pg_loss, u.clip_fraction += l.clip_fraction, u.entropy += l.entropy;
+              u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
+            });
         u.grad_norm = learner_->update(lr, c_.grpo.max_grad_norm);
       }
     }

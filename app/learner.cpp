@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "parallel/rollout_transport.hpp"
+
 
 namespace toolgrpo::app {
 
@@ -84,17 +86,41 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
   return out;
 }
 
+std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
+                                    int rank) {
+  std::vector<int64_t> cost;
+  for (std::size_t i : items) cost.push_back(seqs[i].length());
+  const std::vector<int> owner = parallel::balance_by_tokens(cost, ranks);
+  std::vector<std::size_t> mine;
+  for (std::size_t k = 0; k < items.size(); ++k)
+    if (owner[k] == rank) mine.push_back(items[k]);
+  std::stable_sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) { return seqs[a].length() > seqs[b].length(); });
+  return mine;
+}
+
+void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
+                          at::Device device,
+                          const std::function<void(const std::vector<std::size_t>&, const std::vector<SeqRef>&,
+                                                   const SequenceBatch&)>& fn) {
+  std::vector<int64_t> lengths;
+  for (std::size_t i : which) lengths.push_back(seqs[i].length());
+  for (const auto& mb : micro_batches(lengths, budget)) {
+    std::vector<std::size_t> idx;
+    std::vector<SeqRef> part;
+    for (std::size_t k : mb) {
+      idx.push_back(which[k]);
+      part.push_back(seqs[which[k]]);
+    }
+    fn(idx, part, sequences_pack(part, device));
+  }
+}
+
 Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm)
     : params_(std::move(params)), opt_(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}), reducer_(comm) {
   for (auto& p : params_) p.set_requires_grad(true);
 }
 
-void Learner::zero_grad() {
-  for (auto& p : params_) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    else p.mutable_grad().zero_();
-  }
-}
+void Learner::zero_grad() { opt_.zero_grad(); }
 
 double Learner::update(double lr, double max_norm) {
   std::vector<at::Tensor> grads;

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "model/optimizer.hpp"
@@ -41,6 +42,18 @@ std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& 
 // Consecutive groups of `lengths` whose padded size (count x longest) stays within `budget` tokens; a sequence
 // longer than the budget goes alone.
 std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& lengths, int64_t budget);
+
+// The sequences among `items` (indices into `seqs`) that rank `rank` of `ranks` handles when they are split by
+// tokens (parallel::balance_by_tokens, in the order of `items`), longest first.
+std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
+                                    int rank);
+
+// Runs `fn` on consecutive micro-batches of the sequences `which` (indices into `seqs`) under the token budget:
+// `idx` are the indices of the micro-batch's sequences, `batch` their packed tensors on `device`.
+void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
+                          at::Device device,
+                          const std::function<void(const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
+                                                   const SequenceBatch& batch)>& fn);
 
 class Learner {
  public:

@@ -16,7 +16,6 @@
 #include "app/trainer.hpp"
 #include "io/dataset.hpp"
 #include "model/torch_info.hpp"
-#include "parallel/rollout_transport.hpp"
 
 namespace toolgrpo::app {
 namespace {
@@ -45,22 +44,26 @@ std::vector<Example> examples_make(const Policy& pol, const io::Dataset& data, i
 }
 
 // Summed NLL of the answer tokens of `seqs[i]`, i in `which`, divided by `norm`; with `train`, also backward.
-double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
-           double norm, bool train) {
-  std::vector<int64_t> lengths;
-  for (std::size_t i : which) lengths.push_back(seqs[i].length());
+double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which,
+           int64_t budget, double norm, bool train) {
   double sum = 0;
-  for (const auto& mb : micro_batches(lengths, budget)) {
-    std::vector<SeqRef> part;
-    for (std::size_t k : mb) part.push_back(seqs[which[k]]);
-    const SequenceBatch b = sequences_pack(part, pol.device);
-    at::AutoGradMode grad_mode(train);
-    const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
-    const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
-    if (train) loss.backward();
-    sum += loss.item<double>();
-  }
+  for_each_micro_batch(
+      seqs, which, budget, pol.device,
+      [&](const std::vector<std::size_t>&, const std::vector<SeqRef>&, const SequenceBatch& b) {
+        at::AutoGradMode grad_mode(train);
+        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
+        const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
+        if (train) loss.backward();
+        sum += loss.item<double>();
+      });
   return sum;
+}
+
+// The answer tokens of `rows`.
+double answer_tokens(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& rows) {
+  double n = 0;
+  for (std::size_t r : rows) n += static_cast<double>(seqs[r].target->size());
+  return n;
 }
 
 std::vector<SeqRef> refs_of(const std::vector<Example>& ex) {
@@ -90,21 +93,6 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
   const int64_t total = c.sft.steps > 0 ? c.sft.steps : steps_per_epoch * c.sft.epochs;
   io::DataCursor cursor;
   const auto t_start = Clock::now();
-  // The examples of `rows` this rank handles: split by tokens, longest first.
-  const auto my_share = [&](const std::vector<SeqRef>& all, const std::vector<std::size_t>& rows, double& tokens) {
-    std::vector<int64_t> cost;
-    tokens = 0;
-    for (std::size_t r : rows) {
-      cost.push_back(all[r].length());
-      tokens += static_cast<double>(all[r].target->size());
-    }
-    const std::vector<int> owner = parallel::balance_by_tokens(cost, world.size());
-    std::vector<std::size_t> mine;
-    for (std::size_t k = 0; k < rows.size(); ++k)
-      if (owner[k] == world.rank()) mine.push_back(rows[k]);
-    std::stable_sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) { return all[a].length() > all[b].length(); });
-    return mine;
-  };
 
   for (int64_t step = 0; step < total; ++step) {
     if (opt.fail_rank == world.rank() && opt.fail_step == step)
@@ -112,8 +100,8 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
     const auto t0 = Clock::now();
     std::vector<std::size_t> rows;
     for (int64_t r : io::take_rows(train.size(), seed, cursor, B)) rows.push_back(static_cast<std::size_t>(r));
-    double tokens = 0;
-    const std::vector<std::size_t> mine = my_share(seqs, rows, tokens);
+    const double tokens = answer_tokens(seqs, rows);
+    const std::vector<std::size_t> mine = rank_share(seqs, rows, world.size(), world.rank());
     const double lr = model::lr_at(c.sft.schedule, c.sft.lr, step, c.sft.warmup_steps, total);
     learner.zero_grad();
     const double loss = world.allreduce_sum(nll(pol, seqs, mine, c.sft.micro_batch_tokens, std::max(1.0, tokens), true));
@@ -135,8 +123,8 @@ TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainO
     if (!eval.empty() && ((step + 1) % c.log.eval_every == 0 || step + 1 == total)) {
       std::vector<std::size_t> all(eval.size());
       for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-      double eval_tokens = 0;
-      const std::vector<std::size_t> share = my_share(eval_seqs, all, eval_tokens);
+      const double eval_tokens = answer_tokens(eval_seqs, all);
+      const std::vector<std::size_t> share = rank_share(eval_seqs, all, world.size(), world.rank());
       const double eval_loss =
           world.allreduce_sum(nll(pol, eval_seqs, share, c.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false));
       io::MetricsRow erow = {{"step", static_cast<double>(step + 1)}, {"examples", static_cast<double>(eval.size())},
