@@ -1,7 +1,14 @@
 // Metrics writers; see metrics.hpp.
 #include "io/metrics.hpp"
 
+#include "io/atomic_file.hpp"
+
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <cmath>
 #include <stdexcept>
 
@@ -16,17 +23,73 @@ std::string metric_text(double v) {
 }
 
 namespace {
-std::FILE* open_or_throw(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
+std::FILE* open_or_throw(const std::string& path, const char* mode) {
+  std::FILE* f = std::fopen(path.c_str(), mode);
   if (f == nullptr) throw std::runtime_error("cannot write metrics file " + path);
   return f;
 }
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> csv_split(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string cell; std::getline(ss, cell, ',');) out.push_back(cell);
+  return out;
+}
+
+void rewrite(const std::string& path, const std::vector<std::string>& lines) {
+  AtomicFile f(path);
+  for (const auto& l : lines) f.write(l + "\n");
+  f.commit();
+}
+
+// Keeps the rows of DIR/NAME.{jsonl,csv} whose step is at most `last` (a row that cannot be read ends the kept
+// part: it was being written when the run stopped); returns the CSV columns ({} when there is no header).
+std::vector<std::string> continue_files(const std::string& base, int64_t last) {
+  std::vector<std::string> jsonl;
+  for (const auto& line : lines_of(base + ".jsonl")) {
+    const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    if (row.is_discarded() || !row.contains("step") || !row["step"].is_number()) break;
+    if (row["step"].get<double>() > static_cast<double>(last)) break;
+    jsonl.push_back(line);
+  }
+  const std::vector<std::string> csv_in = lines_of(base + ".csv");
+  std::vector<std::string> csv, columns;
+  if (!csv_in.empty()) {
+    columns = csv_split(csv_in[0]);
+    const auto step_col = std::find(columns.begin(), columns.end(), "step") - columns.begin();
+    csv.push_back(csv_in[0]);
+    for (std::size_t i = 1; i < csv_in.size(); ++i) {
+      const std::vector<std::string> cells = csv_split(csv_in[i]);
+      if (cells.size() != columns.size() || std::strtod(cells[static_cast<std::size_t>(step_col)].c_str(), nullptr) >
+                                                static_cast<double>(last))
+        break;
+      csv.push_back(csv_in[i]);
+    }
+  }
+  rewrite(base + ".jsonl", jsonl);
+  rewrite(base + ".csv", csv);
+  return csv.empty() ? std::vector<std::string>{} : columns;
+}
 }  // namespace
 
-MetricsWriter::MetricsWriter(const std::string& dir, const std::string& name) : dir_(dir) {
-  jsonl_ = open_or_throw(dir + "/" + name + ".jsonl");
+MetricsWriter::MetricsWriter(const std::string& dir, const std::string& name, int64_t keep_through_step) : dir_(dir) {
+  const std::string base = dir + "/" + name;
+  const char* mode = "w";
+  if (keep_through_step >= 0) {
+    columns_ = continue_files(base, keep_through_step);
+    mode = "a";
+  }
+  jsonl_ = open_or_throw(base + ".jsonl", mode);
   try {
-    csv_ = open_or_throw(dir + "/" + name + ".csv");
+    csv_ = open_or_throw(base + ".csv", mode);
   } catch (...) {
     std::fclose(jsonl_);
     throw;

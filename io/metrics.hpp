@@ -3,6 +3,7 @@
 // written and a long run never rewrites its history.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -17,8 +18,10 @@ std::string metric_text(double v);
 
 class MetricsWriter {
  public:
-  // Creates (truncates) DIR/NAME.jsonl and DIR/NAME.csv; throws std::runtime_error naming the file.
-  explicit MetricsWriter(const std::string& dir, const std::string& name = "metrics");
+  // Creates (truncates) DIR/NAME.jsonl and DIR/NAME.csv; throws std::runtime_error naming the file. With
+  // `keep_through_step` >= 0 (a resumed run) the files are continued instead: rows whose "step" is at most that
+  // are kept, later ones dropped (each file rewritten atomically), and new rows are appended.
+  explicit MetricsWriter(const std::string& dir, const std::string& name = "metrics", int64_t keep_through_step = -1);
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;

@@ -1,0 +1,128 @@
+// Checkpoint files (HDF5) and the checkpoint directory of a run. A file holds named tensors (row-major bytes the
+// caller owns) and scalar metadata under /meta; each dataset carries a CRC-32C of its bytes, /meta/checksum
+// covers the metadata and every dataset's checksum, and a commit marker written last says the file is complete.
+// Writes go to NAME.tmp, are flushed and fsynced, then renamed (and the directory fsynced). No libtorch and no
+// MPI here: the caller decides which rank writes and converts its tensors to TensorView.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace toolgrpo::io {
+
+// Element types a checkpoint stores. BF16 is stored as 16-bit unsigned integers with a dtype attribute "BF16".
+enum class ElemType { F32, F64, BF16, F16, I64 };
+std::size_t elem_size(ElemType t);
+const char* elem_name(ElemType t);  // "F32", "F64", "BF16", "F16", "I64" (as in safetensors)
+
+struct TensorView {
+  std::string path;             // dataset path without the leading '/': "model/model.embed_tokens.weight"
+  ElemType type = ElemType::F32;
+  std::vector<int64_t> shape;   // row-major; {} is a scalar
+  const void* data = nullptr;   // elem_size(type) * prod(shape) bytes, owned by the caller
+};
+
+using MetaValue = std::variant<int64_t, double, std::string>;
+struct MetaItem {
+  std::string key;  // /meta/<key>
+  MetaValue value;
+};
+
+// A damaged, incomplete or unreadable checkpoint: the message names the file and the problem (and the tensor or
+// key when there is one).
+struct CheckpointError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct CheckpointWriteOptions {
+  // Called after every dataset and /meta are written, before the commit marker (a test pauses a save here).
+  std::function<void()> before_commit;
+};
+
+// Writes `path` (a complete file appears under that name or nothing does): PATH.tmp, then the tensors, /meta
+// (the given items plus format_version and checksum), the commit marker, flush, fsync, rename, fsync of the
+// directory. Throws CheckpointError naming the file on any failure (the .tmp file is removed).
+void checkpoint_write(const std::string& path, const std::vector<MetaItem>& meta,
+                      const std::vector<TensorView>& tensors, const CheckpointWriteOptions& opt = {});
+
+class CheckpointReader {
+ public:
+  struct TensorInfo {
+    std::string path;
+    ElemType type = ElemType::F32;
+    std::vector<int64_t> shape;
+    uint64_t bytes = 0;
+  };
+
+  // Opens `path` and checks that it is a complete toolgrpo checkpoint of a known format version whose metadata
+  // checksum matches; throws CheckpointError naming the file and the problem otherwise.
+  explicit CheckpointReader(const std::string& path);
+  ~CheckpointReader();
+  CheckpointReader(const CheckpointReader&) = delete;
+  CheckpointReader& operator=(const CheckpointReader&) = delete;
+
+  const std::string& path() const { return path_; }
+  // The writer's items, in key order (format_version and checksum are checked, not listed).
+  const std::vector<MetaItem>& meta() const { return meta_; }
+  bool has_meta(const std::string& key) const;
+  // Throw CheckpointError naming the file and key when absent or of another type.
+  int64_t meta_int(const std::string& key) const;
+  double meta_double(const std::string& key) const;
+  std::string meta_string(const std::string& key) const;
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }  // sorted by path
+  bool has(const std::string& path) const;
+  const TensorInfo& info(const std::string& path) const;  // throws CheckpointError naming the tensor
+  // Reads the tensor's bytes into `dst` (info(path).bytes of them) and verifies its checksum; throws
+  // CheckpointError naming the file and tensor on a mismatch or read error.
+  void read(const std::string& path, void* dst) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  std::vector<MetaItem> meta_;
+  std::vector<TensorInfo> tensors_;
+};
+
+// The checkpoint directory of a run. File names are ckpt-<step, 8 digits>.h5; `latest` is a text file holding
+// the name of the newest complete checkpoint, replaced atomically.
+std::string checkpoint_file_name(int64_t step);
+// Complete checkpoint files of `dir` (no .tmp), newest step first, as full paths; {} when dir does not exist.
+std::vector<std::string> checkpoint_list(const std::string& dir);
+// Points `dir`/latest at `file_name` (temp file, fsync, rename, fsync of the directory).
+void checkpoint_latest_set(const std::string& dir, const std::string& file_name);
+// The full path `dir`/latest names, or "" when there is no latest pointer.
+std::string checkpoint_latest(const std::string& dir);
+// Keeps the newest `keep` checkpoints of `dir` and the one `latest` names; deletes older ones and stale .tmp files.
+void checkpoint_prune(const std::string& dir, int64_t keep);
+
+// CRC-32C (Castagnoli) of `bytes`, continuing from `crc` (0 to start); hardware instructions where the CPU has them.
+uint32_t crc32c(const void* data, std::size_t bytes, uint32_t crc = 0);
+
+// The content checksum of format version 1 (stored as /meta/checksum and as the root attribute
+// toolgrpo_commit): CRC-32C of the byte stream
+//   str("toolgrpo checkpoint"), u64(number of meta items),
+//   per meta item in key order (the caller's items plus format_version; never checksum):
+//     str(key), then 'i' u64(int64 bits) | 'd' u64(IEEE double bits) | 's' str(value),
+//   u64(number of tensors),
+//   per tensor in path order: str(path), str(elem_name), u64(rank), u64(each extent), u32(its crc32c)
+// where u32/u64 are little-endian and str(s) = u64(size) then the bytes. `crcs[i]` belongs to `tensors[i]`.
+uint32_t checkpoint_content_checksum(const std::vector<MetaItem>& meta,
+                                     const std::vector<CheckpointReader::TensorInfo>& tensors,
+                                     const std::vector<uint32_t>& crcs);
+
+namespace detail {
+// Both CRC-32C paths, for the parity test (crc32c picks one).
+uint32_t crc32c_portable(const void* data, std::size_t bytes, uint32_t crc = 0);
+bool crc32c_hardware_available();
+// The SSE4.2 path; throws std::logic_error where crc32c_hardware_available() is false.
+uint32_t crc32c_hardware(const void* data, std::size_t bytes, uint32_t crc = 0);
+}  // namespace detail
+
+}  // namespace toolgrpo::io
