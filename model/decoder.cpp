@@ -109,13 +109,19 @@ at::Tensor rope_inv_freq(const ModelConfig& cfg) {
 DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& dir, at::ScalarType dtype,
                                     at::Device device) {
   const SafetensorsStore store(dir);
+  return decoder_weights_from(
+      cfg, [&](const std::string& name) { return std::make_pair(store.load(name, dtype), store.file_of(name)); },
+      device);
+}
+
+DecoderWeights decoder_weights_from(const ModelConfig& cfg, const WeightSource& source, at::Device device) {
   const auto get = [&](const std::string& name, std::vector<int64_t> shape) {
-    at::Tensor t = store.load(name, dtype);
+    auto [t, origin] = source(name);
     if (t.sizes().vec() != shape) {
       std::string want, got;
       for (auto d : shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
       for (auto d : t.sizes()) got += (got.empty() ? "" : ", ") + std::to_string(d);
-      throw std::runtime_error(store.file_of(name) + ": tensor \"" + name + "\" has shape [" + got +
+      throw std::runtime_error(origin + ": tensor \"" + name + "\" has shape [" + got +
                                "], config.json implies [" + want + "]");
     }
     return t.to(device);

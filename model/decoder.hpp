@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,13 @@ struct DecoderWeights {
 // Loads DIR's safetensors into `dtype` on `device`; every expected tensor must be present with its shape.
 DecoderWeights decoder_weights_load(const ModelConfig& cfg, const std::string& dir, at::ScalarType dtype,
                                     at::Device device);
+
+// Where named weights come from: the tensor of a Hugging Face name (in the dtype wanted) and the file it came
+// from (for messages). Throws when the name is missing.
+using WeightSource = std::function<std::pair<at::Tensor, std::string>(const std::string& name)>;
+// The weights from any source (a safetensors store, a checkpoint), each checked against the shape the config
+// implies, moved to `device`.
+DecoderWeights decoder_weights_from(const ModelConfig& cfg, const WeightSource& source, at::Device device);
 
 // A deep copy (detached), e.g. the frozen reference policy; a tied head stays tied to the copied embedding.
 DecoderWeights decoder_weights_clone(const DecoderWeights& w);

@@ -177,6 +177,10 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   const at::Tensor base_pos = at::tensor(prompt_len, at::kLong).to(dev).view({N, 1});
   int64_t active = N;
   for (int64_t t = 0; t < max_new && active > 0; ++t) {
+    if (req.cancel != nullptr && req.cancel->load(std::memory_order_relaxed)) {
+      res.cancelled = true;
+      break;
+    }
     auto [tok, logp] = sample_rows(logits, req.sampling, seeds, t);
     const at::Tensor tok_cpu = tok.to(at::kCPU).contiguous(), logp_cpu = logp.to(at::kCPU).to(at::kFloat).contiguous();
     const int64_t* tp = tok_cpu.data_ptr<int64_t>();
@@ -292,6 +296,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
     out.decode_seconds = std::max(out.decode_seconds, r.decode_seconds);
     out.prefill_tokens += r.prefill_tokens;
     out.decode_tokens += r.decode_tokens;
+    out.cancelled = out.cancelled || r.cancelled;
   }
   out.tokens = at::cat(tok, 0);
   out.mask = at::cat(mask, 0);

@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,6 +40,9 @@ struct GenerationRequest {
   int64_t first_prompt_index = 0;  // global index of prompts[0] in the step
   bool share_prefix = true;        // false: prefill each prompt G times (the reference path for tests)
   int workers = 1;                 // CPU: sub-batches of prompts run on this many threads
+  // When set and it becomes true (a stop signal), decoding ends after the current token: the result is
+  // incomplete and `cancelled` says so (the caller discards it).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 enum class FinishReason : uint8_t { Eos, Length, Stop };
@@ -51,6 +55,7 @@ struct GenerationResult {
   std::vector<FinishReason> finish;   // (P*G)
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t prefill_tokens = 0, decode_tokens = 0;
+  bool cancelled = false;  // stopped early through GenerationRequest::cancel
 };
 
 // The seed of one sample: a hash of its coordinates.

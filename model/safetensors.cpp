@@ -1,4 +1,4 @@
-// safetensors reader (mmap + validation) and writer; see safetensors.hpp.
+// safetensors reader (mmap + validation) and writers (one file, sharded model weights); see safetensors.hpp.
 #include "model/safetensors.hpp"
 
 #include <ATen/Functions.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -245,6 +246,61 @@ void safetensors_save(const std::string& path, const std::vector<std::pair<std::
     std::remove(temp.c_str());
     fail(path, std::string("cannot rename into place: ") + std::strerror(errno));
   }
+}
+
+std::vector<std::string> safetensors_save_sharded(const std::string& dir,
+                                                  const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                                                  uint64_t max_shard_bytes,
+                                                  const std::map<std::string, std::string>& metadata) {
+  if (max_shard_bytes == 0) fail(dir, "the maximum shard size must be at least 1 byte");
+  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+  // Greedy packing in the given order, as huggingface_hub's split_torch_state_dict_into_shards does.
+  std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
+  uint64_t shard_bytes = 0, total = 0;
+  for (const auto& [n, t] : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    if (!shards.back().empty() && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().emplace_back(n, t);
+    shard_bytes += bytes;
+    total += bytes;
+  }
+  if (shards.size() == 1) {
+    safetensors_save(single, tensors, metadata);
+    std::remove(index.c_str());
+    return {"model.safetensors"};
+  }
+  std::vector<std::string> names;
+  json weight_map = json::object();
+  for (std::size_t k = 0; k < shards.size(); ++k) {
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+    safetensors_save(dir + "/" + name, shards[k], metadata);
+    for (const auto& [n, t] : shards[k]) {
+      if (weight_map.contains(n)) fail(dir + "/" + name, "tensor \"" + n + "\" is given twice");
+      weight_map[n] = name;
+    }
+    names.emplace_back(name);
+  }
+  const json j = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  const std::string text = j.dump(2) + "\n", temp = index + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary);
+    out << text;
+    if (!out) {
+      std::remove(temp.c_str());
+      fail(temp, std::string("cannot write: ") + std::strerror(errno));
+    }
+  }
+  if (std::rename(temp.c_str(), index.c_str()) != 0) {
+    std::remove(temp.c_str());
+    fail(index, std::string("cannot rename into place: ") + std::strerror(errno));
+  }
+  std::remove(single.c_str());
+  names.emplace_back("model.safetensors.index.json");
+  return names;
 }
 
 }  // namespace toolgrpo::model

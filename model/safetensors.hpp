@@ -1,5 +1,6 @@
 // safetensors files: a validated, memory-mapped reader (one file, or a model directory with a sharded
-// model.safetensors.index.json) and a writer. Every error names the file and the tensor.
+// model.safetensors.index.json) and writers (one file; a model directory's weights, sharded as Hugging Face
+// transformers shards them). Every error names the file and the tensor.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -64,5 +65,15 @@ class SafetensorsStore {
 // in sorted order, header padded to 8 bytes.
 void safetensors_save(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
+
+// Writes the weights of a model directory `dir` (which must exist): DIR/model.safetensors when all tensors fit in
+// `max_shard_bytes`, otherwise DIR/model-00001-of-0000N.safetensors ... packed greedily in the given order (a
+// shard is closed when the next tensor would take it past the limit; a tensor larger than the limit gets a shard
+// of its own) and DIR/model.safetensors.index.json {"metadata": {"total_size": BYTES}, "weight_map": {tensor:
+// file}}, as transformers' save_pretrained writes them. Each file appears atomically; a model.safetensors or
+// index of the other layout left in DIR is removed. Returns the file names written (shards, then the index).
+std::vector<std::string> safetensors_save_sharded(
+    const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& tensors, uint64_t max_shard_bytes,
+    const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 }  // namespace toolgrpo::model
