@@ -58,7 +58,23 @@ void write_text(const fs::path& p, const std::string& text) {
 }  // namespace
 
 int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
-  const CliArgs cli(args, {"--arch", "--preset", "--tokenizer", "--seed", "--out"}, {"--force"});
+  static const CommandSpec spec = {
+      "init-model",
+      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|small|bench] [--tokenizer byte] [--seed S] --out DIR "
+      "[--force]",
+      "Creates a Hugging Face-style model directory (config.json, model.safetensors, tokenizer.json, "
+      "generation_config.json) with seeded random weights and the built-in byte tokenizer (256 byte tokens plus "
+      "the ChatML and ToolRL special tokens). The directory is built under a temporary name and moved into "
+      "place, so it is never left half-written.",
+      {{"--arch", "ARCH", "architecture: qwen2 (default), qwen3 or llama"},
+       {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), small (256, 4) or bench (512, 8)"},
+       {"--tokenizer", "byte", "the tokenizer to write; only the built-in byte tokenizer so far"},
+       {"--seed", "S", "seed of the random weights (default 0)"},
+       {"--out", "DIR", "the model directory to create (required)"},
+       {"--force", "", "replace DIR when it exists and is not empty"}},
+      {},
+      ""};
+  const CliArgs cli(args, spec);
   const std::string out = cli.get("--out");
   const std::string tokenizer = cli.has("--tokenizer") ? cli.get("--tokenizer") : "byte";
   if (tokenizer != "byte")
@@ -104,11 +120,35 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
 }
 
 int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
-  const CliArgs cli(args,
-                    {"--model", "--prompt", "--prompts", "--input-ids", "--max-new-tokens", "--group-size", "--seed",
-                     "--temperature", "--top-p", "--top-k", "--threads", "--stop", "--chat-template", "--device",
-                     "--dtype"},
-                    {"--greedy", "--chatml"});
+  static const CommandSpec spec = {
+      "generate",
+      "generate --model DIR (--prompt TEXT [--chatml] | --prompts FILE.jsonl [--chat-template NAME] | "
+      "--input-ids FILE.jsonl) [--greedy] [--max-new-tokens N] [--group-size G] [--seed S] [--temperature T] "
+      "[--top-p P] [--top-k K] [--stop STRING] [--threads N] [--device cpu|cuda] [--dtype fp32|bf16]",
+      "Samples from a Qwen2/Qwen3/Llama model directory with the KV-cache engine: each prompt is prefilled once "
+      "and its cache serves its --group-size samples. Sample s of prompt p draws its random numbers from (seed, "
+      "p, s, position) only, so it is the same in any batch and with any --threads. Writes one JSON line per "
+      "sample to stdout ({prompt, sample, ids, finish, text}); throughput goes to stderr.",
+      {{"--model", "DIR", "the Hugging Face model directory (required)"},
+       {"--prompt", "TEXT", "one prompt, encoded with the directory's tokenizer.json"},
+       {"--chatml", "", "wrap --prompt in a ChatML user turn with the assistant generation prompt"},
+       {"--prompts", "FILE.jsonl", "rows {\"text\"}, or ToolRL rows {\"system\", \"user\"} via the chat template"},
+       {"--chat-template", "NAME", "qwen2.5, qwen3 or llama3 for --prompts (default: from the architecture)"},
+       {"--input-ids", "FILE.jsonl", "rows {\"ids\": [...]} of token ids"},
+       {"--greedy", "", "take the most likely token instead of sampling"},
+       {"--max-new-tokens", "N", "tokens to generate at most per sample (default 64)"},
+       {"--group-size", "G", "samples per prompt (default 1)"},
+       {"--seed", "S", "sampling seed (default 0)"},
+       {"--temperature", "T", "softmax temperature, > 0 (default 1)"},
+       {"--top-p", "P", "nucleus sampling mass in (0, 1] (default 1)"},
+       {"--top-k", "K", "sample among the K most likely tokens (default 0: all)"},
+       {"--stop", "STRING", "end a sample when its decoded text contains STRING"},
+       {"--threads", "N", "CPU threads (default: libtorch's)"},
+       {"--device", "cpu|cuda", "where to run (default cpu)"},
+       {"--dtype", "fp32|bf16", "weight and activation type (default fp32 on cpu, bf16 on cuda)"}},
+      {},
+      ""};
+  const CliArgs cli(args, spec);
   const std::string dir = cli.get("--model");
   const model::ModelConfig cfg = model::model_config_load(dir);
   std::unique_ptr<model::BpeTokenizer> tok;
@@ -223,7 +263,18 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
 }
 
 int cmd_tokenize(parallel::Runtime& rt, const std::vector<std::string>& args) {
-  const CliArgs cli(args, {"--tokenizer", "--in"}, {"--decode"});
+  static const CommandSpec spec = {
+      "tokenize",
+      "tokenize --tokenizer DIR|FILE|byte [--in FILE.jsonl] [--decode]",
+      "Encodes JSON Lines rows {\"text\": ...} (from stdin or --in) into rows {\"ids\": [...]} on stdout with a "
+      "byte-level BPE tokenizer.json (Qwen2/2.5/3, Llama-3, or the built-in byte tokenizer); with --decode, rows "
+      "{\"ids\"} become {\"text\"}. Output appears only when every row is valid.",
+      {{"--tokenizer", "DIR|FILE|byte", "a tokenizer.json, a directory with one, or byte (built-in; required)"},
+       {"--in", "FILE.jsonl", "input rows (default: stdin)"},
+       {"--decode", "", "decode ids to text instead of encoding"}},
+      {},
+      ""};
+  const CliArgs cli(args, spec);
   const std::string where = cli.get("--tokenizer");
   std::unique_ptr<model::BpeTokenizer> tok;
   if (where == "byte") {

@@ -160,7 +160,22 @@ void score_chunk(const std::vector<Row>& rows, std::string& out, Totals& totals,
 }
 
 ScoreOptions parse_options(const std::vector<std::string>& args) {
-  const CliArgs cli(args, {"--data", "--out", "--variant", "--step", "--template", "--chunk-rows"}, {});
+  static const CommandSpec spec = {
+      "score",
+      "score --data IN.jsonl [--out OUT.jsonl] [--variant NAME] [--step N] [--template qwen|llama] [--chunk-rows N]",
+      "Scores JSON Lines rows {output | solution_str, ground_truth, [step], [variant]} with the ToolRL reward "
+      "(format, correctness, length and total, with the reference implementation's semantics) in the Kokkos "
+      "batch scorer, writes one result row per input row and prints the mean of each component. A malformed "
+      "row stops the run with FILE:LINE and exit code 2, and leaves no output file.",
+      {{"--data", "IN.jsonl", "the rows to score (required)"},
+       {"--out", "OUT.jsonl", "where to write {format, correctness, length, total} or {error} per row"},
+       {"--variant", "NAME", "reward variant for rows without a \"variant\" field (default: default)"},
+       {"--step", "N", "step for rows without a \"step\" field (step-dependent variants; default 0)"},
+       {"--template", "qwen|llama", "extracts the answer of solution_str rows without experiment_name"},
+       {"--chunk-rows", "N", "rows read and scored per batch (default 65536)"}},
+      {},
+      ""};
+  const CliArgs cli(args, spec);
   ScoreOptions opt;
   if (!cli.has("--data")) throw UsageError("score: --data IN.jsonl is required");
   opt.data = cli.get("--data");

@@ -1,4 +1,4 @@
-// The table of subcommands and the top-level help text.
+// The table of subcommands, the top-level help text, and the help of train/sft (their code is in cmd_train.cpp).
 #include "app/commands.hpp"
 
 namespace toolgrpo::app {
@@ -10,6 +10,8 @@ const std::vector<Command>& commands() {
       {"generate", "sample from a model directory (KV cache, group prefix sharing)", cmd_generate},
       {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)", cmd_train},
       {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)", cmd_sft},
+      {"export", "write a checkpoint or run as a Hugging Face model directory (safetensors, fp32/bf16)", cmd_export},
+      {"ckpt", "inspect a checkpoint file: 'ckpt info FILE [--verify]'", cmd_ckpt},
       {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)", cmd_tokenize},
       {"version", "print versions of toolgrpo and its libraries", cmd_version},
   };
@@ -26,9 +28,47 @@ std::string usage_text() {
   std::string s =
       "usage: toolgrpo <command> [options]   (launch with mpirun -np N for several ranks)\n\ncommands:\n";
   for (const auto& c : commands())
-    s += "  " + std::string(c.name) + std::string(10 - std::string(c.name).size(), ' ') + c.summary + "\n";
-  s += "\nRun 'toolgrpo <command> --help' for the options of a command.\n";
+    s += "  " + std::string(c.name) + std::string(12 - std::string(c.name).size(), ' ') + c.summary + "\n";
+  s += "\nRun 'toolgrpo <command> --help' (or 'toolgrpo help <command>') for the options of a command.\n";
   return s;
+}
+
+const CommandSpec& train_spec(bool sft) {
+  const std::vector<OptionSpec> options = {
+      {"--config", "FILE.yaml", "the run configuration (YAML); without it every key has its default"},
+  };
+  const std::vector<OptionSpec> arguments = {
+      {"section.key=value", "", "overrides one configuration key, e.g. grpo.lr=2e-6 rollout.group_size=8"},
+  };
+  const std::string notes =
+      "The sections are run, model, data, rollout, reward, grpo, sft, parallel, checkpoint and log; every key, its "
+      "meaning and its default are in README.md, section \"Configuration\" (and app/config.hpp). Rank 0 prints "
+      "the resolved configuration and saves it as config.yaml in the run directory run.out_dir/run.name.";
+  static const CommandSpec grpo = {
+      "train",
+      "train [--config FILE.yaml] [section.key=value ...]",
+      "Trains the policy with GRPO on ToolRL data: each step samples rollout.group_size responses for each of "
+      "rollout.prompts_per_step prompts, scores them with the ToolRL reward, normalises the rewards per group "
+      "into advantages and takes clipped policy-gradient steps. Launch with mpirun -np N; ranks generate and "
+      "train colocated or split (parallel.mode). The configuration is read from --config, then each "
+      "key=value argument overrides one of its keys; every unknown key, wrong type or out-of-range value is "
+      "reported (exit code 2) before anything runs. Metrics, evaluations, checkpoints and the final model go "
+      "to the run directory.",
+      options,
+      arguments,
+      notes};
+  static const CommandSpec supervised = {
+      "sft",
+      "sft [--config FILE.yaml] [section.key=value ...]",
+      "Supervised fine-tuning on the ground-truth answers of the ToolRL data (cross-entropy on the answer, the "
+      "prompt masked out), with the same configuration file, overrides, ranks and run directory as train; the "
+      "sft section sets its learning rate, batch size and length limits. The configuration is read from "
+      "--config, then each key=value argument overrides one of its keys; every unknown key, wrong type or "
+      "out-of-range value is reported (exit code 2) before anything runs.",
+      options,
+      arguments,
+      notes};
+  return sft ? supervised : grpo;
 }
 
 }  // namespace toolgrpo::app

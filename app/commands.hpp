@@ -1,18 +1,14 @@
-// The subcommands of the toolgrpo executable and the error type that means "bad input" (exit code 2).
+// The subcommands of the toolgrpo executable. UsageError ("bad input", exit code 2) and HelpRequested ("--help",
+// exit code 0) come from app/cli_args.hpp.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "app/cli_args.hpp"
 #include "parallel/runtime.hpp"
 
 namespace toolgrpo::app {
-
-// Bad CLI arguments or bad input data: reported without a stack of context, exit code 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 using CommandFn = int (*)(parallel::Runtime&, const std::vector<std::string>& args);
 
@@ -33,5 +29,10 @@ int cmd_generate(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_tokenize(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_train(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_sft(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_export(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_ckpt(parallel::Runtime&, const std::vector<std::string>& args);
+
+// The options and help of `train` (sft = false) and `sft`.
+const CommandSpec& train_spec(bool sft);
 
 }  // namespace toolgrpo::app

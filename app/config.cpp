@@ -65,6 +65,33 @@ bool scalar_as<bool>(const YAML::Node& n) {
   throw std::invalid_argument("expected true or false, got '" + s + "'");
 }
 
+// run.time_limit: seconds ("3600", "5400.5") or HH:MM:SS / MM:SS as Slurm and PBS write wall times.
+double time_limit_seconds(const YAML::Node& n) {
+  const std::string s = scalar_as<std::string>(n);
+  double total = 0;
+  int parts = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t colon = s.find(':', start);
+    const std::string part = s.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(part, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size() || !(v >= 0) || (colon != std::string::npos && part.find('.') != std::string::npos))
+      throw std::invalid_argument("expected seconds or HH:MM:SS, got '" + s + "'");
+    total = total * 60 + v;
+    ++parts;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts > 3) throw std::invalid_argument("expected seconds or HH:MM:SS, got '" + s + "'");
+  return total;
+}
+
 template <class S, class T>
 Field field(const std::string& path, S Config::*section, T S::*member) {
   return Field{path, [=](Config& c, const YAML::Node& n) { (c.*section).*member = scalar_as<T>(n); },
@@ -77,6 +104,8 @@ const std::vector<Field>& fields() {
       field("run.name", &Config::run, &RunSection::name),
       field("run.out_dir", &Config::run, &RunSection::out_dir),
       field("run.seed", &Config::run, &RunSection::seed),
+      Field{"run.time_limit", [](Config& c, const YAML::Node& n) { c.run.time_limit = time_limit_seconds(n); },
+            [](const Config& c, YAML::Emitter& e) { e << YAML::Key << "time_limit" << YAML::Value << c.run.time_limit; }},
       field("model.path", &Config::model, &ModelSection::path),
       field("model.arch", &Config::model, &ModelSection::arch),
       field("model.preset", &Config::model, &ModelSection::preset),
@@ -135,6 +164,7 @@ const std::vector<Field>& fields() {
       field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
       field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),
+      field("checkpoint.async", &Config::checkpoint, &CheckpointSection::async),
       field("log.every", &Config::log, &LogSection::every),
       field("log.eval_every", &Config::log, &LogSection::eval_every),
   };

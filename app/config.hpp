@@ -13,6 +13,7 @@ struct RunSection {
   std::string name = "toolgrpo";
   std::string out_dir = "runs";
   int64_t seed = 1;
+  double time_limit = 0;  // seconds of this allocation the run may use (YAML: seconds or HH:MM:SS; 0 = none)
 };
 struct ModelSection {
   std::string path;              // Hugging Face model directory; empty: a built-in tiny model
@@ -84,9 +85,10 @@ struct ParallelSection {
   int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
 };
 struct CheckpointSection {
-  int64_t every = 0;  // steps; 0 = only at the end
-  int64_t keep = 3;
-  std::string resume = "auto";  // auto | never | PATH
+  int64_t every = 0;  // steps; 0 = only at the end (and when the run is stopped by a signal or its time limit)
+  int64_t keep = 3;   // complete checkpoints kept in RUN_DIR/checkpoints (the one `latest` names is never deleted)
+  std::string resume = "auto";  // auto (newest complete checkpoint of the run directory) | never | PATH
+  bool async = true;  // write in a background thread from a host snapshot (training blocks only for the copy)
 };
 struct LogSection {
   int64_t every = 1;       // progress line every N steps (metrics files get every step)

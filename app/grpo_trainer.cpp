@@ -2,7 +2,8 @@
 // prompts and score them; the groups reach every rank in one all-gather; with dynamic sampling, groups whose
 // rewards are all equal are dropped and more prompts are drawn. Trainers then split each mini-batch by tokens,
 // recompute old (and reference) log-probs, compute group advantages, and update with the clipped loss; in split
-// mode trainer 0 broadcasts the new weights to the generators. World rank 0 logs.
+// mode trainer 0 broadcasts the new weights to the generators. The run around the steps (resume, checkpoints,
+// stop signals, logging) is app/run_driver's.
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
@@ -14,8 +15,12 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <csignal>
+
+#include "app/commands.hpp"
 #include "app/learner.hpp"
 #include "app/run_data.hpp"
+#include "app/run_driver.hpp"
 #include "app/run_log.hpp"
 #include "app/trainer.hpp"
 #include "io/dataset.hpp"
@@ -67,18 +72,18 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
       });
 }
 
-// The state of one GRPO run on this rank, and the three parts of a step.
-class GrpoLoop {
+// GRPO on this rank: the three parts of a step (collect, train, sync) and the evaluation, over the run's state.
+class GrpoTrainer final : public StepTrainer {
  public:
-  GrpoLoop(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const RunData& data, Policy& pol)
-      : c_(c), world_(world), opt_(opt), data_(data), pol_(pol), seed_(static_cast<uint64_t>(c.run.seed)),
+  GrpoTrainer(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const RunData& data, RunState& s)
+      : c_(c), world_(world), opt_(opt), data_(data), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
         roles_(parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks))),
         reward_(opt.reward ? opt.reward : toolrl_reward(c.reward.variant)),
         kl_kind_(model::kl_estimator_from_name(c.grpo.kl_type)),
         adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
     if (roles_.trains) {
-      learner_ = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training);
-      if (c.grpo.kl_coef > 0) ref_w_ = model::decoder_weights_clone(pol_.w);  // the reference: the starting weights
+      s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training);
+      if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
     }
     lcfg_.clip_low = c.grpo.clip_low;
     lcfg_.clip_high = c.grpo.clip_high;
@@ -89,6 +94,23 @@ class GrpoLoop {
       lcfg_.kl_coef = c.grpo.kl_coef;
       lcfg_.kl = kl_kind_;
     }
+    const int64_t per_epoch = std::max<int64_t>(1, static_cast<int64_t>(data.train.rows.size()) / c.rollout.prompts_per_step);
+    total_ = c.grpo.steps > 0 ? c.grpo.steps : per_epoch * c.grpo.epochs;
+  }
+
+  int64_t total_steps() const override { return total_; }
+  bool holds_state() const override { return roles_.trains && roles_.training.rank() == 0; }
+  int generation_ranks() const override { return roles_.split ? static_cast<int>(c_.parallel.generation_ranks) : world_.size(); }
+  int training_ranks() const override { return roles_.split ? world_.size() - generation_ranks() : world_.size(); }
+
+  std::optional<io::MetricsRow> step(RunState& s, const StopPoll& stop) override;
+  std::string step_line(const io::MetricsRow& row, int64_t total) const override;
+  std::string eval_line(const io::MetricsRow& e) const override {
+    return "eval after step " + format_fixed(metric(e, "step"), 0) + ": reward " +
+           format_fixed(metric(e, "eval_reward_total_mean"), 4) + " (format " +
+           format_fixed(metric(e, "eval_reward_format_mean"), 3) + " correctness " +
+           format_fixed(metric(e, "eval_reward_correctness_mean"), 3) + ") on " + format_fixed(metric(e, "prompts"), 0) +
+           " prompts";
   }
 
   // What the generation rounds of a step produced (the same on every rank after the all-gather).
@@ -101,23 +123,26 @@ class GrpoLoop {
 
   // Generation rounds: sample, score, gather; with dynamic sampling, groups with equal rewards are dropped and
   // more prompts drawn until prompts_per_step groups are kept or the rounds run out.
-  Rollouts collect(int64_t step) {
+  // Returns nullopt when a stop signal arrived on any rank (checked after each round's generation).
+  std::optional<Rollouts> collect(int64_t step, io::DataCursor& cursor, const StopPoll& stop) {
     const int64_t P = c_.rollout.prompts_per_step;
     const int64_t max_rounds = c_.grpo.dynamic_sampling ? c_.grpo.dynamic_sampling_rounds : 1;
     Rollouts out;
     RolloutTimes times;
     for (int64_t round = 0; round < max_rounds && static_cast<int64_t>(out.kept.size()) < P; ++round) {
-      const std::vector<int64_t> rows = io::take_rows(data_.train.rows.size(), seed_, cursor_, P);
+      const std::vector<int64_t> rows = io::take_rows(data_.train.rows.size(), seed_, cursor, P);
+      if (round == 0) maybe_signal(step, "generate");
       std::vector<parallel::RolloutGroup> mine;
       if (roles_.split && roles_.trains) world_.idle_barrier();  // trainers sleep while the generators work
       if (roles_.generates) {
         const auto [b, e] = io::shard_range(P, roles_.generation.rank(), roles_.generation.size());
-        RolloutWork work = work_for(&data_.train, step, false);
+        RolloutWork work = work_for(&data_.train, step, false, stop);
         work.rows.assign(rows.begin() + b, rows.begin() + e);
         work.first_index = round * P + b;
         mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
         if (roles_.split) world_.idle_barrier();
       }
+      if (stop.any()) return std::nullopt;
       for (auto& g : parallel::rollouts_allgather(mine, world_)) {
         bool same = true;
         for (std::size_t s = 0; s < g.responses.size(); ++s) {
@@ -150,7 +175,7 @@ class GrpoLoop {
 
   // The trainers' part: advantages, then one clipped-loss update per mini-batch, each split over the trainers by
   // tokens and run in micro-batches. Returns the statistics reduced over the world.
-  Updates train(const std::vector<parallel::RolloutGroup>& kept, double lr) {
+  Updates train(const std::vector<parallel::RolloutGroup>& kept, double lr, Learner* learner) {
     Updates u;
     std::vector<SeqRef> seqs;
     std::vector<double> totals;
@@ -203,7 +228,7 @@ class GrpoLoop {
         norm.tokens = std::max(1.0, norm.tokens);
         norm.sequences = std::max(1.0, norm.sequences);
         norm.max_len = static_cast<double>(c_.rollout.max_new_tokens);
-        learner_->zero_grad();
+        learner->zero_grad();
         for_each_micro_batch(
             seqs, shares[static_cast<std::size_t>(u.count)], c_.grpo.micro_batch_tokens, pol_.device,
             [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
@@ -226,7 +251,7 @@ class GrpoLoop {
               u.pg_loss += l.pg_loss, u.clip_fraction += l.clip_fraction, u.entropy += l.entropy;
               u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
             });
-        u.grad_norm = learner_->update(lr, c_.grpo.max_grad_norm);
+        u.grad_norm = learner->update(lr, c_.grpo.max_grad_norm);
       }
     }
     if (roles_.split) world_.idle_barrier();  // generators sleep while the trainers work
@@ -244,18 +269,21 @@ class GrpoLoop {
     if (roles_.sync.valid()) parallel::broadcast_flat(policy_parameters(pol_), 0, roles_.sync);
   }
 
-  // Greedy evaluation on data.eval, one sample per prompt, on the generating ranks.
-  io::MetricsRow evaluate(int64_t step) {
+  // Greedy evaluation on data.eval after s.step steps, one sample per prompt, on the generating ranks.
+  std::optional<io::MetricsRow> evaluate(const RunState& s, const StopPoll& stop) override {
+    const int64_t step = s.step - 1;  // the index of the step just completed (the reward schedule's step)
+    maybe_signal(step, "eval");
     RolloutTimes times;
     std::vector<parallel::RolloutGroup> mine;
     const int64_t E = static_cast<int64_t>(data_.eval.rows.size());
     if (roles_.generates) {
       const auto [b, e] = io::shard_range(E, roles_.generation.rank(), roles_.generation.size());
-      RolloutWork work = work_for(&data_.eval, step, true);
+      RolloutWork work = work_for(&data_.eval, step, true, stop);
       for (int64_t r = b; r < e; ++r) work.rows.push_back(r);
       work.first_index = b;
       mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
     }
+    if (stop.any()) return std::nullopt;
     std::vector<double> total, format, correctness, length;
     for (const auto& g : parallel::rollouts_allgather(mine, world_)) {
       total.push_back(field(g, 0, kTotal));
@@ -263,7 +291,7 @@ class GrpoLoop {
       correctness.push_back(field(g, 0, kCorrectness));
       length.push_back(static_cast<double>(g.responses[0].size()));
     }
-    io::MetricsRow row = {{"step", static_cast<double>(step + 1)}, {"prompts", static_cast<double>(E)}};
+    io::MetricsRow row = {{"step", static_cast<double>(s.step)}, {"prompts", static_cast<double>(E)}};
     add_stats(row, "eval_reward_total", total);
     add_stats(row, "eval_reward_format", format);
     add_stats(row, "eval_reward_correctness", correctness);
@@ -274,13 +302,35 @@ class GrpoLoop {
  private:
   bool kl_in_loss() const { return c_.grpo.kl_coef > 0 && c_.grpo.kl_where == "loss"; }
 
-  RolloutWork work_for(const io::Dataset* data, int64_t step, bool greedy) const {
+  RolloutWork work_for(const io::Dataset* data, int64_t step, bool greedy, const StopPoll& stop) const {
     RolloutWork w;
+    w.cancel = stop.flag;
     w.data = data;
     w.step = step;
     w.group_size = greedy ? 1 : c_.rollout.group_size;
     w.greedy = greedy;
     w.workers = std::max(1, opt_.threads);
+    return w;
+  }
+
+  // Signal tests: this rank raises SIGUSR1 on itself in the configured step and phase.
+  void maybe_signal(int64_t step, const char* phase) const {
+    if (opt_.signal_rank == world_.rank() && opt_.signal_step == step && opt_.signal_phase == phase) std::raise(SIGUSR1);
+  }
+
+  // The KL reference: the run's starting weights. A fresh run clones them; a resumed one reloads them from where
+  // they came from and checks that they are the same weights.
+  model::DecoderWeights reference_weights(const RunState& s) const {
+    const ModelOrigin& r = s.reference;
+    const ModelOrigin& p = pol_.origin;
+    if (r.kind == p.kind && r.path == p.path && r.seed == p.seed && r.checksum == p.checksum)
+      return model::decoder_weights_clone(pol_.w);
+    const model::DecoderWeights w = origin_weights_load(r, pol_.cfg, pol_.device);
+    const uint32_t crc = weights_checksum(pol_.cfg, w);
+    if (crc != r.checksum)
+      throw UsageError("reference model (" + r.kind + " " + r.path + "): its weights have CRC-32C " + std::to_string(crc) +
+                       ", the run started from weights with CRC-32C " + std::to_string(r.checksum) +
+                       "; the KL reference must be the run's starting model (restore it, or start a new run)");
     return w;
   }
 
@@ -296,20 +346,19 @@ class GrpoLoop {
   const parallel::Comm& world_;
   const TrainOptions& opt_;
   const RunData& data_;
-  Policy& pol_;
+  const Policy& pol_;
   const uint64_t seed_;
   const parallel::Roles roles_;
   const RewardFn reward_;
   const model::KlEstimator kl_kind_;
   const reward::AdvantageStd adv_mode_;
-  std::unique_ptr<Learner> learner_;
   model::DecoderWeights ref_w_;
   model::PolicyLossConfig lcfg_;
-  io::DataCursor cursor_;
+  int64_t total_ = 0;
 };
 
-io::MetricsRow step_row(int64_t step, const GrpoLoop::Rollouts& r, const GrpoLoop::Updates& u, double lr,
-                        double seconds_train, double seconds_sync, double eta) {
+io::MetricsRow step_row(int64_t step, const GrpoTrainer::Rollouts& r, const GrpoTrainer::Updates& u, double lr,
+                        double seconds_train, double seconds_sync) {
   const double n = std::max<double>(1, static_cast<double>(u.count));
   double tokens = 0;
   for (const auto& g : r.kept) {
@@ -331,7 +380,7 @@ io::MetricsRow step_row(int64_t step, const GrpoLoop::Rollouts& r, const GrpoLoo
       {"approx_kl", u.approx_kl / n}, {"pg_loss", u.pg_loss / n}, {"grad_norm", u.grad_norm}, {"lr", lr},
       {"tokens_per_s", tokens / std::max(1e-9, step_s)}, {"seconds_generate", r.seconds_generate},
       {"seconds_score", r.seconds_score}, {"seconds_train", seconds_train}, {"seconds_sync", seconds_sync},
-      {"seconds_step", step_s}, {"eta_seconds", eta}});
+      {"seconds_step", step_s}});
   return row;
 }
 
@@ -345,52 +394,29 @@ std::string progress_line(const io::MetricsRow& m, int64_t total) {
          "s train " + f("seconds_train", 2) + "s sync " + f("seconds_sync", 3) + "s | eta " + f("eta_seconds", 0) + "s";
 }
 
+std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& stop) {
+  const std::optional<Rollouts> rollouts = collect(s.step, s.cursor, stop);
+  if (!rollouts) return std::nullopt;
+  const double lr = model::lr_at(c_.grpo.schedule, c_.grpo.lr, s.step, c_.grpo.warmup_steps, total_);
+  auto t0 = Clock::now();
+  maybe_signal(s.step, "train");
+  const Updates updates = train(rollouts->kept, lr, s.learner.get());
+  const double seconds_train = world_.allreduce_max(seconds_since(t0));
+  t0 = Clock::now();
+  sync();
+  const double seconds_sync = world_.allreduce_max(seconds_since(t0));
+  return step_row(s.step, *rollouts, updates, lr, seconds_train, seconds_sync);
+}
+
+std::string GrpoTrainer::step_line(const io::MetricsRow& row, int64_t total) const { return progress_line(row, total); }
+
 }  // namespace
 
 TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  const RunData data = run_data_load(c);
-  model::cpu_threads_set(opt.threads);
-  model::cpu_allocator_keep_memory();
-  TrainResult result;
-  result.policy = policy_load(c.model, static_cast<uint64_t>(c.run.seed), opt.local_rank);
-  GrpoLoop loop(c, world, opt, data, result.policy);
-  RunLog log(c, "train", world.rank() == 0, opt.save, opt.print);
-  if (c.checkpoint.every > 0)
-    log.message("train: note: checkpoint.every is set, but HDF5 checkpoints are not implemented yet; only the final "
-                "weights are written");
-  const int64_t steps_per_epoch =
-      std::max<int64_t>(1, static_cast<int64_t>(data.train.rows.size()) / c.rollout.prompts_per_step);
-  const int64_t total = c.grpo.steps > 0 ? c.grpo.steps : steps_per_epoch * c.grpo.epochs;
-  const auto t_start = Clock::now();
-  for (int64_t step = 0; step < total; ++step) {
-    if (opt.fail_rank == world.rank() && opt.fail_step == step)
-      throw std::runtime_error("injected fault on rank " + std::to_string(world.rank()) + " at step " + std::to_string(step + 1));
-    const GrpoLoop::Rollouts rollouts = loop.collect(step);
-    const double lr = model::lr_at(c.grpo.schedule, c.grpo.lr, step, c.grpo.warmup_steps, total);
-    auto t0 = Clock::now();
-    const GrpoLoop::Updates updates = loop.train(rollouts.kept, lr);
-    const double seconds_train = world.allreduce_max(seconds_since(t0));
-    t0 = Clock::now();
-    loop.sync();
-    const double seconds_sync = world.allreduce_max(seconds_since(t0));
-    const double eta = seconds_since(t_start) / static_cast<double>(step + 1) * static_cast<double>(total - step - 1);
-    io::MetricsRow row = step_row(step, rollouts, updates, lr, seconds_train, seconds_sync, eta);
-    log.step(row, (step + 1) % c.log.every == 0 || step + 1 == total ? progress_line(row, total) : "");
-    result.metrics.push_back(std::move(row));
-    if (!data.eval.rows.empty() && ((step + 1) % c.log.eval_every == 0 || step + 1 == total)) {
-      io::MetricsRow e = loop.evaluate(step);
-      log.eval(e, "eval after step " + std::to_string(step + 1) + ": reward " +
-                      format_fixed(metric(e, "eval_reward_total_mean"), 4) + " (format " +
-                      format_fixed(metric(e, "eval_reward_format_mean"), 3) + " correctness " +
-                      format_fixed(metric(e, "eval_reward_correctness_mean"), 3) + ") on " +
-                      format_fixed(metric(e, "prompts"), 0) + " prompts");
-      result.eval.push_back(std::move(e));
-    }
-  }
-  log.save_policy(result.policy);
-  log.message("train: " + std::to_string(total) + " steps in " + format_fixed(seconds_since(t_start), 1) +
-              " s; run directory " + log.dir());
-  return result;
+  const bool trains = c.parallel.mode != "split" || world.rank() >= c.parallel.generation_ranks;
+  return run_driver(c, world, opt, "grpo", trains, [&](RunState& s, const RunData& data) {
+    return std::make_unique<GrpoTrainer>(c, world, opt, data, s);
+  });
 }
 
 }  // namespace toolgrpo::app

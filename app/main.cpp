@@ -1,5 +1,6 @@
 // toolgrpo: the table of contents. Start MPI and Kokkos, run one subcommand, and decide how errors end the
 // job: bad input exits 2, anything else 1; with several ranks the whole job is aborted, never one rank alone.
+// "COMMAND --help" (or "help COMMAND") prints the command's help on rank 0 and exits 0.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -22,7 +23,8 @@ int finish(parallel::Runtime& rt, int code, const char* what, const char* kind) 
 
 int main(int argc, char** argv) {
   parallel::Runtime rt(argc, argv);
-  const std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 2 && args[0] == "help") args = {args[1], "--help"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     if (rt.rank() == 0) std::fputs(app::usage_text().c_str(), stdout);
     return args.empty() ? 2 : 0;
@@ -31,6 +33,9 @@ int main(int argc, char** argv) {
   try {
     if (cmd == nullptr) throw app::UsageError("unknown command '" + args[0] + "'\n" + app::usage_text());
     return cmd->run(rt, std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const app::HelpRequested& h) {
+    if (rt.rank() == 0) std::fputs(h.text(), stdout);
+    return 0;
   } catch (const app::UsageError& e) {
     return finish(rt, 2, e.what(), "");
   } catch (const std::exception& e) {

@@ -1,51 +1,134 @@
 // Policy loading and saving; see policy.hpp.
 #include "app/policy.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "app/checkpoint.hpp"
 #include "app/commands.hpp"
 #include "io/atomic_file.hpp"
+#include "io/checkpoint_file.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
+namespace {
 
-Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
+namespace fs = std::filesystem;
+
+model::ChatFormat chat_of(model::Arch arch) {
+  return arch == model::Arch::Qwen3 ? model::ChatFormat::Qwen3
+         : arch == model::Arch::Llama ? model::ChatFormat::Llama3
+                                      : model::ChatFormat::Qwen25;
+}
+
+std::string file_text(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot read the " + std::string(what));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// What model.path names: "" (built-in), "directory" (config.json inside) or "checkpoint" (a file, or a run
+// directory's newest checkpoint, resolved into `path`).
+std::string path_kind(const std::string& given, std::string& path) {
+  path = given;
+  if (given.empty()) return "";
+  if (fs::is_directory(given) && fs::exists(fs::path(given) / "config.json")) return "directory";
+  if (fs::is_regular_file(given)) return "checkpoint";
+  if (fs::is_directory(given)) {
+    path = checkpoint_resolve(given);
+    if (!path.empty()) return "checkpoint";
+    throw UsageError("model.path: " + given + " is neither a Hugging Face model directory (no config.json) nor a run "
+                     "directory with checkpoints");
+  }
+  throw UsageError("model.path: " + given + " does not exist");
+}
+
+model::ModelConfig preset_config(const ModelSection& m) {
+  const model::ByteTokenizer bt;
+  return model::model_preset(m.arch, m.preset, (bt.vocab_size() + 63) / 64 * 64);
+}
+
+}  // namespace
+
+at::Device policy_device(const ModelSection& m, int local_rank) {
   if (m.dtype != "fp32")
     throw UsageError("model.dtype: training keeps fp32 weights (bf16 mixed precision is not implemented), got '" + m.dtype + "'");
+  if (m.device != "cuda") return at::kCPU;
+  if (!model::cuda_available())
+    throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % model::cuda_device_count()));
+}
+
+Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
+  const at::Device device = policy_device(m, local_rank);
+  std::string path;
+  const std::string kind = path_kind(m.path, path);
   Policy p;
-  if (m.device == "cuda") {
-    if (!model::cuda_available())
-      throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
-    p.device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % model::cuda_device_count()));
-  }
-  if (m.path.empty()) {
+  if (kind == "checkpoint") {
+    LoadedCheckpoint l = checkpoint_load(path, false);
+    p = checkpoint_policy(l, device);
+  } else if (kind == "directory") {
+    p.device = device;
+    p.cfg = model::model_config_load(path);
+    p.origin = {"directory", path, 0, 0};
+    p.source_dir = path;
+    p.w = model::decoder_weights_load(p.cfg, path, at::kFloat, p.device);
+    const std::string tok_path = path + "/tokenizer.json";
+    p.tokenizer_json = file_text(tok_path, "tokenizer");
+    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, tok_path);
+    p.chat = chat_of(p.cfg.arch);
+    p.origin.checksum = weights_checksum(p.cfg, p.w);
+  } else {
     const model::ByteTokenizer bt;
-    p.cfg = model::model_preset(m.arch, m.preset, (bt.vocab_size() + 63) / 64 * 64);
+    p.device = device;
+    p.cfg = preset_config(m);
+    p.origin = {"preset", m.arch + "/" + m.preset, static_cast<int64_t>(seed), 0};
     p.w = model::decoder_weights_random(p.cfg, seed);
+    p.origin.checksum = weights_checksum(p.cfg, p.w);
     if (!p.device.is_cpu()) p.w = model::decoder_weights_to(p.w, p.device);
     p.tokenizer_json = bt.to_tokenizer_json();
     p.tok = model::BpeTokenizer::parse(p.tokenizer_json, "built-in byte tokenizer");
-  } else {
-    p.cfg = model::model_config_load(m.path);
-    p.w = model::decoder_weights_load(p.cfg, m.path, at::kFloat, p.device);
-    const std::string tok_path = m.path + "/tokenizer.json";
-    std::ifstream in(tok_path);
-    if (!in) throw std::runtime_error(tok_path + ": cannot read the tokenizer");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    p.tokenizer_json = ss.str();
-    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, tok_path);
-    p.chat = p.cfg.arch == model::Arch::Qwen3   ? model::ChatFormat::Qwen3
-             : p.cfg.arch == model::Arch::Llama ? model::ChatFormat::Llama3
-                                                : model::ChatFormat::Qwen25;
   }
   if (!m.chat_template.empty()) p.chat = model::chat_format_from_name(m.chat_template);
   return p;
+}
+
+model::DecoderWeights origin_weights_load(const ModelOrigin& o, const model::ModelConfig& cfg, at::Device device) {
+  if (o.kind == "preset") {
+    const model::DecoderWeights w = model::decoder_weights_random(cfg, static_cast<uint64_t>(o.seed));
+    return device.is_cpu() ? w : model::decoder_weights_to(w, device);
+  }
+  if (o.kind == "directory") return model::decoder_weights_load(cfg, o.path, at::kFloat, device);
+  if (o.kind == "checkpoint") {
+    const LoadedCheckpoint l = checkpoint_load(o.path, false);
+    return device.is_cpu() ? l.weights : model::decoder_weights_to(l.weights, device);
+  }
+  throw std::runtime_error("unknown model origin kind '" + o.kind + "' (expected preset, directory or checkpoint)");
+}
+
+uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWeights& w) {
+  uint32_t crc = 0;
+  for (const auto& [name, t] : model::decoder_named_parameters(cfg, w)) {
+    const at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
+    crc = io::crc32c(c.data_ptr(), static_cast<std::size_t>(c.numel()) * sizeof(float), crc);
+  }
+  return crc;
+}
+
+model::ModelConfig model_config_of(const ModelSection& m) {
+  std::string path;
+  const std::string kind = path_kind(m.path, path);
+  if (kind.empty()) return preset_config(m);
+  if (kind == "directory") return model::model_config_load(path);
+  const io::CheckpointReader r(path);
+  return model::model_config_parse(r.meta_string("model_config_json"), path + ":/meta/model_config_json");
 }
 
 void policy_save(const Policy& p, const std::string& dir) {

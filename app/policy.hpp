@@ -15,6 +15,14 @@
 
 namespace toolgrpo::app {
 
+// Where a model's weights came from, enough to load the same weights again and check that they are the same.
+struct ModelOrigin {
+  std::string kind;         // "directory" (Hugging Face), "checkpoint" (the /model of an HDF5 checkpoint), "preset"
+  std::string path;         // directory or checkpoint file; preset: "ARCH/PRESET" (e.g. "qwen2/tiny")
+  int64_t seed = 0;         // preset: the seed its weights are drawn from
+  uint32_t checksum = 0;    // CRC-32C of the fp32 weights as loaded (decoder_named_parameters order)
+};
+
 struct Policy {
   model::ModelConfig cfg;
   model::DecoderWeights w;
@@ -22,12 +30,30 @@ struct Policy {
   std::string tokenizer_json;  // the tokenizer file's text, written with the weights
   model::ChatFormat chat = model::ChatFormat::Qwen25;
   at::Device device = at::kCPU;
+  ModelOrigin origin;      // what was loaded (for a checkpoint: that file)
+  std::string source_dir;  // the Hugging Face directory the weights first came from ("" for a built-in model)
 };
 
 // Every rank calls this and gets identical weights (a built-in model is drawn from `seed`), in fp32 on the CPU or,
-// with model.device cuda, on GPU `local_rank % GPUs` of the node. Throws UsageError for a device this build or
-// node cannot use.
+// with model.device cuda, on GPU `local_rank % GPUs` of the node. model.path may be a Hugging Face model
+// directory, an HDF5 checkpoint file, or a run directory (its latest checkpoint). Throws UsageError for a device
+// this build or node cannot use or a path that is none of these.
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank = 0);
+
+// The device model.device names for this rank (GPU local_rank % GPUs); throws UsageError for a device or dtype this
+// build or node cannot train with.
+at::Device policy_device(const ModelSection& m, int local_rank);
+
+// Loads the weights `origin` names (kind, path, seed; any checksum is ignored) in fp32 on `device`, with the
+// config they must have.
+model::DecoderWeights origin_weights_load(const ModelOrigin& origin, const model::ModelConfig& cfg, at::Device device);
+
+// CRC-32C of the weights' bytes in fp32, in decoder_named_parameters order.
+uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWeights& w);
+
+// The model config a ModelSection names without loading weights (config.json of a directory or checkpoint, or
+// the built-in preset's), so a resume can check that the run still means the same model.
+model::ModelConfig model_config_of(const ModelSection& m);
 
 // Writes DIR/model.safetensors, DIR/config.json and DIR/tokenizer.json, each atomically.
 void policy_save(const Policy& p, const std::string& dir);

@@ -54,6 +54,7 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   req.step = work.step;
   req.first_prompt_index = work.first_index;
   req.workers = work.workers;
+  req.cancel = work.cancel;
   req.sampling.greedy = work.greedy;
   req.sampling.temperature = ro.temperature;
   req.sampling.top_p = ro.top_p;

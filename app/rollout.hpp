@@ -3,6 +3,7 @@
 // function so tests can train on a toy reward; the product's is the ToolRL reward (Kokkos batch scorer).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,6 +36,7 @@ struct RolloutWork {
   int64_t group_size = 1;
   bool greedy = false;
   int workers = 1;
+  const std::atomic<bool>* cancel = nullptr;  // a stop signal: generation ends early (the result is discarded)
 };
 
 struct RolloutTimes {

@@ -8,8 +8,8 @@
 
 namespace toolgrpo::app {
 
-RunLog::RunLog(const Config& c, const std::string& command, bool active, bool save, bool print)
-    : active_(active), save_(save && active), print_(print && active),
+RunLog::RunLog(const Config& c, const std::string& command, bool active, bool save, bool print, int64_t resume_step)
+    : active_(active), save_(save && active), print_(print && active), resume_step_(resume_step),
       dir_((std::filesystem::path(c.run.out_dir) / c.run.name).string()) {
   const std::string yaml = config_to_yaml(c);
   if (save_) {
@@ -17,7 +17,9 @@ RunLog::RunLog(const Config& c, const std::string& command, bool active, bool sa
     io::AtomicFile f(dir_ + "/config.yaml");
     f.write(yaml);
     f.commit();
-    metrics_ = std::make_unique<io::MetricsWriter>(dir_);
+    metrics_ = std::make_unique<io::MetricsWriter>(dir_, "metrics", resume_step_);
+    if (resume_step_ >= 0 && std::filesystem::exists(dir_ + "/eval.jsonl"))
+      eval_ = std::make_unique<io::MetricsWriter>(dir_, "eval", resume_step_);
   }
   if (print_) std::printf("%s: resolved configuration (%s/config.yaml)\n%s", command.c_str(), dir_.c_str(), yaml.c_str());
   if (print_) std::fflush(stdout);
@@ -44,6 +46,13 @@ void RunLog::message(const std::string& text) {
 
 void RunLog::save_policy(const Policy& p) {
   if (save_) policy_save(p, dir_);
+}
+
+void RunLog::mark_done() {
+  if (!save_) return;
+  io::AtomicFile f(dir_ + "/DONE");
+  f.write("complete\n");
+  f.commit();
 }
 
 std::string format_fixed(double v, int digits) {

@@ -16,15 +16,19 @@ namespace toolgrpo::app {
 class RunLog {
  public:
   // `active`: this rank writes and prints. `save`: write files (tests may only want the numbers).
-  RunLog(const Config& c, const std::string& command, bool active, bool save, bool print);
+  // `resume_step` >= 0: a resumed run continues the metrics and eval files after that step (later rows dropped).
+  RunLog(const Config& c, const std::string& command, bool active, bool save, bool print, int64_t resume_step = -1);
   const std::string& dir() const { return dir_; }
   void step(const io::MetricsRow& row, const std::string& progress);
   void eval(const io::MetricsRow& row, const std::string& progress);
   void message(const std::string& text);
   void save_policy(const Policy& p);
+  // Writes RUN_DIR/DONE: the run is complete, and a job started on it again exits at once.
+  void mark_done();
 
  private:
   bool active_, save_, print_;
+  int64_t resume_step_;
   std::string dir_;
   std::unique_ptr<io::MetricsWriter> metrics_, eval_;
 };

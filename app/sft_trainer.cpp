@@ -1,7 +1,7 @@
 // The SFT loop: cross-entropy on the ground-truth answer (closed by the chat format's end-of-turn token) after
 // the ToolRL prompt, the prompt masked out. Every rank trains: each step's examples are split over the ranks by
 // tokens, the loss is the summed token NLL over the whole batch's answer tokens, and gradients are summed as one
-// flat bucket, so np ranks update exactly as one rank would. World rank 0 logs.
+// flat bucket, so np ranks update exactly as one rank would. The run around the steps is app/run_driver's.
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
@@ -10,8 +10,11 @@
 #include <chrono>
 #include <cstdio>
 
+#include <csignal>
+
 #include "app/learner.hpp"
 #include "app/run_data.hpp"
+#include "app/run_driver.hpp"
 #include "app/run_log.hpp"
 #include "app/trainer.hpp"
 #include "io/dataset.hpp"
@@ -72,71 +75,85 @@ std::vector<SeqRef> refs_of(const std::vector<Example>& ex) {
   return out;
 }
 
+// SFT on this rank: every rank trains on its token share of each step's examples.
+class SftTrainer final : public StepTrainer {
+ public:
+  SftTrainer(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const RunData& data, RunState& s)
+      : c_(c), world_(world), opt_(opt), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
+        train_(examples_make(pol_, data.train, c.sft.max_seq_tokens)), seqs_(refs_of(train_)),
+        eval_(examples_make(pol_, data.eval, c.sft.max_seq_tokens)), eval_seqs_(refs_of(eval_)) {
+    s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world);
+    const int64_t per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train_.size()) / c.sft.batch_size);
+    total_ = c.sft.steps > 0 ? c.sft.steps : per_epoch * c.sft.epochs;
+  }
+
+  int64_t total_steps() const override { return total_; }
+  bool holds_state() const override { return world_.rank() == 0; }
+  int generation_ranks() const override { return 0; }
+  int training_ranks() const override { return world_.size(); }
+
+  std::optional<io::MetricsRow> step(RunState& s, const StopPoll&) override {
+    if (opt_.signal_rank == world_.rank() && opt_.signal_step == s.step && opt_.signal_phase == "train") std::raise(SIGUSR1);
+    const auto t0 = Clock::now();
+    std::vector<std::size_t> rows;
+    for (int64_t r : io::take_rows(train_.size(), seed_, s.cursor, c_.sft.batch_size)) rows.push_back(static_cast<std::size_t>(r));
+    const double tokens = answer_tokens(seqs_, rows);
+    const std::vector<std::size_t> mine = rank_share(seqs_, rows, world_.size(), world_.rank());
+    const double lr = model::lr_at(c_.sft.schedule, c_.sft.lr, s.step, c_.sft.warmup_steps, total_);
+    s.learner->zero_grad();
+    const double loss =
+        world_.allreduce_sum(nll(pol_, seqs_, mine, c_.sft.micro_batch_tokens, std::max(1.0, tokens), true));
+    const double grad_norm = s.learner->update(lr, c_.sft.max_grad_norm);
+    const double seconds = world_.allreduce_max(seconds_since(t0));
+    double seq_tokens = 0;
+    for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs_[r].length());
+    return io::MetricsRow{{"step", static_cast<double>(s.step + 1)}, {"loss", loss}, {"answer_tokens", tokens},
+                          {"grad_norm", grad_norm}, {"lr", lr}, {"tokens_per_s", seq_tokens / std::max(1e-9, seconds)},
+                          {"seconds_step", seconds}};
+  }
+
+  std::optional<io::MetricsRow> evaluate(const RunState& s, const StopPoll&) override {
+    std::vector<std::size_t> all(eval_.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const double eval_tokens = answer_tokens(eval_seqs_, all);
+    const std::vector<std::size_t> share = rank_share(eval_seqs_, all, world_.size(), world_.rank());
+    const double eval_loss =
+        world_.allreduce_sum(nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false));
+    return io::MetricsRow{{"step", static_cast<double>(s.step)}, {"examples", static_cast<double>(eval_.size())},
+                          {"eval_loss", eval_loss}, {"eval_answer_tokens", eval_tokens}};
+  }
+
+  std::string step_line(const io::MetricsRow& row, int64_t total) const override {
+    return "sft step " + format_fixed(metric(row, "step"), 0) + "/" + std::to_string(total) + " loss " +
+           format_fixed(metric(row, "loss"), 4) + " grad " + format_fixed(metric(row, "grad_norm"), 3) + " lr " +
+           format_sci(metric(row, "lr")) + " " + format_fixed(metric(row, "tokens_per_s"), 0) + " tok/s " +
+           format_fixed(metric(row, "seconds_step"), 2) + "s | eta " + format_fixed(metric(row, "eta_seconds"), 0) + "s";
+  }
+
+  std::string eval_line(const io::MetricsRow& e) const override {
+    return "eval after step " + format_fixed(metric(e, "step"), 0) + ": loss " + format_fixed(metric(e, "eval_loss"), 4) +
+           " on " + std::to_string(eval_.size()) + " examples";
+  }
+
+ private:
+  const Config& c_;
+  const parallel::Comm& world_;
+  const TrainOptions& opt_;
+  const Policy& pol_;
+  const uint64_t seed_;
+  const std::vector<Example> train_;
+  const std::vector<SeqRef> seqs_;
+  const std::vector<Example> eval_;
+  const std::vector<SeqRef> eval_seqs_;
+  int64_t total_ = 0;
+};
+
 }  // namespace
 
 TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  const RunData data = run_data_load(c);
-  model::cpu_threads_set(opt.threads);
-  model::cpu_allocator_keep_memory();
-  const uint64_t seed = static_cast<uint64_t>(c.run.seed);
-  TrainResult result;
-  Policy& pol = result.policy;
-  pol = policy_load(c.model, seed, opt.local_rank);
-  RunLog log(c, "sft", world.rank() == 0, opt.save, opt.print);
-  const std::vector<Example> train = examples_make(pol, data.train, c.sft.max_seq_tokens);
-  const std::vector<SeqRef> seqs = refs_of(train);
-  const std::vector<Example> eval = examples_make(pol, data.eval, c.sft.max_seq_tokens);
-  const std::vector<SeqRef> eval_seqs = refs_of(eval);
-  Learner learner(policy_parameters(pol), c.sft.weight_decay, world);
-  const int64_t B = c.sft.batch_size;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train.size()) / B);
-  const int64_t total = c.sft.steps > 0 ? c.sft.steps : steps_per_epoch * c.sft.epochs;
-  io::DataCursor cursor;
-  const auto t_start = Clock::now();
-
-  for (int64_t step = 0; step < total; ++step) {
-    if (opt.fail_rank == world.rank() && opt.fail_step == step)
-      throw std::runtime_error("injected fault on rank " + std::to_string(world.rank()) + " at step " + std::to_string(step + 1));
-    const auto t0 = Clock::now();
-    std::vector<std::size_t> rows;
-    for (int64_t r : io::take_rows(train.size(), seed, cursor, B)) rows.push_back(static_cast<std::size_t>(r));
-    const double tokens = answer_tokens(seqs, rows);
-    const std::vector<std::size_t> mine = rank_share(seqs, rows, world.size(), world.rank());
-    const double lr = model::lr_at(c.sft.schedule, c.sft.lr, step, c.sft.warmup_steps, total);
-    learner.zero_grad();
-    const double loss = world.allreduce_sum(nll(pol, seqs, mine, c.sft.micro_batch_tokens, std::max(1.0, tokens), true));
-    const double grad_norm = learner.update(lr, c.sft.max_grad_norm);
-    const double seconds = world.allreduce_max(seconds_since(t0));
-    double seq_tokens = 0;
-    for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs[r].length());
-    const double eta = seconds_since(t_start) / static_cast<double>(step + 1) * static_cast<double>(total - step - 1);
-    io::MetricsRow row = {{"step", static_cast<double>(step + 1)}, {"loss", loss}, {"answer_tokens", tokens},
-                          {"grad_norm", grad_norm}, {"lr", lr}, {"tokens_per_s", seq_tokens / std::max(1e-9, seconds)},
-                          {"seconds_step", seconds}, {"eta_seconds", eta}};
-    std::string line;
-    if ((step + 1) % c.log.every == 0 || step + 1 == total)
-      line = "sft step " + std::to_string(step + 1) + "/" + std::to_string(total) + " loss " + format_fixed(loss, 4) + " grad " +
-             format_fixed(grad_norm, 3) + " lr " + format_sci(lr) + " " + format_fixed(metric(row, "tokens_per_s"), 0) +
-             " tok/s " + format_fixed(seconds, 2) + "s | eta " + format_fixed(eta, 0) + "s";
-    log.step(row, line);
-    result.metrics.push_back(std::move(row));
-    if (!eval.empty() && ((step + 1) % c.log.eval_every == 0 || step + 1 == total)) {
-      std::vector<std::size_t> all(eval.size());
-      for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-      const double eval_tokens = answer_tokens(eval_seqs, all);
-      const std::vector<std::size_t> share = rank_share(eval_seqs, all, world.size(), world.rank());
-      const double eval_loss =
-          world.allreduce_sum(nll(pol, eval_seqs, share, c.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false));
-      io::MetricsRow erow = {{"step", static_cast<double>(step + 1)}, {"examples", static_cast<double>(eval.size())},
-                             {"eval_loss", eval_loss}, {"eval_answer_tokens", eval_tokens}};
-      log.eval(erow, "eval after step " + std::to_string(step + 1) + ": loss " + format_fixed(eval_loss, 4) + " on " +
-                         std::to_string(eval.size()) + " examples");
-      result.eval.push_back(std::move(erow));
-    }
-  }
-  log.save_policy(pol);
-  log.message("sft: " + std::to_string(total) + " steps in " + format_fixed(seconds_since(t_start), 1) + " s; run directory " + log.dir());
-  return result;
+  return run_driver(c, world, opt, "sft", true, [&](RunState& s, const RunData& data) {
+    return std::make_unique<SftTrainer>(c, world, opt, data, s);
+  });
 }
 
 }  // namespace toolgrpo::app

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "app/config.hpp"
@@ -22,12 +23,25 @@ struct TrainOptions {
   bool print = true;  // world rank 0 prints the resolved config and progress lines
   int fail_rank = -1;       // fault injection for the failure tests: this world rank throws ...
   int64_t fail_step = -1;   // ... at the start of this step
+  int signal_rank = -1;          // signal tests: this world rank raises SIGUSR1 on itself ...
+  int64_t signal_step = -1;      // ... in this step (0-based) ...
+  std::string signal_phase;      // ... during "generate", "train" or "eval"
+  int64_t pause_save_step = -1;  // crash tests: the save of this step sleeps before its commit marker
+};
+
+// How a run ended.
+enum class RunEnd {
+  Finished,     // every step done; the final checkpoint, the model and DONE are written
+  Stopped,      // a stop signal or the time limit: checkpoint written, exit with kRequeueExitCode
+  AlreadyDone,  // the run directory holds DONE: nothing to do
 };
 
 struct TrainResult {
   std::vector<io::MetricsRow> metrics;  // a row per step, the same on every rank
   std::vector<io::MetricsRow> eval;     // a row per evaluation
   Policy policy;                        // the final policy (on every rank: split mode syncs after each update)
+  RunEnd end = RunEnd::Finished;
+  int64_t first_step = 0;               // steps already done when this process started (resumed runs)
 };
 
 TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt = {});

@@ -2,6 +2,9 @@
 // role/divisibility checks against the world size, and the resolved dump reading back to the same config.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
@@ -81,6 +84,70 @@ TEST(Config, ShippedConfigsLoad) {
   EXPECT_EQ(quick.grpo.steps, 8);
   EXPECT_EQ(quick.log.eval_every, 4);
   EXPECT_EQ(quick.grpo.kl_where, "reward");
+}
+
+// Every YAML file in jobs/configs loads: the paper configs at 8 ranks with the model and data given on the command
+// line, as the job scripts run them; the others (quick start) at 2 ranks as they are.
+TEST(Config, EveryJobsConfigLoads) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(fs::path(TOOLGRPO_SOURCE_DIR) / "jobs" / "configs"))
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  int paper = 0;
+  for (const auto& f : files) {
+    const std::string name = f.filename().string();
+    const bool is_paper = name.rfind("paper_", 0) == 0 || name == "toolrl_paper.yaml";
+    SCOPED_TRACE(name);
+    Config c;
+    try {
+      c = is_paper ? config_load(f.string(), {"model.path=/x", "data.train=/y"}, 8) : config_load(f.string(), {}, 2);
+    } catch (const UsageError& e) {
+      ADD_FAILURE() << e.what();
+      continue;
+    }
+    if (name.rfind("paper_", 0) != 0) continue;
+    ++paper;
+    // The paper's GRPO settings, on GPUs, with checkpoints that the job scripts resume from.
+    EXPECT_EQ(c.model.path, "/x");
+    EXPECT_EQ(c.data.train, "/y");
+    EXPECT_EQ(c.model.device, "cuda");
+    EXPECT_EQ(c.model.dtype, "fp32");
+    EXPECT_EQ(c.model.chat_template, has(name, "llama") ? "llama3" : "qwen2.5");
+    EXPECT_EQ(c.rollout.prompts_per_step, 512);
+    EXPECT_EQ(c.rollout.group_size, 4);
+    EXPECT_EQ(c.rollout.max_new_tokens, 1024);
+    EXPECT_DOUBLE_EQ(c.grpo.lr, 1e-6);
+    EXPECT_EQ(c.grpo.epochs, 15);
+    EXPECT_EQ(c.grpo.kl_type, "k1");
+    EXPECT_DOUBLE_EQ(c.grpo.kl_coef, 0.001);
+    EXPECT_EQ(c.grpo.kl_where, "reward");
+    EXPECT_DOUBLE_EQ(c.grpo.entropy_coef, 0.001);
+    EXPECT_GT(c.checkpoint.every, 0);
+    EXPECT_EQ(c.checkpoint.resume, "auto");
+    EXPECT_DOUBLE_EQ(c.run.time_limit, 0);  // the job scripts set it
+    // The model and the data come from the command line: the file leaves them empty.
+    const Config bare = config_load(f.string(), {}, 8);
+    EXPECT_EQ(bare.model.path, "");
+    EXPECT_EQ(bare.data.train, "");
+  }
+  EXPECT_EQ(paper, 4) << "paper_*.yaml for Qwen2.5-1.5B/3B/7B-Instruct and Llama-3.2-3B-Instruct";
+}
+
+// run.time_limit as the job scripts pass it: seconds, HH:MM:SS or MM:SS; anything else names the key.
+TEST(Config, TimeLimitParsing) {
+  const auto limit = [](const std::string& v) { return config_parse("", "x", {"run.time_limit=" + v}, 1).run.time_limit; };
+  EXPECT_DOUBLE_EQ(config_parse("", "x", {}, 1).run.time_limit, 0);
+  EXPECT_DOUBLE_EQ(limit("3600"), 3600);
+  EXPECT_DOUBLE_EQ(limit("01:30:00"), 5400);
+  EXPECT_DOUBLE_EQ(limit("90:00"), 5400);
+  EXPECT_DOUBLE_EQ(config_parse("run:\n  time_limit: 01:30:00\n", "x", {}, 1).run.time_limit, 5400);
+  for (const std::string bad : {"abc", "1:xx"}) {
+    const std::string msg = error_of("", {"run.time_limit=" + bad});
+    EXPECT_TRUE(has(msg, "run.time_limit")) << msg;
+    EXPECT_TRUE(has(msg, "'" + bad + "'")) << msg;
+  }
+  EXPECT_TRUE(has(error_of("run:\n  time_limit: abc\n"), "run.yaml:2: run.time_limit")) << error_of("run:\n  time_limit: abc\n");
 }
 
 }  // namespace

@@ -1,0 +1,230 @@
+// Checkpoint save (snapshot, background write, latest pointer, retention) and load; see checkpoint.hpp.
+#include "app/checkpoint.hpp"
+
+#include <ATen/Functions.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "io/checkpoint_file.hpp"
+#include "model/decoder.hpp"
+
+namespace toolgrpo::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const char* chat_format_name(model::ChatFormat f) {
+  switch (f) {
+    case model::ChatFormat::Qwen3: return "qwen3";
+    case model::ChatFormat::Llama3: return "llama3";
+    default: return "qwen2.5";
+  }
+}
+
+// A contiguous fp32 CPU tensor with the values of `t`: a copy when `copy` (the async snapshot) or when `t` is not
+// already one.
+at::Tensor host_float(const at::Tensor& t, bool copy) {
+  return t.detach().to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/copy).contiguous();
+}
+
+io::TensorView view_of(std::string path, const at::Tensor& t) {
+  return io::TensorView{std::move(path), io::ElemType::F32, t.sizes().vec(), t.data_ptr()};
+}
+
+// Everything a save writes, owned: the tensors (host copies or the live CPU tensors) and the metadata.
+struct SaveJob {
+  std::string path;
+  std::vector<at::Tensor> owned;
+  std::vector<io::TensorView> views;
+  std::vector<io::MetaItem> meta;
+};
+
+SaveJob job_make(const std::string& path, const RunState& s, const RunFacts& f, bool copy) {
+  SaveJob job;
+  job.path = path;
+  const auto named = model::decoder_named_parameters(s.policy.cfg, s.policy.w);
+  const auto add = [&](std::string name, const at::Tensor& t) {
+    job.owned.push_back(host_float(t, copy));
+    job.views.push_back(view_of(std::move(name), job.owned.back()));
+  };
+  for (const auto& [name, t] : named) add("model/" + name, t);
+  int64_t opt_step = 0;
+  if (s.learner) {
+    model::AdamW& opt = s.learner->optimizer();
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      add("optim/" + named[i].first + "/exp_avg", opt.exp_avg()[i]);
+      add("optim/" + named[i].first + "/exp_avg_sq", opt.exp_avg_sq()[i]);
+    }
+    opt_step = opt.steps();
+  }
+  const auto i64 = [](int64_t v) { return io::MetaValue(v); };
+  job.meta = {
+      {"toolgrpo_version", std::string(TOOLGRPO_VERSION)},
+      {"kind", f.kind},
+      {"step", i64(s.step)},
+      {"epoch", i64(s.cursor.epoch)},
+      {"cursor_position", i64(s.cursor.position)},
+      {"consumed_prompts", i64(s.cursor.epoch * f.data_rows + s.cursor.position)},
+      {"schedule_step", i64(s.step)},
+      {"reward_step", i64(s.step)},
+      {"optimizer_step", i64(opt_step)},
+      {"eval_pending", i64(s.eval_pending ? 1 : 0)},
+      {"seed", i64(f.seed)},
+      {"dtype", std::string("fp32")},
+      {"config_yaml", f.config_yaml},
+      {"model_config_json", model::model_config_to_json(s.policy.cfg)},
+      {"tokenizer_json", s.policy.tokenizer_json},
+      {"chat_format", std::string(chat_format_name(s.policy.chat))},
+      {"source_dir", s.policy.source_dir},
+      {"world_size", i64(f.world_size)},
+      {"generation_ranks", i64(f.generation_ranks)},
+      {"training_ranks", i64(f.training_ranks)},
+      {"wall_time", s.train_seconds},
+      {"saved_at", i64(static_cast<int64_t>(std::time(nullptr)))},
+      {"data_path", f.data_path},
+      {"data_rows", i64(f.data_rows)},
+      {"data_checksum", i64(f.data_checksum)},
+      {"reference_kind", s.reference.kind},
+      {"reference_path", s.reference.path},
+      {"reference_seed", i64(s.reference.seed)},
+      {"reference_checksum", i64(s.reference.checksum)},
+  };
+  return job;
+}
+
+}  // namespace
+
+std::string checkpoint_dir(const Config& c) {
+  return (fs::path(c.run.out_dir) / c.run.name / "checkpoints").string();
+}
+
+Policy checkpoint_policy(LoadedCheckpoint& l, at::Device device) {
+  Policy p;
+  p.device = device;
+  p.cfg = l.cfg;
+  p.origin = {"checkpoint", l.path, 0, 0};
+  p.source_dir = l.source_dir;
+  p.w = device.is_cpu() ? l.weights : model::decoder_weights_to(l.weights, device);
+  p.tokenizer_json = l.tokenizer_json;
+  p.tok = model::BpeTokenizer::parse(p.tokenizer_json, l.path + ":/meta/tokenizer_json");
+  p.chat = model::chat_format_from_name(l.chat_format);
+  p.origin.checksum = weights_checksum(p.cfg, l.weights);
+  return p;
+}
+
+std::string checkpoint_resolve(const std::string& path) {
+  if (!fs::is_directory(path)) return path;
+  const fs::path dir = fs::exists(fs::path(path) / "checkpoints") ? fs::path(path) / "checkpoints" : fs::path(path);
+  const std::string latest = io::checkpoint_latest(dir.string());
+  if (!latest.empty() && fs::exists(latest)) return latest;
+  const std::vector<std::string> all = io::checkpoint_list(dir.string());
+  return all.empty() ? "" : all.front();
+}
+
+LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer) {
+  const io::CheckpointReader r(path);
+  LoadedCheckpoint l;
+  l.path = path;
+  l.facts.kind = r.meta_string("kind");
+  l.facts.config_yaml = r.meta_string("config_yaml");
+  l.facts.seed = r.meta_int("seed");
+  l.facts.world_size = r.meta_int("world_size");
+  l.facts.generation_ranks = r.meta_int("generation_ranks");
+  l.facts.training_ranks = r.meta_int("training_ranks");
+  l.facts.data_path = r.meta_string("data_path");
+  l.facts.data_rows = r.meta_int("data_rows");
+  l.facts.data_checksum = static_cast<uint32_t>(r.meta_int("data_checksum"));
+  l.step = r.meta_int("step");
+  l.cursor.epoch = r.meta_int("epoch");
+  l.cursor.position = r.meta_int("cursor_position");
+  l.train_seconds = r.meta_double("wall_time");
+  l.eval_pending = r.meta_int("eval_pending") != 0;
+  l.reference.kind = r.meta_string("reference_kind");
+  l.reference.path = r.meta_string("reference_path");
+  l.reference.seed = r.meta_int("reference_seed");
+  l.reference.checksum = static_cast<uint32_t>(r.meta_int("reference_checksum"));
+  l.model_config_json = r.meta_string("model_config_json");
+  l.tokenizer_json = r.meta_string("tokenizer_json");
+  l.chat_format = r.meta_string("chat_format");
+  l.source_dir = r.meta_string("source_dir");
+  l.optimizer_step = r.meta_int("optimizer_step");
+  const auto read = [&](const std::string& name) {
+    const io::CheckpointReader::TensorInfo& info = r.info(name);
+    if (info.type != io::ElemType::F32)
+      throw io::CheckpointError(path + ": tensor '" + name + "' is " + io::elem_name(info.type) + ", expected F32");
+    at::Tensor t = at::empty(info.shape, at::kFloat);
+    r.read(name, t.data_ptr());
+    return t;
+  };
+  l.cfg = model::model_config_parse(l.model_config_json, path + ":/meta/model_config_json");
+  l.weights = model::decoder_weights_from(
+      l.cfg, [&](const std::string& n) { return std::make_pair(read("model/" + n), path); }, at::kCPU);
+  if (with_optimizer)
+    for (const auto& [name, unused] : model::decoder_named_parameters(l.cfg, l.weights)) {
+      l.exp_avg.push_back(read("optim/" + name + "/exp_avg"));
+      l.exp_avg_sq.push_back(read("optim/" + name + "/exp_avg_sq"));
+    }
+  return l;
+}
+
+CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step)
+    : dir_(std::move(dir)), cfg_(cfg), active_(active), pause_step_(pause_step) {}
+
+CheckpointSaver::~CheckpointSaver() {
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "toolgrpo: checkpoint save failed: %s\n", e.what());
+  }
+}
+
+void CheckpointSaver::wait() {
+  if (worker_.joinable()) worker_.join();
+  if (error_) {
+    const std::exception_ptr e = error_;
+    error_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+double CheckpointSaver::save(const RunState& s, const RunFacts& facts) {
+  if (!active_) return 0;
+  const auto t0 = Clock::now();
+  wait();
+  fs::create_directories(dir_);
+  const std::string name = io::checkpoint_file_name(s.step);
+  auto job = std::make_shared<SaveJob>(job_make(dir_ + "/" + name, s, facts, cfg_.async));
+  io::CheckpointWriteOptions wo;
+  if (s.step == pause_step_)
+    wo.before_commit = [marker = job->path + ".paused"] {  // the crash test kills the process while it sleeps here
+      std::ofstream(marker) << "paused before the commit marker\n";
+      std::this_thread::sleep_for(std::chrono::seconds(300));
+    };
+  const auto write = [this, job, wo, name] {
+    const auto t = Clock::now();
+    try {
+      io::checkpoint_write(job->path, job->meta, job->views, wo);
+      io::checkpoint_latest_set(dir_, name);
+      io::checkpoint_prune(dir_, cfg_.keep);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    write_seconds_ = std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  saved_step_ = s.step;
+  if (cfg_.async) {
+    worker_ = std::thread(write);
+  } else {
+    write();
+    wait();
+  }
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace toolgrpo::app

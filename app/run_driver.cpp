@@ -1,0 +1,307 @@
+// The run driver shared by GRPO and SFT; see run_driver.hpp.
+#include "app/run_driver.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+#include "app/checkpoint.hpp"
+#include "app/commands.hpp"
+#include "app/run_log.hpp"
+#include "app/stop_signal.hpp"
+#include "io/checkpoint_file.hpp"
+#include "model/torch_info.hpp"
+
+namespace toolgrpo::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+uint32_t file_checksum(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot read the training data");
+  std::vector<char> buf(1 << 20);
+  uint32_t crc = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    crc = io::crc32c(buf.data(), static_cast<std::size_t>(in.gcount()), crc);
+  }
+  return crc;
+}
+
+// "section.key: value" for every line of a config_to_yaml dump.
+std::map<std::string, std::string> flat_yaml(const std::string& yaml) {
+  std::map<std::string, std::string> out;
+  std::stringstream ss(yaml);
+  std::string section;
+  for (std::string line; std::getline(ss, line);) {
+    if (line.empty()) continue;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (line[0] != ' ') {
+      section = line.substr(0, colon);
+      continue;
+    }
+    const std::size_t start = line.find_first_not_of(' ');
+    out[section + "." + line.substr(start, colon - start)] = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+  }
+  return out;
+}
+
+// The checkpoints a resume may start from, newest first (rank 0 looks; every rank gets the same list).
+std::vector<std::string> resume_candidates(const Config& c, const parallel::Comm& world) {
+  std::string joined;
+  if (world.rank() == 0 && c.checkpoint.resume != "never") {
+    std::vector<std::string> list;
+    if (c.checkpoint.resume == "auto") {
+      list = io::checkpoint_list(checkpoint_dir(c));
+    } else {
+      const std::string p = checkpoint_resolve(c.checkpoint.resume);
+      if (p.empty() || !fs::exists(p))
+        joined = "!checkpoint.resume: " + c.checkpoint.resume + " is neither a checkpoint file nor a run directory with checkpoints";
+      else list = {p};
+    }
+    if (joined.empty())
+      for (const auto& p : list) joined += p + "\n";
+  }
+  world.broadcast(joined, 0);
+  if (!joined.empty() && joined[0] == '!') throw UsageError(joined.substr(1));
+  std::vector<std::string> out;
+  std::stringstream ss(joined);
+  for (std::string line; std::getline(ss, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+// Refuses a resume whose run means something else (model shape, data, seed, kind); returns the other settings
+// that changed, one line each, to be logged.
+std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts& now, const model::ModelConfig& intended) {
+  std::vector<std::string> refused;
+  if (l.facts.kind != now.kind)
+    refused.push_back("the checkpoint is of a " + l.facts.kind + " run, this is a " + now.kind +
+                      " run (to start " + now.kind + " from its weights, set model.path to it and use a new run.name)");
+  if (l.facts.seed != now.seed)
+    refused.push_back("run.seed: the checkpoint's run has seed " + std::to_string(l.facts.seed) + ", the config " +
+                      std::to_string(now.seed) + " (the data order and samples would change)");
+  if (l.facts.data_rows != now.data_rows || l.facts.data_checksum != now.data_checksum)
+    refused.push_back("data.train: " + now.data_path + " (" + std::to_string(now.data_rows) + " rows, CRC-32C " +
+                      std::to_string(now.data_checksum) + ") is not the data of the checkpoint's run (" + l.facts.data_path +
+                      ", " + std::to_string(l.facts.data_rows) + " rows, CRC-32C " + std::to_string(l.facts.data_checksum) + ")");
+  if (model::model_config_to_json(intended) != l.model_config_json)
+    refused.push_back("model: the configured model (model.path / model.arch / model.preset) has another config.json "
+                      "than the checkpoint's model (its shape or architecture differs)");
+  if (!refused.empty()) {
+    std::string msg = l.path + ": cannot resume this run from it:";
+    for (const auto& r : refused) msg += "\n  - " + r;
+    msg += "\n(set checkpoint.resume=never or another run.name to start a new run)";
+    throw UsageError(msg);
+  }
+  std::vector<std::string> changed;
+  const auto before = flat_yaml(l.facts.config_yaml), after = flat_yaml(now.config_yaml);
+  for (const auto& [key, value] : after) {
+    const auto it = before.find(key);
+    const std::string old = it == before.end() ? "(unset)" : it->second;
+    if (old != value && key != "checkpoint.resume") changed.push_back(key + ": " + old + " -> " + value);
+  }
+  return changed;
+}
+
+int64_t parameter_bytes(const Policy& p) {
+  int64_t n = 0;
+  for (const auto& t : policy_parameters(p)) n += t.numel();
+  return n * static_cast<int64_t>(sizeof(float));
+}
+
+}  // namespace
+
+bool StopPoll::any() const {
+  return world->allreduce_max(flag != nullptr && flag->load(std::memory_order_relaxed) ? 1.0 : 0.0) > 0;
+}
+
+TrainResult run_driver(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
+                       bool trains_here, const TrainerFactory& make) {
+  StopSignals signals;  // first: a signal during start-up (loading data and weights) is kept, not fatal
+  TrainResult result;
+  const bool lead = world.rank() == 0;
+  const auto say = [&](const std::string& text) {
+    if (lead && opt.print) {
+      std::printf("%s\n", text.c_str());
+      std::fflush(stdout);
+    }
+  };
+  const std::string run_dir = (fs::path(c.run.out_dir) / c.run.name).string();
+  const bool resumes = opt.save && c.checkpoint.resume != "never";  // a run that writes nothing reads nothing either
+  if (resumes && fs::exists(run_dir + "/DONE")) {
+    say(kind + ": " + run_dir + " is complete (DONE); nothing to do. Use another run.name, or checkpoint.resume=never "
+        "to train it again from the start.");
+    result.end = RunEnd::AlreadyDone;
+    return result;
+  }
+  const auto t_start = Clock::now();
+  const RunData data = run_data_load(c);
+  model::cpu_threads_set(opt.threads);
+  model::cpu_allocator_keep_memory();
+
+  RunFacts facts;
+  facts.kind = kind;
+  facts.config_yaml = config_to_yaml(c);
+  facts.seed = c.run.seed;
+  facts.world_size = world.size();
+  facts.data_path = c.data.train;
+  facts.data_rows = static_cast<int64_t>(data.train.rows.size());
+  facts.data_checksum = file_checksum(c.data.train);
+
+  // Resume: the newest checkpoint every rank can load; a damaged one is named and the previous one tried.
+  const std::vector<std::string> candidates = resumes ? resume_candidates(c, world) : std::vector<std::string>{};
+  std::optional<LoadedCheckpoint> ck;
+  std::vector<std::string> notes;
+  for (const auto& path : candidates) {
+    std::string error;
+    try {
+      ck = checkpoint_load(path, trains_here);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (world.allreduce_min(error.empty() ? 1.0 : 0.0) > 0) break;
+    ck.reset();
+    if (error.empty()) error = path + ": could not be loaded on another rank";
+    if (c.checkpoint.resume != "auto") throw UsageError("checkpoint.resume: " + error);
+    say(kind + ": resume: " + error + "\n" + kind + ": resume: falling back to the previous checkpoint");
+  }
+  if (!candidates.empty() && !ck)
+    throw UsageError("checkpoint.resume: none of the " + std::to_string(candidates.size()) + " checkpoints in " +
+                     checkpoint_dir(c) + " could be loaded (see above); move them away or set checkpoint.resume=never "
+                     "to start the run over");
+
+  RunState s;
+  if (ck) {
+    notes = resume_check(*ck, facts, model_config_of(c.model));
+    s.step = ck->step;
+    s.cursor = ck->cursor;
+    s.train_seconds = ck->train_seconds;
+    s.eval_pending = ck->eval_pending;
+    s.reference = ck->reference;
+    s.policy = checkpoint_policy(*ck, policy_device(c.model, opt.local_rank));
+    if (!c.model.chat_template.empty()) s.policy.chat = model::chat_format_from_name(c.model.chat_template);
+  } else {
+    s.policy = policy_load(c.model, static_cast<uint64_t>(c.run.seed), opt.local_rank);
+    s.reference = s.policy.origin;
+  }
+  const std::unique_ptr<StepTrainer> trainer = make(s, data);
+  if (ck && s.learner) {
+    model::AdamW& adam = s.learner->optimizer();
+    for (std::size_t i = 0; i < ck->exp_avg.size(); ++i) {
+      adam.exp_avg()[i].copy_(ck->exp_avg[i]);
+      adam.exp_avg_sq()[i].copy_(ck->exp_avg_sq[i]);
+    }
+    adam.set_steps(ck->optimizer_step);
+  }
+  facts.generation_ranks = trainer->generation_ranks();
+  facts.training_ranks = trainer->training_ranks();
+  result.first_step = s.step;
+
+  RunLog log(c, kind, lead, opt.save, opt.print, ck ? s.step : -1);
+  if (lead && opt.save) fs::remove(run_dir + "/DONE");  // checkpoint.resume=never over a finished run: not done yet
+  if (ck) {
+    log.message(kind + ": resumed from " + ck->path + " at step " + std::to_string(s.step) + " (epoch " +
+                std::to_string(s.cursor.epoch) + ", row " + std::to_string(s.cursor.position) + "; saved by " +
+                std::to_string(ck->facts.world_size) + " ranks, " + std::to_string(ck->facts.generation_ranks) +
+                " generating and " + std::to_string(ck->facts.training_ranks) + " training; now " +
+                std::to_string(facts.world_size) + ", " + std::to_string(facts.generation_ranks) + " and " +
+                std::to_string(facts.training_ranks) + ")");
+    for (const auto& n : notes) log.message(kind + ": resume: setting changed: " + n);
+    ck.reset();  // the loaded tensors now live in the state
+  }
+  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step);
+  const int64_t total = trainer->total_steps();
+  const StopPoll stop{&signals.flag(), &world};
+  const double save_estimate = static_cast<double>(parameter_bytes(s.policy)) * 3 / 2e8;  // before a save is measured
+  const auto eval_due = [&](int64_t done) {
+    return !data.eval.rows.empty() && (done % c.log.eval_every == 0 || done == total);
+  };
+  double longest_step = 0, longest_eval = 0;
+  const auto run_eval = [&]() -> bool {  // false when a stop signal cut it short
+    const auto t0 = Clock::now();
+    std::optional<io::MetricsRow> e = trainer->evaluate(s, stop);
+    longest_eval = std::max(longest_eval, world.allreduce_max(seconds_since(t0)));
+    s.eval_pending = !e;
+    if (e) {
+      log.eval(*e, trainer->eval_line(*e));
+      result.eval.push_back(std::move(*e));
+    }
+    return e.has_value();
+  };
+  // Whether to stop before the next step: a stop signal on any rank, or a time limit the next step (with its
+  // evaluation and a checkpoint) would not fit in, by the longest step measured so far.
+  const auto stop_reason = [&]() -> std::string {
+    double time_up = 0;
+    if (c.run.time_limit > 0 && longest_step > 0) {
+      const double save = saver.write_seconds() > 0 ? saver.write_seconds() : save_estimate;
+      const double next = longest_step + (eval_due(s.step + 1) ? longest_eval : 0) + save;
+      time_up = seconds_since(t_start) + 1.1 * next > c.run.time_limit ? 1 : 0;
+    }
+    std::vector<double> v = {signals.requested() ? 1.0 : 0.0, time_up};
+    world.allreduce_sum(v);
+    if (v[0] > 0) return "a stop signal (SIGUSR1/SIGTERM)";
+    if (v[1] > 0) return "run.time_limit (" + format_fixed(c.run.time_limit, 0) + " s): the next step would not fit";
+    return "";
+  };
+
+  std::string stopped;
+  const auto t_loop = Clock::now();
+  if (s.eval_pending && !run_eval()) stopped = "a stop signal (SIGUSR1/SIGTERM)";
+  while (stopped.empty() && s.step < total) {
+    if (!(stopped = stop_reason()).empty()) break;
+    if (opt.fail_rank == world.rank() && opt.fail_step == s.step)
+      throw std::runtime_error("injected fault on rank " + std::to_string(world.rank()) + " at step " + std::to_string(s.step + 1));
+    const auto t0 = Clock::now();
+    const io::DataCursor before = s.cursor;
+    std::optional<io::MetricsRow> row = trainer->step(s, stop);
+    if (!row) {
+      s.cursor = before;
+      stopped = "a stop signal (SIGUSR1/SIGTERM)";
+      break;
+    }
+    ++s.step;
+    const double step_seconds = world.allreduce_max(seconds_since(t0));
+    longest_step = std::max(longest_step, step_seconds);
+    s.train_seconds += step_seconds;
+    const double blocked = c.checkpoint.every > 0 && s.step % c.checkpoint.every == 0 && s.step < total
+                               ? saver.save(s, facts) : 0.0;
+    const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
+                       static_cast<double>(total - s.step);
+    row->insert(row->end(), {{"seconds_checkpoint", world.allreduce_max(blocked)}, {"eta_seconds", eta}});
+    log.step(*row, (s.step % c.log.every == 0 || s.step == total) ? trainer->step_line(*row, total) : "");
+    result.metrics.push_back(std::move(*row));
+    if (eval_due(s.step)) {
+      if (stop.any()) s.eval_pending = true;
+      if (s.eval_pending || !run_eval()) stopped = "a stop signal (SIGUSR1/SIGTERM)";
+    }
+  }
+  if (saver.saved_step() != s.step || s.eval_pending) saver.save(s, facts);
+  saver.wait();
+  world.barrier();  // the checkpoint is complete before any rank reports or exits
+  const std::string ckpt = checkpoint_dir(c) + "/" + io::checkpoint_file_name(s.step);
+  if (!stopped.empty()) {
+    log.message(kind + ": stopped after step " + std::to_string(s.step) + " by " + stopped + "; checkpoint " + ckpt +
+                "; exit code " + std::to_string(kRequeueExitCode) + " (requeue: the next job resumes here)");
+    result.end = RunEnd::Stopped;
+  } else {
+    log.save_policy(s.policy);
+    log.mark_done();
+    log.message(kind + ": " + std::to_string(total) + " steps (" + std::to_string(total - result.first_step) +
+                " in this job) in " + format_fixed(seconds_since(t_start), 1) + " s; checkpoint " + ckpt +
+                "; run directory " + log.dir());
+  }
+  result.policy = std::move(s.policy);
+  return result;
+}
+
+}  // namespace toolgrpo::app

@@ -1,0 +1,174 @@
+// Checkpoints as a user meets them, through the executable: a stop signal during generation and during training
+// under mpirun (exit code 75 on every rank, a checkpoint, then a resume that finishes), the local runner looping
+// on the requeue code, a process killed with SIGKILL in the middle of a save, damaged checkpoints (truncated,
+// bit-flipped) named and skipped, the time limit, DONE, and `ckpt info`.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "tests/app/cli_run.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using namespace toolgrpo::testing;
+
+constexpr int kRequeue = 75;
+
+std::string train_args(const fs::path& out, const std::string& name, int steps) {
+  return "train data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() + " run.name=" + name +
+         " rollout.prompts_per_step=2 rollout.group_size=2 rollout.max_new_tokens=8 rollout.max_prompt_tokens=48"
+         " grpo.mini_batches=2 grpo.kl_coef=0.01 grpo.steps=" + std::to_string(steps);
+}
+
+std::string ckpt(int step) {
+  char b[32];
+  std::snprintf(b, sizeof b, "ckpt-%08d.h5", step);
+  return b;
+}
+
+std::string latest_of(const fs::path& run) {
+  const auto l = lines_of(run / "checkpoints" / "latest");
+  return l.empty() ? "" : l[0];
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(CheckpointCli, SignalDuringGenerationThenResumeFinishes) {
+  const fs::path out = scratch() / "sig_gen";
+  fs::remove_all(out);
+  // SIGUSR1 reaches rank 1 while it generates step 2: the step is abandoned, step 1's state is saved.
+  const RunResult stop = mpirun(2, "TOOLGRPO_SIGNAL_INJECT=1:2:generate", train_args(out, "r", 4));
+  EXPECT_EQ(stop.code, kRequeue) << stop.out;
+  EXPECT_TRUE(contains(stop.out, "stopped after step 1 by a stop signal")) << stop.out;
+  EXPECT_TRUE(fs::exists(out / "r" / "checkpoints" / ckpt(1)));
+  EXPECT_EQ(latest_of(out / "r"), ckpt(1));
+  EXPECT_FALSE(fs::exists(out / "r" / "DONE"));
+  EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 1u);
+  // The next job resumes at step 1 and finishes; the metrics hold each step once.
+  const RunResult rest = mpirun(2, "", train_args(out, "r", 4));
+  ASSERT_EQ(rest.code, 0) << rest.out;
+  EXPECT_TRUE(contains(rest.out, "resumed from " + (out / "r" / "checkpoints" / ckpt(1)).string() + " at step 1")) << rest.out;
+  EXPECT_TRUE(contains(rest.out, "step 4/4 reward")) << rest.out;
+  const auto rows = lines_of(out / "r" / "metrics.jsonl");
+  ASSERT_EQ(rows.size(), 4u);
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(rows[s].rfind("{\"step\": " + std::to_string(s + 1) + ",", 0), 0u) << rows[s];
+  EXPECT_TRUE(fs::exists(out / "r" / "DONE"));
+  // A requeued job on a finished run exits at once.
+  const RunResult again = mpirun(2, "", train_args(out, "r", 4));
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "nothing to do")) << again.out;
+  EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 4u);
+}
+
+TEST(CheckpointCli, SignalDuringTrainingAndTheLocalRunnerFinishes) {
+  const fs::path out = scratch() / "sig_train";
+  fs::remove_all(out);
+  // SIGUSR1 reaches rank 0 while it trains step 2: the step completes and is saved; the runner sees 75 and runs
+  // the job again, which resumes at step 2 and finishes.
+  const std::string cmd = "TOOLGRPO_BIN=" + std::string(TOOLGRPO_BIN) + " TOOLGRPO_SIGNAL_INJECT=0:2:train bash " +
+                          std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/run_local.sh --np 2 --max-restarts 3 -- " +
+                          train_args(out, "r", 4);
+  const RunResult r = run_command(cmd);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "stopped after step 2 by a stop signal")) << r.out;
+  EXPECT_TRUE(contains(r.out, "requeue code 75")) << r.out;
+  EXPECT_TRUE(contains(r.out, "at step 2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "step 4/4 reward")) << r.out;
+  EXPECT_TRUE(fs::exists(out / "r" / "DONE"));
+  EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 4u);
+  EXPECT_EQ(latest_of(out / "r"), ckpt(4));
+}
+
+TEST(CheckpointCli, KilledInTheMiddleOfASaveKeepsThePreviousCheckpoint) {
+  const fs::path out = scratch() / "kill";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  const fs::path pid_file = out / "pid";
+  const fs::path paused = out / "r" / "checkpoints" / (ckpt(2) + ".paused");
+  // One rank (no mpirun); the save of step 2 stops before its commit marker until the process is killed.
+  const std::string cmd = "TOOLGRPO_PAUSE_SAVE_STEP=2 " + std::string(TOOLGRPO_BIN) + " " + train_args(out, "r", 4) +
+                          " checkpoint.every=1 > " + (out / "log").string() + " 2>&1 & echo $! > " + pid_file.string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!fs::exists(paused) && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(paused)) << slurp(out / "log");
+  const int pid = std::stoi(lines_of(pid_file).at(0));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  fs::remove(paused);
+  // The half-written file never took the final name; `latest` still names step 1, which loads.
+  EXPECT_FALSE(fs::exists(out / "r" / "checkpoints" / ckpt(2)));
+  EXPECT_TRUE(fs::exists(out / "r" / "checkpoints" / (ckpt(2) + ".tmp")));
+  EXPECT_EQ(latest_of(out / "r"), ckpt(1));
+  const RunResult info = run("ckpt info " + (out / "r" / "checkpoints" / ckpt(1)).string() + " --verify");
+  EXPECT_EQ(info.code, 0) << info.out;
+  EXPECT_TRUE(contains(info.out, "model/model.embed_tokens.weight")) << info.out;
+  EXPECT_TRUE(contains(info.out, "optim/model.norm.weight/exp_avg_sq")) << info.out;
+  // The next job resumes from step 1 and the stale temporary file is cleaned up.
+  const RunResult rest = run(train_args(out, "r", 4) + " checkpoint.every=1");
+  ASSERT_EQ(rest.code, 0) << rest.out;
+  EXPECT_TRUE(contains(rest.out, "at step 1")) << rest.out;
+  EXPECT_FALSE(fs::exists(out / "r" / "checkpoints" / (ckpt(2) + ".tmp")));
+  EXPECT_EQ(latest_of(out / "r"), ckpt(4));
+}
+
+TEST(CheckpointCli, DamagedCheckpointsAreNamedAndSkipped) {
+  const fs::path out = scratch() / "damaged";
+  fs::remove_all(out);
+  // Three checkpoints (steps 1-3), stopped after step 3 by a signal in its training.
+  const RunResult first = mpirun(2, "TOOLGRPO_SIGNAL_INJECT=0:3:train", train_args(out, "r", 6) + " checkpoint.every=1");
+  ASSERT_EQ(first.code, kRequeue) << first.out;
+  const fs::path dir = out / "r" / "checkpoints";
+  ASSERT_TRUE(fs::exists(dir / ckpt(3)));
+  // Truncate the newest, flip one bit in the middle of the one before.
+  fs::resize_file(dir / ckpt(3), fs::file_size(dir / ckpt(3)) / 2);
+  {
+    std::fstream f(dir / ckpt(2), std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff mid = static_cast<std::streamoff>(fs::file_size(dir / ckpt(2)) / 2);
+    f.seekg(mid);
+    char b = 0;
+    f.read(&b, 1);
+    b = static_cast<char>(b ^ 0x10);
+    f.seekp(mid);
+    f.write(&b, 1);
+  }
+  // An explicit path to the damaged file: exit 2 naming it.
+  const RunResult explicit_path = run(train_args(out, "r", 6) + " checkpoint.resume=" + (dir / ckpt(3)).string());
+  EXPECT_EQ(explicit_path.code, 2) << explicit_path.out;
+  EXPECT_TRUE(contains(explicit_path.out, (dir / ckpt(3)).string())) << explicit_path.out;
+  const RunResult info = run("ckpt info " + (dir / ckpt(2)).string() + " --verify");
+  EXPECT_EQ(info.code, 2) << info.out;
+  EXPECT_TRUE(contains(info.out, ckpt(2)) && contains(info.out, "checksum")) << info.out;
+  // auto: both damaged files are named, the run falls back to step 1 and finishes.
+  const RunResult rest = mpirun(2, "", train_args(out, "r", 6) + " checkpoint.every=1");
+  ASSERT_EQ(rest.code, 0) << rest.out;
+  EXPECT_TRUE(contains(rest.out, ckpt(3)) && contains(rest.out, ckpt(2))) << rest.out;
+  EXPECT_TRUE(contains(rest.out, "falling back to the previous checkpoint")) << rest.out;
+  EXPECT_TRUE(contains(rest.out, "at step 1")) << rest.out;
+  EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 6u);
+}
+
+TEST(CheckpointCli, TimeLimitStopsBeforeAStepThatWouldNotFit) {
+  const fs::path out = scratch() / "limit";
+  fs::remove_all(out);
+  const RunResult r = mpirun(2, "", train_args(out, "r", 200) + " run.time_limit=00:00:02");
+  EXPECT_EQ(r.code, kRequeue) << r.out;
+  EXPECT_TRUE(contains(r.out, "run.time_limit (2 s)")) << r.out;
+  const auto rows = lines_of(out / "r" / "metrics.jsonl");
+  EXPECT_GE(rows.size(), 1u);
+  EXPECT_LT(rows.size(), 200u);
+  EXPECT_EQ(latest_of(out / "r"), ckpt(static_cast<int>(rows.size())));
+}
+
+}  // namespace
