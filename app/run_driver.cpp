@@ -138,7 +138,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   };
   const std::string run_dir = (fs::path(c.run.out_dir) / c.run.name).string();
   const bool resumes = opt.save && c.checkpoint.resume != "never";  // a run that writes nothing reads nothing either
-  if (resumes && fs::exists(run_dir + "/DONE")) {
+  // Rank 0 decides for all (ranks on other nodes may see the file system later than it does).
+  if (resumes && world.allreduce_max(lead && fs::exists(run_dir + "/DONE") ? 1.0 : 0.0) > 0) {
     say(kind + ": " + run_dir + " is complete (DONE); nothing to do. Use another run.name, or checkpoint.resume=never "
         "to train it again from the start.");
     result.end = RunEnd::AlreadyDone;
@@ -296,6 +297,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   } else {
     log.save_policy(s.policy);
     log.mark_done();
+    world.barrier();  // DONE is written before any rank returns: a job started next finds it
     log.message(kind + ": " + std::to_string(total) + " steps (" + std::to_string(total - result.first_step) +
                 " in this job) in " + format_fixed(seconds_since(t_start), 1) + " s; checkpoint " + ckpt +
                 "; run directory " + log.dir());

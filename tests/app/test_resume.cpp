@@ -240,11 +240,13 @@ double cross_world(TrainFn train, app::Config (*config)(const std::string&, cons
 TEST(Resume, GrpoAtOtherWorldSizes) {
   const int np = world().size();
   if (np < 2) GTEST_SKIP() << "needs an np 2 run to resume";
-  // One sequence per micro-batch: each rank count computes the same per-sequence numbers, so np 1 and np 2 agree
-  // bit for bit; np 4 sums the gradient in another order (the np equivalence test measures about 1e-8).
+  // One sequence per micro-batch: each rank count computes the same per-sequence numbers, but sums the gradient in
+  // another order (one rank accumulates its micro-batches; two ranks add two partial sums), so the resumed run
+  // agrees with the uninterrupted one as the np equivalence test's runs do (measured: about 1.2e-7 at np 1 and
+  // 1.5e-7 at np 4, relative). Resuming at the same rank count is bit for bit (the restart-equality tests).
   const double d1 = cross_world(app::grpo_train, grpo_config, "grpo_np1", {}, 1);
   if (world().rank() == 0) {
-    EXPECT_EQ(d1, 0.0);
+    EXPECT_LE(d1, 1e-6);
   }
   if (np >= 4) {
     const double d4 = cross_world(app::grpo_train, grpo_config, "grpo_np4", {}, 4);

@@ -89,6 +89,7 @@ parallel::Comm& world() { return toolgrpo::testing::mpi_runtime().world(); }
 
 TEST(GrpoTrainer, WorldEqualsOneRankAlone) {
   const int np = world().size();
+  if (np < 2) GTEST_SKIP() << "compares the whole world with one rank: needs 2 ranks or more";
   const parallel::Comm alone = world().split(world().rank(), 0);
   for (const char* agg : {"token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"}) {
     const std::vector<std::string> extra = {std::string("grpo.loss_agg=") + agg, "grpo.kl_coef=0.01",
@@ -113,9 +114,12 @@ TEST(GrpoTrainer, WorldEqualsOneRankAloneWithPaddedMicroBatches) {
   // the rank count, which changes rounding; the runs still agree to 1e-5. (With one sequence per micro-batch, as
   // above, every rank count computes bit-identical per-sequence results and they agree to 1e-6 or better.)
   const int np = world().size();
+  if (np < 2) GTEST_SKIP() << "compares the whole world with one rank: needs 2 ranks or more";
   const parallel::Comm alone = world().split(world().rank(), 0);
   const app::TrainResult one = app::grpo_train(small_config({"grpo.micro_batch_tokens=96"}, 1), alone, quiet());
   const app::TrainResult all = app::grpo_train(small_config({"grpo.micro_batch_tokens=96"}, np), world(), quiet());
+  EXPECT_GT(weight_change(one.policy, 5), 1e-4) << "the run must move the weights for the comparison to mean something";
+  EXPECT_GT(weight_change(all.policy, 5), 1e-4);
   EXPECT_LE(weight_difference(all.policy, one.policy), 1e-5);
 }
 
@@ -206,6 +210,7 @@ app::Config sft_config(const std::vector<std::string>& extra, int world) {
 }
 
 TEST(SftTrainer, WorldEqualsOneRankAlone) {
+  if (world().size() < 2) GTEST_SKIP() << "compares the whole world with one rank: needs 2 ranks or more";
   const parallel::Comm alone = world().split(world().rank(), 0);
   const app::TrainResult one = app::sft_train(sft_config({}, 1), alone, quiet());
   const app::TrainResult all = app::sft_train(sft_config({}, world().size()), world(), quiet());
@@ -226,7 +231,9 @@ TEST(SftTrainer, LossFallsAndEvalIsReported) {
   EXPECT_NEAR(app::metric(r.metrics.front(), "loss"), std::log(320.0), 0.3);
   EXPECT_LT(app::metric(r.metrics.back(), "loss"), app::metric(r.metrics.front(), "loss") - 1.0);
   ASSERT_EQ(r.eval.size(), 2u);
-  EXPECT_LT(app::metric(r.eval[1], "eval_loss"), app::metric(r.eval[0], "eval_loss") + 1e-9);
+  const double first = app::metric(r.eval[0], "eval_loss"), second = app::metric(r.eval[1], "eval_loss");
+  if (world().rank() == 0) std::printf("SFT eval_loss at step 10: %.4f, at step 20: %.4f\n", first, second);
+  EXPECT_LT(second, first - 0.05) << "ten more SFT steps must lower the held-out loss";
 }
 
 }  // namespace
