@@ -45,6 +45,9 @@ struct LoadedCheckpoint {
   int64_t optimizer_step = 0;
 };
 
+// The tensors a checkpoint of `s` holds, named by their paths in the file (model/..., optim/.../exp_avg[_sq]).
+std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(const RunState& s);
+
 // RUN_DIR/checkpoints of the run `c` describes.
 std::string checkpoint_dir(const Config& c);
 
@@ -72,6 +75,9 @@ class CheckpointSaver {
   // Saves `s` as ckpt-<step>.h5, then moves `latest` to it and prunes to checkpoint.keep. Returns the seconds
   // the caller was blocked: waiting for the previous save, plus the snapshot (async) or the whole write (sync).
   double save(const RunState& s, const RunFacts& facts);
+  // Async saves: allocates the snapshot's host buffers for `s` in the background (at the start of a run), so that
+  // the first save blocks for a copy only, not for faulting in fresh pages.
+  void prepare(const RunState& s);
   void wait();  // until the save in flight is complete; rethrows its failure
   int64_t saved_step() const { return saved_step_; }     // step of the last save started, -1 before the first
   double write_seconds() const { return write_seconds_; }  // the last completed save's wall time (0 before one)
@@ -84,6 +90,7 @@ class CheckpointSaver {
   int64_t pause_step_;
   int64_t saved_step_ = -1;
   std::atomic<double> write_seconds_{0};  // set by the writer thread
+  std::vector<at::Tensor> snapshot_;       // async: host copies of the state, allocated once, reused by every save
   std::thread worker_;
   std::exception_ptr error_;
 };

@@ -221,6 +221,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     ck.reset();  // the loaded tensors now live in the state
   }
   CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step);
+  saver.prepare(s);  // the async snapshot's buffers are faulted in while the first steps run
   const int64_t total = trainer->total_steps();
   const StopPoll stop{&signals.flag(), &world};
   const double save_estimate = static_cast<double>(parameter_bytes(s.policy)) * 3 / 2e8;  // before a save is measured

@@ -2,7 +2,7 @@
 // 38.9M-parameter benchmark model and for a random model in Qwen2.5-0.5B's exact shape (494M parameters, fp32
 // weights + AdamW moments = 5.9 GB), next to `dd` writing the same number of bytes to the same disk (with fsync).
 // Loads are measured cold (the file's pages dropped from the page cache with posix_fadvise) and warm.
-//   bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--help]
+//   bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--no-prepare] [--help]
 // Not a test: it prints one line per figure. It uses no BLAS (the figures are disk and memory bound).
 #include <fcntl.h>
 #include <unistd.h>
@@ -67,7 +67,8 @@ double dd_seconds(const std::string& dir, double bytes) {
   return rc == 0 ? s * bytes / (static_cast<double>(count) * (8 << 20)) : -1;
 }
 
-void bench(const std::string& label, const model::ModelConfig& cfg, const std::string& dir, const parallel::Comm& comm) {
+void bench(const std::string& label, const model::ModelConfig& cfg, const std::string& dir, const parallel::Comm& comm,
+           bool prepare) {
   std::printf("checkpoint.%s: building random weights and AdamW moments ...\n", label.c_str());
   std::fflush(stdout);
   app::RunState s;
@@ -88,7 +89,7 @@ void bench(const std::string& label, const model::ModelConfig& cfg, const std::s
   fs::remove_all(ckdir);
   app::CheckpointSection sync_cfg;
   sync_cfg.async = false;
-  sync_cfg.keep = 1;
+  sync_cfg.keep = 5;
   app::CheckpointSection async_cfg = sync_cfg;
   async_cfg.async = true;
 
@@ -96,21 +97,38 @@ void bench(const std::string& label, const model::ModelConfig& cfg, const std::s
   double bytes = 0, sync_seconds = 0, async_seconds = 0;
   {
     app::CheckpointSaver saver(ckdir, sync_cfg, true);
-    const double t = saver.save(s, facts);
-    bytes = static_cast<double>(fs::file_size(file));
-    sync_seconds = t;
-    std::printf("checkpoint.%s.save_sync: %.0f MB in %.2f s = %.0f MB/s (blocking %.2f s)\n", label.c_str(), bytes / 1e6,
-                t, bytes / 1e6 / t, t);
+    for (const char* which : {"first", "later"}) {
+      const double t = saver.save(s, facts);
+      if (bytes == 0) bytes = static_cast<double>(fs::file_size(file));
+      sync_seconds = t;
+      std::printf("checkpoint.%s.save_sync_%s: %.0f MB in %.2f s = %.0f MB/s (blocking %.2f s)\n", label.c_str(), which,
+                  bytes / 1e6, t, bytes / 1e6 / t, t);
+      ++s.step;
+    }
   }
   {
+    // Two saves through one saver, as in a run. A run prepares the snapshot's buffers in the background when it
+    // starts (--no-prepare: the first save allocates them, and blocks for the page faults); every save reuses them.
     app::CheckpointSaver saver(ckdir, async_cfg, true);
-    const auto t0 = Clock::now();
-    const double blocked = saver.save(s, facts);
-    saver.wait();
-    const double total = since(t0);
-    async_seconds = total;
-    std::printf("checkpoint.%s.save_async: blocking %.3f s (host snapshot), complete after %.2f s = %.0f MB/s\n",
-                label.c_str(), blocked, total, bytes / 1e6 / total);
+    if (prepare) {
+      const auto t0 = Clock::now();
+      saver.prepare(s);
+      saver.wait();
+      std::printf("checkpoint.%s.prepare: snapshot buffers allocated in the background in %.2f s (at the start of a run)\n",
+                  label.c_str(), since(t0));
+    }
+    for (const char* which : {"first", "later"}) {
+      const auto t0 = Clock::now();
+      const double blocked = saver.save(s, facts);
+      saver.wait();
+      const double total = since(t0);
+      if (std::string(which) == "later") async_seconds = saver.write_seconds();
+      std::printf("checkpoint.%s.save_async_%s: blocking %.3f s (host snapshot, %.1f GB/s), background write %.2f s "
+                  "= %.0f MB/s, complete after %.2f s\n",
+                  label.c_str(), which, blocked, bytes / 1e9 / blocked, saver.write_seconds(),
+                  bytes / 1e6 / saver.write_seconds(), total);
+      ++s.step;  // the next save is another file, as in a run
+    }
   }
   const double dd = dd_seconds(dir, bytes);
   std::printf("checkpoint.%s.dd: %.0f MB with dd conv=fsync in %.2f s = %.0f MB/s; save = %.0f%% (sync), %.0f%% (async) "
@@ -133,13 +151,18 @@ void bench(const std::string& label, const model::ModelConfig& cfg, const std::s
 int main(int argc, char** argv) {
   parallel::Runtime rt(argc, argv);
   std::string which = "all", dir = fs::temp_directory_path().string() + "/toolgrpo_bench_checkpoint";
+  bool prepare = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::printf("usage: bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR]\n"
+      std::printf("usage: bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--no-prepare]\n"
                   "Checkpoint save/load throughput and blocking seconds next to dd on the same disk (DIR, default %s).\n",
                   dir.c_str());
       return 0;
+    }
+    if (a == "--no-prepare") {
+      prepare = false;
+      continue;
     }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "bench_checkpoint: %s needs a value (see --help)\n", a.c_str());
@@ -154,7 +177,7 @@ int main(int argc, char** argv) {
   }
   fs::create_directories(dir);
   std::printf("bench_checkpoint: HDF5 checkpoints in %s; BLAS: not used (disk and memory bound)\n", dir.c_str());
-  if (which == "bench" || which == "all") bench("bench38.9M", model::model_preset("qwen2", "bench", 32000), dir, rt.world());
-  if (which == "qwen2.5-0.5b" || which == "all") bench("qwen2.5-0.5b", qwen25_05b_shape(), dir, rt.world());
+  if (which == "bench" || which == "all") bench("bench38.9M", model::model_preset("qwen2", "bench", 32000), dir, rt.world(), prepare);
+  if (which == "qwen2.5-0.5b" || which == "all") bench("qwen2.5-0.5b", qwen25_05b_shape(), dir, rt.world(), prepare);
   return 0;
 }
