@@ -40,13 +40,6 @@ constexpr const char* kChecksumKey = "checksum";
 // ----------------------------------------------------------------------------------------------------------
 // POSIX calls: checked at the call site like the HDF5 ones, with errno's text.
 
-std::string short_file(const char* file) {
-  const std::string f = file;
-  const std::size_t last = f.rfind('/');
-  if (last == std::string::npos || last == 0) return f;
-  const std::size_t before = f.rfind('/', last - 1);
-  return before == std::string::npos ? f : f.substr(before + 1);
-}
 
 template <class T, class What>
 T sys_check(T value, const char* call, const char* file, int line, What&& what) {
@@ -54,7 +47,7 @@ T sys_check(T value, const char* call, const char* file, int line, What&& what) 
     const int err = errno;
     std::string name = call;
     name = name.substr(0, name.find('('));
-    throw std::runtime_error(short_file(file) + ":" + std::to_string(line) + ": " + what() + ": " + name +
+    throw std::runtime_error(h5::short_file(file) + ":" + std::to_string(line) + ": " + what() + ": " + name +
                              " failed: " + std::strerror(err));
   }
   return value;

@@ -13,15 +13,6 @@ std::recursive_mutex& library_mutex() {
 
 namespace {
 
-// "io/checkpoint_file.cpp" from a full __FILE__ path: the last two components.
-std::string short_file(const char* file) {
-  const std::string f = file;
-  const std::size_t last = f.rfind('/');
-  if (last == std::string::npos || last == 0) return f;
-  const std::size_t before = f.rfind('/', last - 1);
-  return before == std::string::npos ? f : f.substr(before + 1);
-}
-
 std::string message_text(hid_t msg) {
   char buf[256] = "";
   // Error-stack text is best effort: a failure here leaves the text empty rather than hiding the real error.
@@ -64,6 +55,14 @@ std::string error_stack() {
   H5Eclose_stack(
       copy);  // unchecked: already reporting an error, and a copy that will not close leaks only itself
   return text;
+}
+
+std::string short_file(const char* file) {
+  const std::string f = file;
+  const std::size_t last = f.rfind('/');
+  if (last == std::string::npos || last == 0) return f;
+  const std::size_t before = f.rfind('/', last - 1);
+  return before == std::string::npos ? f : f.substr(before + 1);
 }
 
 void fail(const char* file, int line, const char* call, const std::string& what) {

@@ -42,6 +42,9 @@ std::string error_stack();
 
 [[noreturn]] void fail(const char* file, int line, const char* call, const std::string& what);
 
+// "io/checkpoint_file.cpp" from a full __FILE__ path: its last two components (for call-site messages).
+std::string short_file(const char* file);
+
 template <class T, class What>
 T check(T value, const char* call, const char* file, int line, What&& what) {
   static_assert(std::is_signed_v<T>,

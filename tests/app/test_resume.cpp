@@ -23,19 +23,14 @@
 #include "app/config.hpp"
 #include "app/trainer.hpp"
 #include "io/checkpoint_file.hpp"
+#include "tests/app/train_test_util.hpp"
 #include "tests/parallel/mpi_test_env.hpp"
 
 using namespace toolgrpo;
+using namespace toolgrpo::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shared() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
-}
-
-parallel::Comm& world() { return toolgrpo::testing::mpi_runtime().world(); }
 
 // A scratch directory shared by the ranks of `comm` (its rank 0's pid names it).
 std::string scratch(const parallel::Comm& comm, const std::string& tag) {
@@ -47,20 +42,6 @@ std::string scratch(const parallel::Comm& comm, const std::string& tag) {
   }
   comm.broadcast(dir, 0);
   return dir;
-}
-
-std::vector<reward::RewardScores> letters_reward(const std::vector<std::string>& responses,
-                                                 const std::vector<std::string>&, int64_t, int64_t) {
-  std::vector<reward::RewardScores> out;
-  for (const auto& r : responses) {
-    double letters = 0;
-    for (unsigned char ch : r) letters += (ch >= 'a' && ch <= 'z');
-    reward::RewardScores s;
-    s.correctness = r.empty() ? 0.0 : letters / static_cast<double>(r.size());
-    s.total = s.correctness;
-    out.push_back(s);
-  }
-  return out;
 }
 
 app::Config grpo_config(const std::string& out_dir, const std::vector<std::string>& extra, int np) {
@@ -92,20 +73,6 @@ app::TrainOptions options(int signal_step = -1, const char* phase = "train") {
   opt.signal_step = signal_step;
   opt.signal_phase = phase;
   return opt;
-}
-
-bool timing(const std::string& name) {
-  return name.rfind("seconds_", 0) == 0 || name == "tokens_per_s" || name == "eta_seconds";
-}
-
-double weight_difference(const app::Policy& a, const app::Policy& b) {
-  const auto pa = app::policy_parameters(a), pb = app::policy_parameters(b);
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    diff += std::pow((pa[i] - pb[i]).norm().item<double>(), 2);
-    norm += std::pow(pb[i].norm().item<double>(), 2);
-  }
-  return std::sqrt(diff / norm);
 }
 
 bool same_weights(const app::Policy& a, const app::Policy& b) {

@@ -17,32 +17,13 @@
 
 #include "app/config.hpp"
 #include "app/trainer.hpp"
+#include "tests/app/train_test_util.hpp"
 #include "tests/parallel/mpi_test_env.hpp"
 
 using namespace toolgrpo;
+using namespace toolgrpo::testing;
 
 namespace {
-
-std::string shared() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
-}
-
-// Reward = the share of lowercase ASCII letters among the response's bytes (0 for an empty response): about
-// 26/320 for a random byte-level model, 1 for a model that has learned to write letters only.
-std::vector<reward::RewardScores> letters_reward(const std::vector<std::string>& responses,
-                                                 const std::vector<std::string>&, int64_t, int64_t) {
-  std::vector<reward::RewardScores> out;
-  for (const auto& r : responses) {
-    double letters = 0;
-    for (unsigned char ch : r) letters += (ch >= 'a' && ch <= 'z');
-    reward::RewardScores s;
-    s.correctness = r.empty() ? 0.0 : letters / static_cast<double>(r.size());
-    s.total = s.correctness;
-    out.push_back(s);
-  }
-  return out;
-}
 
 // A small GRPO run on the shared ToolRL prompts (cut to their last 24 tokens) with the toy reward.
 app::Config small_config(const std::vector<std::string>& extra, int world) {
@@ -62,30 +43,11 @@ app::TrainOptions quiet() {
   return opt;
 }
 
-// ||a - b|| / ||b|| over all parameters together. (Per tensor, a tensor whose exact gradient is 0 — the key
-// biases, to which softmax attention is invariant — gets AdamW steps of +-lr from rounding noise alone, so its own
-// relative difference says nothing about the equivalence of the runs.)
-double weight_difference(const app::Policy& a, const app::Policy& b) {
-  const auto pa = app::policy_parameters(a), pb = app::policy_parameters(b);
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    diff += std::pow((pa[i] - pb[i]).norm().item<double>(), 2);
-    norm += std::pow(pb[i].norm().item<double>(), 2);
-  }
-  return std::sqrt(diff / norm);
-}
-
 double weight_change(const app::Policy& trained, uint64_t seed) {
   const app::Config c = app::config_parse("", "<test>", {}, 1);
   const app::Policy start = app::policy_load(c.model, seed);
   return weight_difference(trained, start);
 }
-
-bool timing(const std::string& name) {
-  return name.rfind("seconds_", 0) == 0 || name == "tokens_per_s" || name == "eta_seconds";
-}
-
-parallel::Comm& world() { return toolgrpo::testing::mpi_runtime().world(); }
 
 TEST(GrpoTrainer, WorldEqualsOneRankAlone) {
   const int np = world().size();
