@@ -730,6 +730,8 @@ CheckpointReader::CheckpointReader(const std::string& path) : impl_(std::make_un
           TOOLGRPO_H5_CHECK(H5Dopen2(meta.get(), kChecksumKey, H5P_DEFAULT), "open " + where));
       read_scalar(d.get(), H5T_NATIVE_UINT32, &stored, where);
     }
+    format_version_ = version;
+    meta_checksum_ = stored;
 
     // /meta items.
     std::vector<std::string> keys;

@@ -69,6 +69,8 @@ class CheckpointReader {
   const std::string& path() const { return path_; }
   // The writer's items, in key order (format_version and checksum are checked, not listed).
   const std::vector<MetaItem>& meta() const { return meta_; }
+  int64_t format_version() const { return format_version_; }
+  uint32_t meta_checksum() const { return meta_checksum_; }  // /meta/checksum, already verified
   bool has_meta(const std::string& key) const;
   // Throw CheckpointError naming the file and key when absent or of another type.
   int64_t meta_int(const std::string& key) const;
@@ -88,6 +90,8 @@ class CheckpointReader {
   std::string path_;
   std::vector<MetaItem> meta_;
   std::vector<TensorInfo> tensors_;
+  int64_t format_version_ = 0;
+  uint32_t meta_checksum_ = 0;
 };
 
 // The checkpoint directory of a run. File names are ckpt-<step, 8 digits>.h5; `latest` is a text file holding

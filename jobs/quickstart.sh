@@ -15,6 +15,9 @@ mpirun -np 2 --oversubscribe "$BUILD_DIR/app/toolgrpo" train --config jobs/confi
   model.path=runs/quickstart-model data.train="$SHARED/toolrl/sft.jsonl" data.eval="$SHARED/toolrl/test.jsonl" \
   checkpoint.resume=never
 echo "quickstart: the last checkpoint, as 'toolgrpo ckpt info' shows it:"
-"$BUILD_DIR/app/toolgrpo" ckpt info runs/quickstart/checkpoints/ckpt-00000008.h5 | head -n 40
+info=$("$BUILD_DIR/app/toolgrpo" ckpt info --brief runs/quickstart/checkpoints/ckpt-00000008.h5)
+printf '%s\n' "$info" | head -n 52
+echo "  ... (the whole table: $BUILD_DIR/app/toolgrpo ckpt info runs/quickstart/checkpoints/ckpt-00000008.h5)"
+printf '%s\n' "$info" | tail -n 1
 echo "quickstart: metrics in runs/quickstart/metrics.jsonl and metrics.csv, evaluation in runs/quickstart/eval.jsonl," \
      "checkpoints in runs/quickstart/checkpoints, trained model in runs/quickstart/"

@@ -492,6 +492,14 @@ TEST(CkptInfo, PrintsMetaAndTensorsAndVerifies) {
     EXPECT_TRUE(contains(info.out, s)) << "missing '" << s << "'\n" << info.out;
   EXPECT_FALSE(contains(info.out, "verified"));
   EXPECT_FALSE(contains(info.out, "xxxx"));
+  EXPECT_TRUE(contains(info.out, "format_version: 1\n")) << info.out;
+  // One-line items come before the texts; --brief gives the texts by their size.
+  EXPECT_LT(info.out.find("step: 3"), info.out.find("config_yaml:"));
+  const RunResult brief = run("ckpt info --brief " + file.string());
+  ASSERT_EQ(brief.code, 0) << brief.out;
+  EXPECT_TRUE(contains(brief.out, "config_yaml: (" + std::to_string(yaml.size()) + " bytes, 3 lines")) << brief.out;
+  EXPECT_FALSE(contains(brief.out, "name: demo")) << brief.out;
+  EXPECT_TRUE(contains(brief.out, "2 tensors, 48 bytes")) << brief.out;
   const RunResult verify = run("ckpt info " + file.string() + " --verify");
   EXPECT_EQ(verify.code, 0) << verify.out;
   EXPECT_TRUE(contains(verify.out, "all 2 tensors verified")) << verify.out;
