@@ -1,15 +1,23 @@
 // Checkpoints as a user meets them, through the executable: a stop signal during generation and during training
 // under mpirun (exit code 75 on every rank, a checkpoint, then a resume that finishes), the local runner looping
 // on the requeue code, a process killed with SIGKILL in the middle of a save, damaged checkpoints (truncated,
-// bit-flipped) named and skipped, the time limit, DONE, and `ckpt info`.
+// bit-flipped) named and skipped, the time limit, DONE, and `ckpt info`. A finished run's checkpoint is read with
+// the raw HDF5 C API by the names README documents, and its weights compared with the run's model.safetensors read
+// by a few lines of JSON here — neither through the checkpoint code.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/app/cli_run.hpp"
 
@@ -41,6 +49,88 @@ std::string latest_of(const fs::path& run) {
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A tensor of a safetensors file, as raw little-endian bytes (format: u64 header length, JSON header, data).
+std::string safetensors_bytes(const fs::path& file, const std::string& name) {
+  const std::string all = slurp(file);
+  uint64_t n = 0;
+  std::memcpy(&n, all.data(), 8);
+  const auto header = nlohmann::json::parse(all.substr(8, n));
+  const auto& off = header.at(name).at("data_offsets");
+  return all.substr(8 + n + off[0].get<size_t>(), off[1].get<size_t>() - off[0].get<size_t>());
+}
+
+int64_t h5_int(hid_t f, const char* path) {
+  int64_t v = -1;
+  const hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+  EXPECT_GE(d, 0) << path;
+  if (d < 0) return v;
+  EXPECT_GE(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v), 0) << path;
+  H5Dclose(d);
+  return v;
+}
+
+std::string h5_string(hid_t f, const char* path) {
+  const hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+  EXPECT_GE(d, 0) << path;
+  if (d < 0) return "";
+  const hid_t t = H5Dget_type(d);
+  std::string out;
+  if (H5Tis_variable_str(t) > 0) {
+    char* p = nullptr;
+    const hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(t));
+    EXPECT_GE(H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), 0) << path;
+    if (p) out = p;
+    H5free_memory(p);
+    H5Tclose(mem);
+  } else {
+    out.resize(H5Tget_size(t));
+    EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), 0) << path;
+    out = out.c_str();
+  }
+  H5Tclose(t);
+  H5Dclose(d);
+  return out;
+}
+
+// The checkpoint of the last step of a finished np 2 GRPO run, read by name with the HDF5 C API.
+void expect_documented_layout(const fs::path& run, int step) {
+  const fs::path file = run / "checkpoints" / ckpt(step);
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0) << file;
+  EXPECT_EQ(h5_int(f, "/meta/format_version"), 1);
+  EXPECT_EQ(h5_int(f, "/meta/step"), step);
+  EXPECT_EQ(h5_int(f, "/meta/world_size"), 2);
+  EXPECT_EQ(h5_int(f, "/meta/optimizer_step"), 2 * step);  // grpo.mini_batches=2 updates per step
+  EXPECT_EQ(h5_string(f, "/meta/kind"), "grpo");
+  EXPECT_EQ(h5_string(f, "/meta/reference_kind"), "preset");
+  EXPECT_NE(h5_string(f, "/meta/config_yaml").find("steps: 4"), std::string::npos);
+  EXPECT_NE(h5_string(f, "/meta/model_config_json").find("\"hidden_size\""), std::string::npos);
+  EXPECT_GT(H5Aexists(f, "toolgrpo_commit"), 0) << "the commit marker on /";
+  for (const char* name : {"model.norm.weight", "model.embed_tokens.weight", "model.layers.1.mlp.down_proj.weight"}) {
+    const std::string path = std::string("/model/") + name;
+    const hid_t d = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
+    ASSERT_GE(d, 0) << path;
+    const hid_t space = H5Dget_space(d);
+    const hssize_t count = H5Sget_simple_extent_npoints(space);
+    std::string bytes(static_cast<std::size_t>(count) * 4, '\0');
+    EXPECT_GE(H5Dread(d, H5T_IEEE_F32LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()), 0) << path;
+    EXPECT_GT(H5Aexists(d, "crc32c"), 0) << path;
+    H5Sclose(space);
+    H5Dclose(d);
+    // The run's final model is the state of its last step.
+    EXPECT_EQ(bytes, safetensors_bytes(run / "model.safetensors", name)) << path;
+    for (const char* moment : {"exp_avg", "exp_avg_sq"}) {
+      const std::string m = std::string("/optim/") + name + "/" + moment;
+      const hid_t md = H5Dopen2(f, m.c_str(), H5P_DEFAULT);
+      EXPECT_GE(md, 0) << m;
+      if (md >= 0) H5Dclose(md);
+    }
+  }
+  H5Fclose(f);
 }
 
 TEST(CheckpointCli, SignalDuringGenerationThenResumeFinishes) {
@@ -87,6 +177,7 @@ TEST(CheckpointCli, SignalDuringTrainingAndTheLocalRunnerFinishes) {
   EXPECT_TRUE(fs::exists(out / "r" / "DONE"));
   EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 4u);
   EXPECT_EQ(latest_of(out / "r"), ckpt(4));
+  expect_documented_layout(out / "r", 4);
 }
 
 TEST(CheckpointCli, KilledInTheMiddleOfASaveKeepsThePreviousCheckpoint) {
