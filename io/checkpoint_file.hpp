@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "io/crc32c.hpp"
+
 namespace toolgrpo::io {
 
 // Element types a checkpoint stores. BF16 is stored as 16-bit unsigned integers with a dtype attribute "BF16".
@@ -106,9 +108,6 @@ std::string checkpoint_latest(const std::string& dir);
 // Keeps the newest `keep` checkpoints of `dir` and the one `latest` names; deletes older ones and stale .tmp files.
 void checkpoint_prune(const std::string& dir, int64_t keep);
 
-// CRC-32C (Castagnoli) of `bytes`, continuing from `crc` (0 to start); hardware instructions where the CPU has them.
-uint32_t crc32c(const void* data, std::size_t bytes, uint32_t crc = 0);
-
 // The content checksum of format version 1 (stored as /meta/checksum and as the root attribute
 // toolgrpo_commit): CRC-32C of the byte stream
 //   str("toolgrpo checkpoint"), u64(number of meta items),
@@ -120,13 +119,5 @@ uint32_t crc32c(const void* data, std::size_t bytes, uint32_t crc = 0);
 uint32_t checkpoint_content_checksum(const std::vector<MetaItem>& meta,
                                      const std::vector<CheckpointReader::TensorInfo>& tensors,
                                      const std::vector<uint32_t>& crcs);
-
-namespace detail {
-// Both CRC-32C paths, for the parity test (crc32c picks one).
-uint32_t crc32c_portable(const void* data, std::size_t bytes, uint32_t crc = 0);
-bool crc32c_hardware_available();
-// The SSE4.2 path; throws std::logic_error where crc32c_hardware_available() is false.
-uint32_t crc32c_hardware(const void* data, std::size_t bytes, uint32_t crc = 0);
-}  // namespace detail
 
 }  // namespace toolgrpo::io
