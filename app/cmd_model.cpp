@@ -11,10 +11,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
+#include "app/checkpoint.hpp"
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
+#include "io/checkpoint_file.hpp"
 #include "model/bpe_tokenizer.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/chat_template.hpp"
@@ -122,14 +125,14 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
 int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "generate",
-      "generate --model DIR (--prompt TEXT [--chatml] | --prompts FILE.jsonl [--chat-template NAME] | "
+      "generate --model DIR|FILE (--prompt TEXT [--chatml] | --prompts FILE.jsonl [--chat-template NAME] | "
       "--input-ids FILE.jsonl) [--greedy] [--max-new-tokens N] [--group-size G] [--seed S] [--temperature T] "
       "[--top-p P] [--top-k K] [--stop STRING] [--threads N] [--device cpu|cuda] [--dtype fp32|bf16]",
       "Samples from a Qwen2/Qwen3/Llama model directory with the KV-cache engine: each prompt is prefilled once "
       "and its cache serves its --group-size samples. Sample s of prompt p draws its random numbers from (seed, "
       "p, s, position) only, so it is the same in any batch and with any --threads. Writes one JSON line per "
       "sample to stdout ({prompt, sample, ids, finish, text}); throughput goes to stderr.",
-      {{"--model", "DIR", "the Hugging Face model directory (required)"},
+      {{"--model", "DIR|FILE", "a Hugging Face model directory, a checkpoint file or a run directory (required)"},
        {"--prompt", "TEXT", "one prompt, encoded with the directory's tokenizer.json"},
        {"--chatml", "", "wrap --prompt in a ChatML user turn with the assistant generation prompt"},
        {"--prompts", "FILE.jsonl", "rows {\"text\"}, or ToolRL rows {\"system\", \"user\"} via the chat template"},
@@ -150,9 +153,23 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
       ""};
   const CliArgs cli(args, spec);
   const std::string dir = cli.get("--model");
-  const model::ModelConfig cfg = model::model_config_load(dir);
+  // A checkpoint file, or a run directory without a final model yet: its newest checkpoint.
+  if (!fs::exists(dir)) throw UsageError("generate: --model " + dir + " does not exist");
+  std::optional<LoadedCheckpoint> ck;
+  if (!(fs::is_directory(dir) && fs::exists(fs::path(dir) / "config.json"))) {
+    const std::string file = checkpoint_resolve(dir);
+    if (!file.empty() && fs::is_regular_file(file)) {
+      try {
+        ck = checkpoint_load(file, false);
+      } catch (const io::CheckpointError& e) {
+        throw UsageError(std::string("generate: --model ") + e.what());
+      }
+    }
+  }
+  const model::ModelConfig cfg = ck ? ck->cfg : model::model_config_load(dir);
   std::unique_ptr<model::BpeTokenizer> tok;
-  if (fs::exists(dir + "/tokenizer.json")) tok = model::BpeTokenizer::load(dir);
+  if (ck) tok = model::BpeTokenizer::parse(ck->tokenizer_json, ck->path + ":/meta/tokenizer_json");
+  else if (fs::exists(dir + "/tokenizer.json")) tok = model::BpeTokenizer::load(dir);
   model::GenerationRequest req;
   if (cli.has("--input-ids")) {
     std::ifstream in(cli.get("--input-ids"));
@@ -179,6 +196,7 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
     if (!tok) throw UsageError("generate: " + dir + " has no tokenizer.json; pass --input-ids");
     const std::string file = cli.get("--prompts");
     const model::ChatFormat fmt = cli.has("--chat-template") ? model::chat_format_from_name(cli.get("--chat-template"))
+                                  : ck ? model::chat_format_from_name(ck->chat_format)
                                   : cfg.arch == model::Arch::Qwen3 ? model::ChatFormat::Qwen3
                                   : cfg.arch == model::Arch::Llama && tok->token_id("<|eot_id|>") >= 0
                                       ? model::ChatFormat::Llama3
@@ -232,7 +250,16 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   req.workers = threads;
   if (rt.rank() != 0) return 0;
 
-  const model::DecoderWeights w = model::decoder_weights_load(cfg, dir, dtype, device);
+  const model::DecoderWeights w =
+      ck ? model::decoder_weights_from(
+               cfg,
+               [&](const std::string& name) {
+                 for (const auto& [n, t] : model::decoder_named_parameters(cfg, ck->weights))
+                   if (n == name) return std::make_pair(t.to(dtype), ck->path);
+                 throw UsageError("generate: " + ck->path + " has no tensor model/" + name);
+               },
+               device)
+         : model::decoder_weights_load(cfg, dir, dtype, device);
   const auto t0 = std::chrono::steady_clock::now();
   const model::GenerationResult r = model::generate(cfg, w, req);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

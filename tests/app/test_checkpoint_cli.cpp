@@ -178,6 +178,31 @@ TEST(CheckpointCli, SignalDuringTrainingAndTheLocalRunnerFinishes) {
   EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 4u);
   EXPECT_EQ(latest_of(out / "r"), ckpt(4));
   expect_documented_layout(out / "r", 4);
+  // generate and sft take the checkpoint file where they take a model directory: the same greedy text as the run's
+  // final model (the same weights), and a fine-tuning run whose starting point is recorded as that checkpoint.
+  const std::string file = (out / "r" / "checkpoints" / ckpt(4)).string();
+  const std::string gen = " --prompt hello --max-new-tokens 8 --greedy";
+  const RunResult from_ckpt = run("generate --model " + file + gen);
+  const RunResult from_dir = run("generate --model " + (out / "r").string() + gen);
+  ASSERT_EQ(from_ckpt.code, 0) << from_ckpt.out;
+  const auto samples = [](const std::string& out) {  // the JSON lines, without the timing line
+    std::string rows;
+    std::size_t at = 0;
+    while ((at = out.find("{\"prompt\"", at)) != std::string::npos) {
+      const std::size_t end = out.find('\n', at);
+      rows += out.substr(at, end - at) + "\n";
+      at = end;
+    }
+    return rows;
+  };
+  EXPECT_TRUE(contains(samples(from_ckpt.out), "\"ids\": [")) << from_ckpt.out;
+  EXPECT_EQ(samples(from_ckpt.out), samples(from_dir.out));
+  const RunResult sft = run("sft model.path=" + file + " data.train=" + shared() + "/toolrl/test.jsonl sft.steps=1 "
+                            "sft.batch_size=2 sft.max_seq_tokens=96 run.out_dir=" + out.string() + " run.name=ft");
+  ASSERT_EQ(sft.code, 0) << sft.out;
+  const RunResult info = run("ckpt info --brief " + (out / "ft" / "checkpoints" / ckpt(1)).string());
+  EXPECT_TRUE(contains(info.out, "reference_kind: checkpoint")) << info.out;
+  EXPECT_TRUE(contains(info.out, "reference_path: " + file)) << info.out;
 }
 
 TEST(CheckpointCli, KilledInTheMiddleOfASaveKeepsThePreviousCheckpoint) {
