@@ -136,6 +136,7 @@ const std::vector<Field>& fields() {
       field("grpo.clip_high", &Config::grpo, &GrpoSection::clip_high),
       field("grpo.dual_clip_c", &Config::grpo, &GrpoSection::dual_clip_c),
       field("grpo.adv_std", &Config::grpo, &GrpoSection::adv_std),
+      field("grpo.advantage", &Config::grpo, &GrpoSection::advantage),
       field("grpo.loss_agg", &Config::grpo, &GrpoSection::loss_agg),
       field("grpo.kl_type", &Config::grpo, &GrpoSection::kl_type),
       field("grpo.kl_coef", &Config::grpo, &GrpoSection::kl_coef),
@@ -238,6 +239,7 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
   one_of(p, "grpo.schedule", c.grpo.schedule, {"constant", "warmup", "cosine"});
   one_of(p, "sft.schedule", c.sft.schedule, {"constant", "warmup", "cosine"});
   one_of(p, "grpo.adv_std", c.grpo.adv_std, {"unbiased", "population", "none"});
+  one_of(p, "grpo.advantage", c.grpo.advantage, {"grpo", "gdpo"});
   one_of(p, "grpo.kl_where", c.grpo.kl_where, {"loss", "reward"});
   one_of(p, "grpo.overlong", c.grpo.overlong, {"none", "filter", "penalty"});
   one_of(p, "parallel.mode", c.parallel.mode, {"colocated", "split"});

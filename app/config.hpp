@@ -54,6 +54,7 @@ struct GrpoSection {
   double clip_high = 0.2;
   double dual_clip_c = 0;
   std::string adv_std = "unbiased";  // unbiased | population | none
+  std::string advantage = "grpo";    // grpo (normalise the summed reward) | gdpo (normalise each component, sum)
   std::string loss_agg = "token-mean";
   std::string kl_type = "k3";
   double kl_coef = 0;

@@ -179,13 +179,17 @@ class GrpoTrainer final : public StepTrainer {
     Updates u;
     std::vector<SeqRef> seqs;
     std::vector<double> totals;
+    constexpr RolloutField kParts[3] = {kFormat, kCorrectness, kLength};
+    std::vector<double> parts[3];  // the reward's components, for grpo.advantage: gdpo
     for (const auto& g : kept)
       for (std::size_t s = 0; s < g.responses.size(); ++s) {
         const int64_t len = static_cast<int64_t>(g.responses[s].size());
         seqs.push_back({&g.prompt, &g.responses[s], !(c_.grpo.overlong == "filter" && g.truncated[s])});
-        double t = field(g, s, kValid) != 0 ? field(g, s, kTotal) : 0.0;
+        const bool valid = field(g, s, kValid) != 0;
+        double t = valid ? field(g, s, kTotal) : 0.0;
         if (c_.grpo.overlong == "penalty") t += overlong_penalty(len);
         totals.push_back(t);
+        for (std::size_t k = 0; k < 3; ++k) parts[k].push_back(valid ? field(g, s, kParts[k]) : 0.0);
       }
     const int64_t N = static_cast<int64_t>(seqs.size());
     if (roles_.trains && N > 0) {
@@ -215,8 +219,15 @@ class GrpoTrainer final : public StepTrainer {
           for (int64_t j = 0; j < N; ++j) totals[static_cast<std::size_t>(j)] -= c_.grpo.kl_coef * kl_seq[static_cast<std::size_t>(j)];
         }
       }
-      const std::vector<double> adv =
-          reward::group_advantages(totals, static_cast<int>(c_.rollout.group_size), adv_mode_);
+      const int gs = static_cast<int>(c_.rollout.group_size);
+      std::vector<double> adv;
+      if (c_.grpo.advantage == "gdpo") {  // format, correctness, length and the rest (KL in the reward, penalty)
+        std::vector<double> rest(totals);
+        for (std::size_t j = 0; j < rest.size(); ++j) rest[j] -= parts[0][j] + parts[1][j] + parts[2][j];
+        adv = reward::component_advantages({parts[0], parts[1], parts[2], rest}, gs, adv_mode_);
+      } else {
+        adv = reward::group_advantages(totals, gs, adv_mode_);
+      }
       for (int64_t s0 = 0; s0 < N; s0 += per, ++u.count) {
         const int64_t s1 = std::min(N, s0 + per);
         model::LossNorm norm;  // the whole mini-batch's counts, whichever rank and micro-batch a sequence is in

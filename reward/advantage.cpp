@@ -45,4 +45,19 @@ std::vector<double> group_advantages(const std::vector<double>& rewards, int gro
   return adv;
 }
 
+std::vector<double> component_advantages(const std::vector<std::vector<double>>& components, int group_size,
+                                         AdvantageStd mode, double eps) {
+  if (components.empty()) throw std::invalid_argument("component_advantages: no components");
+  std::vector<double> sum(components.front().size(), 0.0);
+  for (std::size_t c = 0; c < components.size(); ++c) {
+    if (components[c].size() != sum.size())
+      throw std::invalid_argument("component_advantages: component " + std::to_string(c) + " has " +
+                                  std::to_string(components[c].size()) + " rewards, component 0 has " +
+                                  std::to_string(sum.size()));
+    const std::vector<double> a = group_advantages(components[c], group_size, mode, eps);
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += a[i];
+  }
+  return sum;
+}
+
 }  // namespace toolgrpo::reward

@@ -19,4 +19,11 @@ AdvantageStd advantage_std_from_name(std::string_view name);  // "unbiased" | "p
 std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,
                                      double eps = 1e-6);
 
+// Per-component ("GDPO") advantages for multi-part rewards: each component (e.g. format, correctness, length) is
+// normalised within its group by `mode` on its own, then the normalised components are summed, so a component with
+// a large scale cannot drown one with a small scale; a component constant within a group adds 0 there.
+// components: one vector per component, each laid out as group_advantages' rewards (all of one size).
+std::vector<double> component_advantages(const std::vector<std::vector<double>>& components, int group_size,
+                                         AdvantageStd mode, double eps = 1e-6);
+
 }  // namespace toolgrpo::reward

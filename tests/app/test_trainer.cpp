@@ -100,6 +100,23 @@ TEST(GrpoTrainer, SplitEqualsColocated) {
     EXPECT_EQ(app::metric(s.metrics[k], "reward_total_mean"), app::metric(colocated.metrics[k], "reward_total_mean"));
 }
 
+TEST(GrpoTrainer, ComponentAdvantagesWithOneComponentAreGrpos) {
+  // The toy reward has only a correctness part (format and length 0, no KL in the reward): normalising each
+  // component on its own and summing (gdpo) is then exactly the summed reward's normalisation, bit for bit.
+  const int np = world().size();
+  const app::TrainResult grpo = app::grpo_train(small_config({}, np), world(), quiet());
+  const app::TrainResult gdpo = app::grpo_train(small_config({"grpo.advantage=gdpo"}, np), world(), quiet());
+  EXPECT_GT(weight_change(gdpo.policy, 5), 1e-4);
+  EXPECT_EQ(weight_difference(gdpo.policy, grpo.policy), 0.0);
+  // With the KL in the reward it is a second component, normalised on its own: the runs part.
+  const std::vector<std::string> kl = {"grpo.kl_coef=0.05", "grpo.kl_where=reward"};
+  std::vector<std::string> kl_gdpo = kl;
+  kl_gdpo.push_back("grpo.advantage=gdpo");
+  const app::TrainResult a = app::grpo_train(small_config(kl, np), world(), quiet());
+  const app::TrainResult b = app::grpo_train(small_config(kl_gdpo, np), world(), quiet());
+  EXPECT_GT(weight_difference(b.policy, a.policy), 1e-6);
+}
+
 TEST(GrpoTrainer, SameSeedSameRun) {
   const int np = world().size();
   const std::vector<std::string> extra = {"grpo.dynamic_sampling=true", "grpo.overlong=penalty"};

@@ -90,5 +90,29 @@ TEST(Advantages, GroupsAreIndependentAndOfOne) {
   EXPECT_THROW(advantage_std_from_name("biased"), std::invalid_argument);
 }
 
+TEST(Advantages, ComponentsNormalisedOnTheirOwnThenSummed) {
+  // One group of 4. format {0, 1, 1, 1}: mean 0.75, unbiased variance 0.25 -> sigma 0.5;
+  // correctness {-3, 3, 1, -1}: mean 0, unbiased variance 20/3; length {0.5, 0.5, 0.5, 0.5}: constant -> 0.
+  const std::vector<double> format{0, 1, 1, 1}, correctness{-3, 3, 1, -1}, length{0.5, 0.5, 0.5, 0.5};
+  const double sf = 0.5 + 1e-6, sc = std::sqrt(20.0 / 3.0) + 1e-6;
+  const std::vector<double> expected{-0.75 / sf + -3 / sc, 0.25 / sf + 3 / sc, 0.25 / sf + 1 / sc,
+                                     0.25 / sf + -1 / sc};
+  const auto a = component_advantages({format, correctness, length}, 4, AdvantageStd::Unbiased);
+  ASSERT_EQ(a.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(a[i], expected[i], 1e-12) << i;
+  // Unlike the summed reward's advantages: the format step of sample 0 weighs as much as the correctness spread.
+  std::vector<double> total(4);
+  for (std::size_t i = 0; i < 4; ++i) total[i] = format[i] + correctness[i] + length[i];
+  const auto summed = group_advantages(total, 4, AdvantageStd::Unbiased);
+  EXPECT_GT(std::abs(a[0] - summed[0]), 0.5);
+  // Population and no scaling, and two groups kept apart.
+  const auto p = component_advantages({{0, 2, 5, 5}, {1, 1, 0, 4}}, 2, AdvantageStd::None);
+  EXPECT_EQ(p, (std::vector<double>{-1 + 0, 1 + 0, 0 - 2, 0 + 2}));
+  const auto q = component_advantages({{0, 2}, {1, 1}}, 2, AdvantageStd::Population);
+  EXPECT_NEAR(q[0], -1 / (1 + 1e-6), 1e-12);
+  EXPECT_THROW(component_advantages({{0, 2}, {1}}, 2, AdvantageStd::None), std::invalid_argument);
+  EXPECT_THROW(component_advantages({}, 2, AdvantageStd::None), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace toolgrpo::reward
