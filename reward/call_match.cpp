@@ -1,0 +1,102 @@
+// Tool-call parsing and exact matching for evaluation; see call_match.hpp.
+#include "reward/call_match.hpp"
+
+#include <stdexcept>
+
+#include "reward/pystr.hpp"
+#include "reward/tags.hpp"
+
+namespace toolgrpo::reward {
+namespace {
+
+constexpr std::size_t npos = std::string_view::npos;
+
+const Value* name_of(const Value& call) {
+  const Value* n = call.find("name");
+  return n && n->is_string() ? n : nullptr;
+}
+
+// Each element of `want` paired with a distinct equal element of `have` (greedy is exact: equality of calls and
+// of names is an equivalence).
+template <class Eq>
+bool same_multiset(const std::vector<const Value*>& have, const std::vector<const Value*>& want, Eq eq) {
+  if (have.size() != want.size()) return false;
+  std::vector<bool> used(have.size(), false);
+  for (const Value* w : want) {
+    bool found = false;
+    for (std::size_t i = 0; i < have.size() && !found; ++i)
+      if (!used[i] && eq(*have[i], *w)) used[i] = found = true;
+    if (!found) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ToolCalls tool_calls_parse(std::string_view text, JsonParser& parser, Arena& arena) {
+  ToolCalls out;
+  const TagScan t = tag_scan(text);
+  if (t.first_tool_open == npos) return out;
+  if (t.tool_close_after == npos) {
+    out.status = CallsStatus::Unclosed;
+    return out;
+  }
+  std::string_view block;
+  tool_block(text, t, block);
+  const std::string_view stripped = py_strip(block);
+  for (std::size_t start = 0;;) {
+    const std::size_t nl = stripped.find('\n', start);
+    const std::string_view line = stripped.substr(start, nl == npos ? npos : nl - start);
+    const Value* v = parser.parse_borrowed(line, arena);
+    if (v == nullptr || !v->is_object() || name_of(*v) == nullptr) {
+      out.status = v == nullptr ? CallsStatus::BadJson : CallsStatus::NotACall;
+      out.bad_line = out.calls.size();
+      out.calls.clear();
+      return out;
+    }
+    out.calls.push_back(v);
+    if (nl == npos) break;
+    start = nl + 1;
+  }
+  out.status = CallsStatus::Ok;
+  return out;
+}
+
+const char* call_error_name(CallError e) {
+  switch (e) {
+    case CallError::None: return "none";
+    case CallError::MissingCall: return "missing_call";
+    case CallError::UnexpectedCall: return "unexpected_call";
+    case CallError::BrokenCall: return "broken_call";
+    case CallError::WrongCount: return "wrong_count";
+    case CallError::WrongName: return "wrong_name";
+    case CallError::WrongArguments: return "wrong_arguments";
+  }
+  return "?";
+}
+
+CallMatch calls_match(const ToolCalls& predicted, const ToolCalls& expected) {
+  if (expected.status != CallsStatus::None && expected.status != CallsStatus::Ok)
+    throw std::invalid_argument("calls_match: the expected calls do not parse");
+  CallMatch m;
+  if (expected.status == CallsStatus::None) {
+    m.exact = m.names = predicted.status == CallsStatus::None;
+    m.error = m.exact ? CallError::None : CallError::UnexpectedCall;
+    return m;
+  }
+  switch (predicted.status) {
+    case CallsStatus::None: m.error = CallError::MissingCall; return m;
+    case CallsStatus::Ok: break;
+    default: m.error = CallError::BrokenCall; return m;
+  }
+  m.names = same_multiset(predicted.calls, expected.calls,
+                          [](const Value& a, const Value& b) { return py_equal(*name_of(a), *name_of(b)); });
+  m.exact = m.names && same_multiset(predicted.calls, expected.calls, py_item_equal);
+  m.error = m.exact                                             ? CallError::None
+            : predicted.calls.size() != expected.calls.size() ? CallError::WrongCount
+            : !m.names                                          ? CallError::WrongName
+                                                                : CallError::WrongArguments;
+  return m;
+}
+
+}  // namespace toolgrpo::reward
