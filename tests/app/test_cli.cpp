@@ -141,6 +141,70 @@ TEST(CliScore, UnreadableFileAndBadOptions) {
 
 namespace {
 
+TEST(CliEval, GroundTruthsAreExactAndBadInputWritesNothing) {
+  // Outputs: the ground truths of the first 10 rows of toolrl/test.jsonl (each scores the reward's maximum
+  // against itself and is exactly its own calls), and for rows 10-19 a plain answer.
+  const fs::path dir = scratch() / "eval";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string data = shared() + "/toolrl/test.jsonl";
+  std::ifstream in(data);
+  std::ofstream outputs(dir / "outputs.jsonl");
+  toolgrpo::reward::JsonParser parser;
+  toolgrpo::reward::Arena arena(1 << 16);
+  int expected_calls = 0, expected_exact = 0;
+  std::string line;
+  for (int i = 0; i < 20 && std::getline(in, line); ++i) {
+    const toolgrpo::reward::Value* row = parser.parse(line, arena);
+    ASSERT_NE(row, nullptr);
+    const std::string gt(row->find("ground_truth")->string());
+    const bool calls = gt.find("<tool_call>") != std::string::npos;
+    std::string o = "{\"id\": ";
+    toolgrpo::reward::json_append_string(o, std::string(row->find("id")->string()));
+    o += ", \"output\": ";
+    toolgrpo::reward::json_append_string(o, i < 10 ? gt : "<think>x</think>\n<response>I cannot help.</response>");
+    outputs << o << "}\n";
+    expected_calls += calls;
+    expected_exact += i < 10 || !calls;
+  }
+  outputs.close();
+  const RunResult r = run("eval --data " + data + " --outputs " + (dir / "outputs.jsonl").string() + " --out " +
+                          (dir / "rows.jsonl").string() + " --summary " + (dir / "summary.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rows = lines_of(dir / "rows.jsonl");
+  ASSERT_EQ(rows.size(), 20u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(contains(rows[i], "\"exact_call\": true")) << rows[i];
+    EXPECT_TRUE(contains(rows[i], "\"format_ok\": true")) << rows[i];
+    EXPECT_TRUE(contains(rows[i], "\"error\": \"none\"")) << rows[i];
+  }
+  const auto summary = lines_of(dir / "summary.json");
+  ASSERT_EQ(summary.size(), 1u);
+  char want[64];
+  std::snprintf(want, sizeof want, "\"exact_call_accuracy\": %.6g,", expected_exact / 20.0);
+  EXPECT_TRUE(contains(summary[0], want)) << summary[0];
+  EXPECT_TRUE(contains(summary[0], "\"n\": 20,")) << summary[0];
+  EXPECT_TRUE(contains(summary[0], "\"call_rows\": " + std::to_string(expected_calls) + ",")) << summary[0];
+  EXPECT_TRUE(contains(summary[0], "\"rows_without_output\": 60")) << summary[0];
+  // Bad input: exit 2 naming the file and line, and neither output file is written.
+  const auto bad = [&](const std::string& text, const std::string& message) {
+    std::ofstream(dir / "bad.jsonl") << "{\"id\": \"rlla_test_00\", \"output\": \"x\"}\n" << text << "\n";
+    const RunResult b = run("eval --data " + data + " --outputs " + (dir / "bad.jsonl").string() + " --out " +
+                            (dir / "b_rows.jsonl").string() + " --summary " + (dir / "b_summary.json").string());
+    EXPECT_EQ(b.code, 2) << b.out;
+    EXPECT_TRUE(contains(b.out, (dir / "bad.jsonl").string() + ":2: " + message)) << b.out;
+    EXPECT_FALSE(fs::exists(dir / "b_rows.jsonl"));
+    EXPECT_FALSE(fs::exists(dir / "b_summary.json"));
+  };
+  bad("{\"id\": \"no_such_row\", \"output\": \"x\"}", "id \"no_such_row\" is not a row");
+  bad("{\"id\": \"rlla_test_00\", \"output\": \"y\"}", "id \"rlla_test_00\" appears again");
+  bad("{\"id\": \"rlla_test_01\", \"output\": ", "not JSON");
+  bad("{\"id\": \"rlla_test_01\"}", "field \"output\" must be a string");
+  const RunResult missing = run("eval --data " + data);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(contains(missing.out, "--outputs")) << missing.out;
+}
+
 TEST(CliModel, InitModelThenGenerate) {
   const fs::path dir = scratch() / "tiny-qwen3";
   fs::remove_all(dir);
