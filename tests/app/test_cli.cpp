@@ -205,6 +205,35 @@ TEST(CliEval, GroundTruthsAreExactAndBadInputWritesNothing) {
   EXPECT_TRUE(contains(missing.out, "--outputs")) << missing.out;
 }
 
+TEST(CliEval, GeneratesOnAnyRankCount) {
+  // A random tiny model: the rows it writes for the first 6 examples are the same at np 1 and np 2 (each output
+  // depends on the seed and its row only); with 2 samples at temperature 1 each example has two rows.
+  const fs::path dir = scratch() / "eval_model";
+  fs::remove_all(dir);
+  ASSERT_EQ(run("init-model --out " + (dir / "model").string()).code, 0);
+  const std::string base = "eval --data " + shared() + "/toolrl/test.jsonl --model " + (dir / "model").string() +
+                           " --limit 6 --max-new-tokens 8 --out ";
+  const RunResult one = run(base + (dir / "np1.jsonl").string());
+  ASSERT_EQ(one.code, 0) << one.out;
+  const RunResult two = mpirun(2, "", base + (dir / "np2.jsonl").string());
+  ASSERT_EQ(two.code, 0) << two.out;
+  const auto rows = lines_of(dir / "np1.jsonl");
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(lines_of(dir / "np2.jsonl"), rows);
+  EXPECT_TRUE(contains(rows[0], "\"id\": \"rlla_test_00\", \"sample\": 0")) << rows[0];
+  const RunResult sampled = mpirun(2, "", base + (dir / "k2.jsonl").string() + " --samples 2 --temperature 1");
+  ASSERT_EQ(sampled.code, 0) << sampled.out;
+  const auto k2 = lines_of(dir / "k2.jsonl");
+  ASSERT_EQ(k2.size(), 12u);
+  EXPECT_TRUE(contains(k2[1], "\"id\": \"rlla_test_00\", \"sample\": 1")) << k2[1];
+  bool any_text = false;
+  for (const auto& r : k2) any_text = any_text || !contains(r, "\"output\": \"\"");
+  EXPECT_TRUE(any_text) << "sampled outputs of a random model are not all empty";
+  const RunResult both = run(base + (dir / "x.jsonl").string() + " --outputs " + (dir / "np1.jsonl").string());
+  EXPECT_EQ(both.code, 2);
+  EXPECT_TRUE(contains(both.out, "either --model")) << both.out;
+}
+
 TEST(CliModel, InitModelThenGenerate) {
   const fs::path dir = scratch() / "tiny-qwen3";
   fs::remove_all(dir);
