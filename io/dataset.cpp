@@ -55,7 +55,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
       try {
         const json row = json::parse(line);
         if (!row.is_object()) throw std::invalid_argument("expected a JSON object");
-        ToolRLRow r{row.contains("id") && row["id"].is_string() ? row["id"].get<std::string>() : "line" + std::to_string(n),
+        ToolRLRow r{row.contains("id") && row["id"].is_string() ? row["id"].get<std::string>() : "",
                     field(row, "system"), field(row, "user"), field(row, "ground_truth")};
         d.rows.push_back(std::move(r));
       } catch (const std::exception& e) {
@@ -73,7 +73,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
     for (std::size_t k = 0; k < arr.size(); ++k) {
       try {
         if (!arr[k].is_object()) throw std::invalid_argument("expected an object");
-        d.rows.push_back(ToolRLRow{"row" + std::to_string(k), field(arr[k], "instruction"), field(arr[k], "input"),
+        d.rows.push_back(ToolRLRow{"", field(arr[k], "instruction"), field(arr[k], "input"),
                                    field(arr[k], "output")});
       } catch (const std::exception& e) {
         bad("row " + std::to_string(k), e.what());

@@ -10,7 +10,7 @@
 namespace toolgrpo::io {
 
 struct ToolRLRow {
-  std::string id;
+  std::string id;  // the row's "id"; empty when it has none (eval then names it by its 0-based position)
   std::string system;
   std::string user;
   std::string ground_truth;

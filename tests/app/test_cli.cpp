@@ -200,6 +200,19 @@ TEST(CliEval, GroundTruthsAreExactAndBadInputWritesNothing) {
   bad("{\"id\": \"rlla_test_00\", \"output\": \"y\"}", "id \"rlla_test_00\" appears again");
   bad("{\"id\": \"rlla_test_01\", \"output\": ", "not JSON");
   bad("{\"id\": \"rlla_test_01\"}", "field \"output\" must be a string");
+  // Rows without an id are named by their 0-based position, as a string or an integer.
+  std::ofstream(dir / "noid.jsonl")
+      << R"({"system": "s", "user": "u", "ground_truth": "<think>a</think>\n<response>A</response>"})" << "\n"
+      << R"({"system": "s", "user": "u", "ground_truth": "<think>b</think>\n<response>B</response>"})" << "\n";
+  std::ofstream(dir / "noid_out.jsonl") << R"({"id": 1, "output": "<think>x</think>\n<response>B</response>"})"
+                                        << "\n" << R"({"id": "0", "output": "no format"})" << "\n";
+  const RunResult noid = run("eval --data " + (dir / "noid.jsonl").string() + " --outputs " +
+                             (dir / "noid_out.jsonl").string() + " --out " + (dir / "noid_rows.jsonl").string());
+  ASSERT_EQ(noid.code, 0) << noid.out;
+  const auto nr = lines_of(dir / "noid_rows.jsonl");
+  ASSERT_EQ(nr.size(), 2u);
+  EXPECT_TRUE(contains(nr[0], "\"id\": \"1\"") && contains(nr[0], "\"format_ok\": true")) << nr[0];
+  EXPECT_TRUE(contains(nr[1], "\"id\": \"0\"") && contains(nr[1], "\"format_ok\": false")) << nr[1];
   const RunResult missing = run("eval --data " + data);
   EXPECT_EQ(missing.code, 2);
   EXPECT_TRUE(contains(missing.out, "--outputs")) << missing.out;

@@ -51,6 +51,7 @@ TEST(Dataset, RawToolRLJsonAndBadRows) {
   ASSERT_EQ(d.rows.size(), 1u);
   EXPECT_EQ(d.skipped, 1u);
   EXPECT_EQ(d.rows[0].ground_truth, "G");
+  EXPECT_EQ(d.rows[0].id, "") << "a row without an id has none (eval names it by its position)";
   const fs::path jl = scratch("bad.jsonl");
   std::ofstream(jl) << R"({"system": "s", "user": "u", "ground_truth": "g"})" << "\n{broken\n";
   try {
