@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -279,9 +279,9 @@ void CheckpointSaver::wait() {
 void CheckpointSaver::prepare(const RunState& s) {
   if (!active_ || !cfg_.async) return;
   wait();
-  std::vector<std::vector<int64_t>> shapes;
-  for (const auto& [name, t] : checkpoint_tensors(s)) shapes.push_back(t.sizes().vec());
-  worker_ = std::thread([this, shapes = std::move(shapes)] {
+  std::vector<at::Tensor> live;
+  for (auto& [name, t] : checkpoint_tensors(s)) live.push_back(std::move(t));
+  worker_ = std::thread([this, shapes = shapes_of(live)] {
     try {
       snapshot_allocate(shapes, snapshot_);
     } catch (...) {

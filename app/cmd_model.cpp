@@ -17,6 +17,7 @@
 #include "app/checkpoint.hpp"
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
+#include "app/policy.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/bpe_tokenizer.hpp"
 #include "model/byte_tokenizer.hpp"
@@ -154,16 +155,13 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const CliArgs cli(args, spec);
   const std::string dir = cli.get("--model");
   // A checkpoint file, or a run directory without a final model yet: its newest checkpoint.
-  if (!fs::exists(dir)) throw UsageError("generate: --model " + dir + " does not exist");
+  std::string file;
   std::optional<LoadedCheckpoint> ck;
-  if (!(fs::is_directory(dir) && fs::exists(fs::path(dir) / "config.json"))) {
-    const std::string file = checkpoint_resolve(dir);
-    if (!file.empty() && fs::is_regular_file(file)) {
-      try {
-        ck = checkpoint_load(file, false);
-      } catch (const io::CheckpointError& e) {
-        throw UsageError(std::string("generate: --model ") + e.what());
-      }
+  if (model_path_kind(dir, file, "generate: --model") == "checkpoint") {
+    try {
+      ck = checkpoint_load(file, false);
+    } catch (const io::CheckpointError& e) {
+      throw UsageError(std::string("generate: --model ") + e.what());
     }
   }
   const model::ModelConfig cfg = ck ? ck->cfg : model::model_config_load(dir);
@@ -253,8 +251,8 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const model::DecoderWeights w =
       ck ? model::decoder_weights_from(
                cfg,
-               [&](const std::string& name) {
-                 for (const auto& [n, t] : model::decoder_named_parameters(cfg, ck->weights))
+               [&, named = model::decoder_named_parameters(cfg, ck->weights)](const std::string& name) {
+                 for (const auto& [n, t] : named)
                    if (n == name) return std::make_pair(t.to(dtype), ck->path);
                  throw UsageError("generate: " + ck->path + " has no tensor model/" + name);
                },

@@ -34,21 +34,6 @@ std::string file_text(const std::string& path, const char* what) {
   return ss.str();
 }
 
-// What model.path names: "" (built-in), "directory" (config.json inside) or "checkpoint" (a file, or a run
-// directory's newest checkpoint, resolved into `path`).
-std::string path_kind(const std::string& given, std::string& path) {
-  path = given;
-  if (given.empty()) return "";
-  if (fs::is_directory(given) && fs::exists(fs::path(given) / "config.json")) return "directory";
-  if (fs::is_regular_file(given)) return "checkpoint";
-  if (fs::is_directory(given)) {
-    path = checkpoint_resolve(given);
-    if (!path.empty()) return "checkpoint";
-    throw UsageError("model.path: " + given + " is neither a Hugging Face model directory (no config.json) nor a run "
-                     "directory with checkpoints");
-  }
-  throw UsageError("model.path: " + given + " does not exist");
-}
 
 model::ModelConfig preset_config(const ModelSection& m) {
   const model::ByteTokenizer bt;
@@ -56,6 +41,20 @@ model::ModelConfig preset_config(const ModelSection& m) {
 }
 
 }  // namespace
+
+std::string model_path_kind(const std::string& given, std::string& path, const std::string& label) {
+  path = given;
+  if (given.empty()) return "";
+  if (fs::is_directory(given) && fs::exists(fs::path(given) / "config.json")) return "directory";
+  if (fs::is_regular_file(given)) return "checkpoint";
+  if (fs::is_directory(given)) {
+    path = checkpoint_resolve(given);
+    if (!path.empty()) return "checkpoint";
+    throw UsageError(label + ": " + given + " is neither a Hugging Face model directory (no config.json) nor a run "
+                     "directory with checkpoints");
+  }
+  throw UsageError(label + ": " + given + " does not exist");
+}
 
 at::Device policy_device(const ModelSection& m, int local_rank) {
   if (m.dtype != "fp32")
@@ -69,7 +68,7 @@ at::Device policy_device(const ModelSection& m, int local_rank) {
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
   const at::Device device = policy_device(m, local_rank);
   std::string path;
-  const std::string kind = path_kind(m.path, path);
+  const std::string kind = model_path_kind(m.path, path, "model.path");
   Policy p;
   if (kind == "checkpoint") {
     LoadedCheckpoint l = checkpoint_load(path, false);
@@ -124,7 +123,7 @@ uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWei
 
 model::ModelConfig model_config_of(const ModelSection& m) {
   std::string path;
-  const std::string kind = path_kind(m.path, path);
+  const std::string kind = model_path_kind(m.path, path, "model.path");
   if (kind.empty()) return preset_config(m);
   if (kind == "directory") return model::model_config_load(path);
   const io::CheckpointReader r(path);

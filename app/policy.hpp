@@ -40,6 +40,11 @@ struct Policy {
 // this build or node cannot use or a path that is none of these.
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank = 0);
 
+// What a model path names: "" (empty: the built-in model), "directory" (a Hugging Face directory, config.json
+// inside) or "checkpoint" (a checkpoint file, or a run directory's newest checkpoint, resolved into `path`).
+// Throws UsageError, starting with `label`, for a path that does not exist or holds neither.
+std::string model_path_kind(const std::string& given, std::string& path, const std::string& label);
+
 // The device model.device names for this rank (GPU local_rank % GPUs); throws UsageError for a device or dtype this
 // build or node cannot train with.
 at::Device policy_device(const ModelSection& m, int local_rank);

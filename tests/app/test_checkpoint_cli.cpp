@@ -71,27 +71,19 @@ int64_t h5_int(hid_t f, const char* path) {
   return v;
 }
 
+// A scalar variable-length string dataset (the checkpoint writes its strings so).
 std::string h5_string(hid_t f, const char* path) {
   const hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
   EXPECT_GE(d, 0) << path;
   if (d < 0) return "";
-  const hid_t t = H5Dget_type(d);
-  std::string out;
-  if (H5Tis_variable_str(t) > 0) {
-    char* p = nullptr;
-    const hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, H5T_VARIABLE);
-    H5Tset_cset(mem, H5Tget_cset(t));
-    EXPECT_GE(H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), 0) << path;
-    if (p) out = p;
-    H5free_memory(p);
-    H5Tclose(mem);
-  } else {
-    out.resize(H5Tget_size(t));
-    EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), 0) << path;
-    out = out.c_str();
-  }
-  H5Tclose(t);
+  const hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, H5T_VARIABLE);
+  H5Tset_cset(mem, H5T_CSET_UTF8);
+  char* p = nullptr;
+  EXPECT_GE(H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), 0) << path;
+  const std::string out = p ? p : "";
+  H5free_memory(p);
+  H5Tclose(mem);
   H5Dclose(d);
   return out;
 }
