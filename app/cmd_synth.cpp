@@ -1,0 +1,75 @@
+// toolgrpo synth-data --out DIR: writes the synthetic tool-calling task of io/synth_data.hpp — train.jsonl,
+// heldout.jsonl (ToolRL rows) and tools.json (which tools and request templates each split uses).
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "app/cli_args.hpp"
+#include "app/commands.hpp"
+#include "io/atomic_file.hpp"
+#include "io/synth_data.hpp"
+
+namespace toolgrpo::app {
+
+int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) {
+  static const CommandSpec spec = {
+      "synth-data",
+      "synth-data --out DIR [--n N] [--heldout M] [--seed S] [--two-call-share X] [--response-share X]",
+      "Writes a synthetic tool-calling task in the ToolRL format, small enough for a tiny byte-level model: "
+      "each row lists two to four tools (verb/noun pairs such as book_hotel, with string, integer and enum "
+      "parameters, some with defaults) and a request rendered from a sentence template; the ground truth is one "
+      "call, two calls, or a plain response (small talk, or a request that no listed tool serves). The held-out "
+      "split calls only tools and uses only request templates that the training split never shows. The same "
+      "seed gives the same files on every machine. Files: DIR/train.jsonl, DIR/heldout.jsonl (JSON Lines "
+      "{id, system, user, ground_truth}) and DIR/tools.json (the tools and templates of each split).",
+      {{"--out", "DIR", "directory to write (created; existing files of the same names are replaced)"},
+       {"--n", "N", "training rows (default 2000)"},
+       {"--heldout", "M", "held-out rows (default 200)"},
+       {"--seed", "S", "seed (default 1)"},
+       {"--two-call-share", "X", "share of rows answered with two calls (default 0.2)"},
+       {"--response-share", "X", "share of rows answered in plain text (default 0.2)"}},
+      {},
+      ""};
+  const CliArgs cli(args, spec);
+  if (!cli.has("--out")) throw UsageError("synth-data: --out DIR is required");
+  io::SynthOptions opt;
+  if (cli.has("--n")) opt.train_rows = cli.get_int("--n", 1);
+  if (cli.has("--heldout")) opt.heldout_rows = cli.get_int("--heldout", 1);
+  if (cli.has("--seed")) opt.seed = static_cast<uint64_t>(cli.get_int("--seed", 0));
+  if (cli.has("--two-call-share")) opt.two_call_share = cli.get_double("--two-call-share");
+  if (cli.has("--response-share")) opt.response_share = cli.get_double("--response-share");
+  io::SynthData d;
+  try {
+    d = io::synth_data_make(opt);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (rt.rank() != 0) return 0;
+  const std::filesystem::path dir = cli.get("--out");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UsageError("synth-data: cannot create --out " + dir.string() + ": " + ec.message());
+  nlohmann::ordered_json tools = {{"seed", opt.seed},
+                                  {"train", {{"rows", opt.train_rows}, {"tools", d.train_tools},
+                                             {"templates", d.train_templates}}},
+                                  {"heldout", {{"rows", opt.heldout_rows}, {"tools", d.heldout_tools},
+                                               {"templates", d.heldout_templates}}}};
+  // All three are written to temporary names first and renamed only when every one is complete.
+  io::AtomicFile train((dir / "train.jsonl").string()), heldout((dir / "heldout.jsonl").string()),
+      meta((dir / "tools.json").string());
+  train.write(io::synth_rows_jsonl(d.train));
+  heldout.write(io::synth_rows_jsonl(d.heldout));
+  meta.write(tools.dump(2) + "\n");
+  train.commit();
+  heldout.commit();
+  meta.commit();
+  std::printf("synth-data: %zu train rows (%zu tools), %zu held-out rows (%zu unseen tools), seed %llu -> %s\n",
+              d.train.size(), d.train_tools.size(), d.heldout.size(), d.heldout_tools.size(),
+              static_cast<unsigned long long>(opt.seed), dir.string().c_str());
+  return 0;
+}
+
+}  // namespace toolgrpo::app

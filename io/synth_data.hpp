@@ -1,0 +1,36 @@
+// A synthetic tool-calling task small enough for a tiny byte-level model (`toolgrpo synth-data`): tool catalogues
+// drawn from verb x noun combinations with typed parameters (strings, integers, enums, defaults), user requests
+// rendered from sentence templates, ToolRL ground truths (one call, two calls, or a plain response). The held-out
+// split uses tools (verb/noun pairs) and sentence templates that the training split never shows. Deterministic
+// for a seed: the same rows on every machine (no std distributions, whose output is implementation-defined).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/dataset.hpp"
+
+namespace toolgrpo::io {
+
+struct SynthOptions {
+  int64_t train_rows = 2000;
+  int64_t heldout_rows = 200;
+  uint64_t seed = 1;
+  double two_call_share = 0.2;   // rows whose answer is two calls
+  double response_share = 0.2;   // rows answered in plain text (small talk, or a request no listed tool serves)
+};
+
+struct SynthData {
+  std::vector<ToolRLRow> train, heldout;  // ids "train-<k>" / "heldout-<k>"
+  std::vector<std::string> train_tools, heldout_tools;  // the tools each split's answers call (disjoint)
+  std::vector<std::string> train_templates, heldout_templates;  // the request sentence frames (disjoint)
+};
+
+// Throws std::invalid_argument for counts < 1 or shares outside [0, 1] with a sum above 1.
+SynthData synth_data_make(const SynthOptions& opt);
+
+// The rows as JSON Lines {id, system, user, ground_truth} (the format dataset_load reads).
+std::string synth_rows_jsonl(const std::vector<ToolRLRow>& rows);
+
+}  // namespace toolgrpo::io
