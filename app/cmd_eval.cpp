@@ -266,13 +266,10 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       "repeated id, a question without a possible answer) names the file and line, exits 2 and writes "
       "nothing.",
       {{"--data", "FILE",
-        "toolrl: JSON Lines {system, user, ground_truth[, id]} or the official JSON array; apibank: a JSON "
-        "list "
-        "of {system, user, answer, other}; bfcl: BFCL v3 questions (JSON Lines {id, question, function})"},
+        "toolrl: JSON Lines or the official JSON array; apibank: JSON list; bfcl: questions (JSON Lines)"},
        {"--format", "NAME", "toolrl (default), apibank or bfcl"},
        {"--answers", "FILE.jsonl",
-        "bfcl: the possible answers {id, ground_truth}, one row per question (omitted: irrelevance, no call "
-        "expected)"},
+        "bfcl: possible answers, a row per question (none: no call expected, irrelevance)"},
        {"--model", "DIR|FILE",
         "generate the outputs: a Hugging Face directory, checkpoint file or run directory"},
        {"--samples", "K", "outputs per row (default 1: greedy unless --temperature is given)"},
