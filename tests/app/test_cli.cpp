@@ -218,6 +218,161 @@ TEST(CliEval, GroundTruthsAreExactAndBadInputWritesNothing) {
   EXPECT_TRUE(contains(missing.out, "--outputs")) << missing.out;
 }
 
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(CliEval, BfclQuestionsCheckedByAstRules) {
+  const fs::path dir = scratch() / "eval_bfcl";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string area =
+      R"({"name": "calc_area", "description": "Area of a triangle.", "parameters": {"type": "dict", "properties": )"
+      R"({"base": {"type": "integer"}, "height": {"type": "integer"}, "unit": {"type": "string"}}, )"
+      R"("required": ["base", "height"]}})";
+  const std::string time = R"({"name": "get_time", "description": "Time in a zone.", "parameters": {"type": )"
+                           R"("dict", "properties": {"tz": {"type": "string"}}, "required": ["tz"]}})";
+  const auto question = [](const std::string& id, const std::string& text, const std::string& fns) {
+    return R"({"id": ")" + id + R"(", "question": [[{"role": "user", "content": ")" + text +
+           R"("}]], "function": [)" + fns + "]}\n";
+  };
+  std::ofstream(dir / "q.jsonl") << question("simple_0", "Area for base 10, height 5?", area)
+                                 << question("parallel_0", "Time in CET and UTC?", time)
+                                 << question("multiple_0", "Time in Paris?", area + ", " + time)
+                                 << question("irrelevance_0", "Tell me a joke.", time);
+  std::ofstream(dir / "a.jsonl")
+      << R"({"id": "parallel_0", "ground_truth": [{"get_time": {"tz": ["CET"]}}, {"get_time": {"tz": ["UTC"]}}]})"
+      << "\n"
+      << R"({"id": "simple_0", "ground_truth": [{"calc_area": {"base": [10], "height": [5], "unit": ["units", ""]}}]})"
+      << "\n"
+      << R"({"id": "multiple_0", "ground_truth": [{"get_time": {"tz": ["Europe/Paris", "CET"]}}]})"
+      << "\n"
+      << R"({"id": "irrelevance_0", "ground_truth": []})"
+      << "\n";
+  const auto output = [](const std::string& id, const std::string& calls) {
+    std::string o = R"({"id": ")" + id + R"(", "output": )";
+    toolgrpo::reward::json_append_string(
+        o, calls.empty() ? "<think>x</think>\n<response>No tool fits.</response>"
+                         : "<think>x</think>\n<tool_call>\n" + calls + "\n</tool_call>");
+    return o + "}\n";
+  };
+  std::ofstream(dir / "o.jsonl")
+      << output("simple_0",
+                R"({"name": "calc_area", "parameters": {"base": 10, "height": 5, "unit": "Units"}})")
+      << output("parallel_0", R"({"name": "get_time", "parameters": {"tz": "UTC"}})"
+                              "\n"
+                              R"({"name": "get_time", "parameters": {"tz": "cet"}})")
+      << output("multiple_0", R"({"name": "calc_area", "parameters": {"base": 1, "height": 1}})")
+      << output("irrelevance_0", "");
+  const std::string files =
+      " --data " + (dir / "q.jsonl").string() + " --outputs " + (dir / "o.jsonl").string();
+  const RunResult r =
+      run("eval --format bfcl" + files + " --answers " + (dir / "a.jsonl").string() + " --out " +
+          (dir / "rows.jsonl").string() + " --summary " + (dir / "summary.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rows = lines_of(dir / "rows.jsonl");
+  ASSERT_EQ(rows.size(), 4u);
+  // simple_0: "Units" normalises to "units"; parallel_0: the calls in the other order; multiple_0: the wrong
+  // function; irrelevance_0: no call where none is expected.
+  EXPECT_TRUE(contains(rows[0], "\"valid\": true, \"error\": \"none\"")) << rows[0];
+  EXPECT_TRUE(contains(rows[1], "\"valid\": true, \"error\": \"none\"")) << rows[1];
+  EXPECT_TRUE(contains(rows[2], "\"valid\": false, \"error\": \"wrong_name\"")) << rows[2];
+  EXPECT_TRUE(contains(rows[2], "\"format_ok\": true, \"parse\": \"ok\", \"expects_call\": true")) << rows[2];
+  EXPECT_TRUE(contains(rows[3], "\"valid\": true, \"error\": \"none\"")) << rows[3];
+  EXPECT_TRUE(contains(rows[3], "\"expects_call\": false")) << rows[3];
+  const std::string summary = slurp(dir / "summary.json");
+  // 3 of 4 valid; 2 of the 3 questions with calls; the 1 irrelevance question; every output well formatted.
+  EXPECT_TRUE(contains(summary, "\"format\": \"bfcl\", \"data\": \"" + (dir / "q.jsonl").string() + "\""))
+      << summary;
+  EXPECT_TRUE(contains(summary,
+                       "\"n\": 4, \"accuracy\": 0.75, \"format_accuracy\": 1.0, \"call_rows\": 3, "
+                       "\"call_rows_accuracy\": 0.6666666666666666, \"irrelevance_rows\": 1, "
+                       "\"irrelevance_accuracy\": 1.0, \"rows_without_output\": 0, "
+                       "\"errors\": {\"none\": 3, \"wrong_name\": 1}}"))
+      << summary;
+  EXPECT_TRUE(contains(r.out, "accuracy             0.7500")) << r.out;
+  // Without --answers every question expects no call: only irrelevance_0's output (no call) is right, 1 of 4.
+  const RunResult irr = run("eval --format bfcl" + files + " --summary " + (dir / "irr.json").string());
+  ASSERT_EQ(irr.code, 0) << irr.out;
+  EXPECT_TRUE(contains(slurp(dir / "irr.json"), "\"answers\": null, \"n\": 4, \"accuracy\": 0.25,"))
+      << slurp(dir / "irr.json");
+  EXPECT_TRUE(contains(slurp(dir / "irr.json"), "\"errors\": {\"none\": 1, \"unexpected_call\": 3}"));
+
+  // Bad input: exit 2, the file and line named, no --out or --summary written, an earlier summary untouched.
+  std::ofstream(dir / "kept.json") << "earlier summary\n";
+  const auto bad = [&](const std::string& args, const std::string& message) {
+    const RunResult b = run("eval" + args + " --out " + (dir / "b_rows.jsonl").string() + " --summary " +
+                            (dir / "kept.json").string());
+    EXPECT_EQ(b.code, 2) << args << "\n" << b.out;
+    EXPECT_TRUE(contains(b.out, message)) << args << "\n" << b.out;
+    EXPECT_FALSE(fs::exists(dir / "b_rows.jsonl")) << args;
+    EXPECT_EQ(slurp(dir / "kept.json"), "earlier summary\n") << args;
+  };
+  std::ofstream(dir / "a_short.jsonl") << R"({"id": "simple_0", "ground_truth": []})"
+                                       << "\n"
+                                       << R"({"id": "parallel_0", "ground_truth": []})"
+                                       << "\n";
+  bad(" --format bfcl" + files + " --answers " + (dir / "a_short.jsonl").string(),
+      (dir / "q.jsonl").string() + ":3: question \"multiple_0\" has no possible-answer row in " +
+          (dir / "a_short.jsonl").string());
+  bad(" --format bfcl+" + files, "--format: unknown format 'bfcl+' (expected toolrl, apibank or bfcl)");
+  bad(files + " --answers " + (dir / "a.jsonl").string(),
+      "--answers FILE.jsonl goes with --format bfcl only");
+  std::ofstream(dir / "o_bad.jsonl") << output("simple_0", "") << "{\"id\": \"parallel_0\", \"output\": \n";
+  bad(" --format bfcl --data " + (dir / "q.jsonl").string() + " --outputs " + (dir / "o_bad.jsonl").string(),
+      (dir / "o_bad.jsonl").string() + ":2: not JSON");
+  std::ofstream(dir / "o_unknown.jsonl") << output("simple_0", "") << output("simple_9", "");
+  bad(" --format bfcl --data " + (dir / "q.jsonl").string() + " --outputs " +
+          (dir / "o_unknown.jsonl").string(),
+      (dir / "o_unknown.jsonl").string() + ":2: id \"simple_9\" is not a row of");
+  bad(" --format bfcl --data " + (dir / "q.jsonl").string() + " --outputs " + (dir / "none.jsonl").string(),
+      "cannot read --outputs " + (dir / "none.jsonl").string());
+  std::ofstream(dir / "q_bad.jsonl") << question("simple_0", "x", area) << "{\"id\": \"simple_1\"}\n";
+  bad(" --format bfcl --data " + (dir / "q_bad.jsonl").string() + " --outputs " + (dir / "o.jsonl").string(),
+      (dir / "q_bad.jsonl").string() + ":2: expected fields \"question\" and \"function\"");
+}
+
+TEST(CliEval, ApiBankRowsCheckedAsToolRL) {
+  const fs::path dir = scratch() / "eval_apibank";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "apibank.json")
+      << R"([{"system": "Tools: {'keywords': {'type': 'str'}}", "user": "**Dialogue Records History**\n<user> Find an alarm tool. </user>",)"
+      << R"( "answer": [{"name": "ToolSearcher", "parameters": {"keywords": "alarm"}}], "other": {}},)"
+      << R"( {"system": "s", "user": "u", "answer": {"name": "AddAlarm", "parameters": {"time": "08:00"}}, "other": {}}])";
+  std::ofstream(dir / "o.jsonl")
+      << R"({"id": 0, "output": "<think>a</think>\n<tool_call>\n{\"name\": \"ToolSearcher\", \"parameters\": {\"keywords\": \"alarm\"}}\n</tool_call>"})"
+      << "\n"
+      << R"({"id": "1", "output": "<think>a</think>\n<tool_call>\n{\"name\": \"AddAlarm\", \"parameters\": {\"time\": \"09:00\"}}\n</tool_call>"})"
+      << "\n";
+  const RunResult r = run("eval --format apibank --data " + (dir / "apibank.json").string() + " --outputs " +
+                          (dir / "o.jsonl").string() + " --out " + (dir / "rows.jsonl").string() +
+                          " --summary " + (dir / "summary.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rows = lines_of(dir / "rows.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(contains(rows[0], "\"id\": \"0\"") && contains(rows[0], "\"exact_call\": true")) << rows[0];
+  EXPECT_TRUE(contains(rows[1], "\"exact_call\": false, \"name_match\": true")) << rows[1];
+  EXPECT_TRUE(contains(rows[1], "\"error\": \"wrong_arguments\"")) << rows[1];
+  const std::string summary = slurp(dir / "summary.json");
+  EXPECT_TRUE(contains(summary, "\"format\": \"apibank\"")) << summary;
+  EXPECT_TRUE(contains(summary,
+                       "\"n\": 2, \"format_accuracy\": 1.0, \"exact_call_accuracy\": 0.5, "
+                       "\"name_accuracy\": 1.0,"))
+      << summary;
+  std::ofstream(dir / "bad.json")
+      << R"([{"system": "s", "user": "u", "answer": {"name": "A"}}, {"system": "s", "user": "u", "answer": []}])";
+  const RunResult b = run("eval --format apibank --data " + (dir / "bad.json").string() + " --outputs " +
+                          (dir / "o.jsonl").string() + " --summary " + (dir / "b.json").string());
+  EXPECT_EQ(b.code, 2) << b.out;
+  EXPECT_TRUE(contains(b.out, (dir / "bad.json").string() + ": element 1: field \"answer\" must be a call"))
+      << b.out;
+  EXPECT_FALSE(fs::exists(dir / "b.json"));
+}
+
 TEST(CliEval, GeneratesOnAnyRankCount) {
   // A random tiny model: the rows it writes for the first 6 examples are the same at np 1 and np 2 (each output
   // depends on the seed and its row only); with 2 samples at temperature 1 each example has two rows.
