@@ -1,0 +1,148 @@
+// The synthetic tool-calling task: the same rows for a seed, held-out tools and templates never seen in training,
+// every ground truth scoring the ToolRL reward's maximum against itself and counting as an exact call in eval,
+// and the promised mix of one-call, two-call and plain-response rows.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "io/dataset.hpp"
+#include "io/synth_data.hpp"
+#include "reward/config.hpp"
+#include "reward/evaluate.hpp"
+#include "reward/score.hpp"
+
+namespace toolgrpo::io {
+namespace {
+
+SynthOptions options(uint64_t seed, int64_t train = 600, int64_t heldout = 200) {
+  SynthOptions o;
+  o.seed = seed;
+  o.train_rows = train;
+  o.heldout_rows = heldout;
+  return o;
+}
+
+// The tool names of a system prompt: its "- name(" lines.
+std::set<std::string> listed_tools(const std::string& system) {
+  std::set<std::string> names;
+  for (std::size_t p = 0; (p = system.find("\n- ", p)) != std::string::npos; p += 3)
+    names.insert(system.substr(p + 3, system.find('(', p) - p - 3));
+  return names;
+}
+
+// The "name" values of a ground truth's calls.
+std::vector<std::string> called_tools(const std::string& gt) {
+  std::vector<std::string> names;
+  const std::string key = "{\"name\": \"";
+  for (std::size_t p = 0; (p = gt.find(key, p)) != std::string::npos; p += key.size())
+    names.push_back(gt.substr(p + key.size(), gt.find('"', p + key.size()) - p - key.size()));
+  return names;
+}
+
+TEST(SynthData, SameSeedSameRowsOtherSeedOtherRows) {
+  const SynthData a = synth_data_make(options(7)), b = synth_data_make(options(7)), c = synth_data_make(options(8));
+  EXPECT_EQ(synth_rows_jsonl(a.train), synth_rows_jsonl(b.train));
+  EXPECT_EQ(synth_rows_jsonl(a.heldout), synth_rows_jsonl(b.heldout));
+  EXPECT_EQ(a.heldout_tools, b.heldout_tools);
+  EXPECT_NE(synth_rows_jsonl(a.train), synth_rows_jsonl(c.train));
+  EXPECT_NE(a.heldout_tools, c.heldout_tools);
+  EXPECT_EQ(a.train.size(), 600u);
+  EXPECT_EQ(a.train[0].id, "train-0");
+  EXPECT_EQ(a.heldout.back().id, "heldout-199");
+}
+
+TEST(SynthData, HeldOutToolsAndTemplatesAreUnseenInTraining) {
+  const SynthData d = synth_data_make(options(3));
+  const std::set<std::string> train_tools(d.train_tools.begin(), d.train_tools.end());
+  const std::set<std::string> heldout_tools(d.heldout_tools.begin(), d.heldout_tools.end());
+  ASSERT_FALSE(heldout_tools.empty());
+  for (const auto& t : heldout_tools) EXPECT_EQ(train_tools.count(t), 0u) << t;
+  for (const auto& t : d.heldout_templates)
+    for (const auto& u : d.train_templates) EXPECT_NE(t, u);
+  std::set<std::string> train_prompts;
+  for (const ToolRLRow& r : d.train) {
+    for (const auto& name : listed_tools(r.system)) EXPECT_EQ(heldout_tools.count(name), 0u) << r.id << " lists " << name;
+    for (const auto& name : called_tools(r.ground_truth)) EXPECT_EQ(train_tools.count(name), 1u) << r.id;
+    train_prompts.insert(r.system + "\n" + r.user);
+  }
+  std::size_t heldout_calls = 0;
+  for (const ToolRLRow& r : d.heldout) {
+    EXPECT_EQ(train_prompts.count(r.system + "\n" + r.user), 0u) << r.id;
+    for (const auto& name : called_tools(r.ground_truth)) {
+      EXPECT_EQ(heldout_tools.count(name), 1u) << r.id << " calls " << name;
+      ++heldout_calls;
+    }
+  }
+  EXPECT_GT(heldout_calls, 100u);
+}
+
+TEST(SynthData, EveryGroundTruthScoresTheMaximumAndIsAnExactCall) {
+  const SynthData d = synth_data_make(options(5));
+  const reward::RewardConfig cfg = reward::reward_config_from_name("default");
+  const double format_max = reward::format_range(cfg, 0).max, correct_max = reward::correctness_range(cfg, 0).max;
+  int64_t rows = 0;
+  for (const auto* split : {&d.train, &d.heldout})
+    for (const ToolRLRow& r : *split) {
+      const reward::GroundTruth gt(r.ground_truth);
+      const reward::RewardScores s = reward::score_output(r.ground_truth, gt, cfg, 0);
+      EXPECT_EQ(s.format, format_max) << r.id;
+      EXPECT_EQ(s.correctness, correct_max) << r.id;
+      const reward::EvalRecord e = reward::evaluate_output(r.ground_truth, gt, cfg, 0);
+      EXPECT_TRUE(e.match.exact && e.match.names && e.format_ok) << r.id;
+      ++rows;
+    }
+  EXPECT_EQ(rows, 800);
+}
+
+TEST(SynthData, RowsMixOneCallTwoCallsAndPlainResponses) {
+  const SynthData d = synth_data_make(options(2, 2000, 10));
+  int64_t one = 0, two = 0, response = 0, with_default_left_out = 0, int_args = 0;
+  for (const ToolRLRow& r : d.train) {
+    const std::size_t calls = called_tools(r.ground_truth).size();
+    one += calls == 1;
+    two += calls == 2;
+    response += calls == 0 && r.ground_truth.find("<response>") != std::string::npos;
+    with_default_left_out += calls == 1 && r.ground_truth.find("weather") != std::string::npos &&
+                             r.ground_truth.find("\"unit\"") == std::string::npos;
+    int_args += r.ground_truth.find("\"nights\": ") != std::string::npos &&
+                r.ground_truth.find("\"nights\": \"") == std::string::npos;
+  }
+  EXPECT_EQ(one + two + response, 2000);
+  EXPECT_NEAR(two / 2000.0, 0.2, 0.04);
+  EXPECT_NEAR(response / 2000.0, 0.2, 0.04);
+  EXPECT_GT(with_default_left_out, 0);  // parameters with defaults are sometimes not passed
+  EXPECT_GT(int_args, 0);               // integers are JSON numbers
+}
+
+TEST(SynthData, WrittenRowsReadBackAsToolRLData) {
+  const SynthData d = synth_data_make(options(4, 30, 5));
+  const auto path = std::filesystem::temp_directory_path() / ("toolgrpo_synth_" + std::to_string(::getpid()) + ".jsonl");
+  std::ofstream(path) << synth_rows_jsonl(d.train);
+  const Dataset back = dataset_load(path.string());
+  std::filesystem::remove(path);
+  ASSERT_EQ(back.rows.size(), 30u);
+  for (std::size_t i = 0; i < 30; ++i) {
+    EXPECT_EQ(back.rows[i].id, d.train[i].id);
+    EXPECT_EQ(back.rows[i].system, d.train[i].system);
+    EXPECT_EQ(back.rows[i].user, d.train[i].user);
+    EXPECT_EQ(back.rows[i].ground_truth, d.train[i].ground_truth);
+  }
+}
+
+TEST(SynthData, BadOptionsAreRejected) {
+  SynthOptions o = options(1);
+  o.train_rows = 0;
+  EXPECT_THROW(synth_data_make(o), std::invalid_argument);
+  o = options(1);
+  o.two_call_share = 0.7;
+  o.response_share = 0.5;
+  EXPECT_THROW(synth_data_make(o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace toolgrpo::io
