@@ -140,6 +140,8 @@ class GrpoTrainer final : public StepTrainer {
       if (roles_.generates) {
         const auto [b, e] = io::shard_range(P, roles_.generation.rank(), roles_.generation.size());
         RolloutWork work = work_for(&data_.train, step, false, stop);
+        work.progress_label = "step " + std::to_string(step + 1) + "/" + std::to_string(total_) + " generate" +
+                              (round > 0 ? " (round " + std::to_string(round + 1) + ")" : "");
         work.rows.assign(rows.begin() + b, rows.begin() + e);
         work.first_index = round * P + b;
         mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
@@ -293,6 +295,7 @@ class GrpoTrainer final : public StepTrainer {
     if (roles_.generates) {
       const auto [b, e] = io::shard_range(E, roles_.generation.rank(), roles_.generation.size());
       RolloutWork work = work_for(&data_.eval, step, true, stop);
+      work.progress_label = "eval after step " + std::to_string(s.step);
       for (int64_t r = b; r < e; ++r) work.rows.push_back(r);
       work.first_index = b;
       mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
@@ -324,6 +327,7 @@ class GrpoTrainer final : public StepTrainer {
     w.group_size = greedy ? 1 : c_.rollout.group_size;
     w.greedy = greedy;
     w.workers = std::max(1, opt_.threads);
+    if (world_.rank() == 0 && opt_.print) w.progress = opt_.progress;
     return w;
   }
 

@@ -14,6 +14,7 @@
 
 #include "app/learner.hpp"
 #include "app/metric_names.hpp"
+#include "app/progress.hpp"
 #include "app/run_data.hpp"
 #include "app/run_driver.hpp"
 #include "app/run_log.hpp"
@@ -49,17 +50,19 @@ std::vector<Example> examples_make(const Policy& pol, const io::Dataset& data, i
 }
 
 // Summed NLL of the answer tokens of `seqs[i]`, i in `which`, divided by `norm`; with `train`, also backward.
+// `progress`, when given, advances by each micro-batch's sequences.
 double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which,
-           int64_t budget, double norm, bool train) {
+           int64_t budget, double norm, bool train, Progress* progress = nullptr) {
   double sum = 0;
   for_each_micro_batch(
       seqs, which, budget, pol.device,
-      [&](const std::vector<std::size_t>&, const std::vector<SeqRef>&, const SequenceBatch& b) {
+      [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>&, const SequenceBatch& b) {
         at::AutoGradMode grad_mode(train);
         const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();
+        if (progress != nullptr) progress->add(static_cast<int64_t>(idx.size()));
       });
   return sum;
 }
@@ -119,8 +122,11 @@ class SftTrainer final : public StepTrainer {
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
     const double eval_tokens = answer_tokens(eval_seqs_, all);
     const std::vector<std::size_t> share = rank_share(eval_seqs_, all, world_.size(), world_.rank());
-    const double eval_loss =
-        world_.allreduce_sum(nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false));
+    Progress bar("eval after step " + std::to_string(s.step), static_cast<int64_t>(share.size()),
+                 world_.rank() == 0 && opt_.print ? opt_.progress : ProgressStyle::Off, "examples");
+    const double local = nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false, &bar);
+    bar.finish();
+    const double eval_loss = world_.allreduce_sum(local);
     return io::MetricsRow{{mn::kStep, static_cast<double>(s.step)}, {mn::kExamples, static_cast<double>(eval_.size())},
                           {mn::kEvalLoss, eval_loss}, {mn::kEvalAnswerTokens, eval_tokens}};
   }
