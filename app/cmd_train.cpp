@@ -14,6 +14,7 @@
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
 #include "app/config.hpp"
+#include "app/progress.hpp"
 #include "app/stop_signal.hpp"
 #include "app/trainer.hpp"
 
@@ -35,6 +36,7 @@ TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
   TrainOptions opt;
   opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : default_threads(rt);
   opt.local_rank = rt.local_rank();
+  opt.progress = progress_style_for_stdout();
   if (const char* f = std::getenv("TOOLGRPO_FAULT_INJECT")) {
     const std::string s = f;
     const std::size_t colon = s.find(':');

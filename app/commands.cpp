@@ -12,6 +12,7 @@ const std::vector<Command>& commands() {
       {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)", cmd_sft},
       {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)", cmd_eval},
       {"synth-data", "write a synthetic tool-calling task (train and held-out splits) for tiny models", cmd_synth_data},
+      {"report", "SVG plots and an index.html of a run directory's metrics and evaluations", cmd_report},
       {"export", "write a checkpoint or run as a Hugging Face model directory (safetensors, fp32/bf16)", cmd_export},
       {"ckpt", "inspect a checkpoint file: 'ckpt info FILE [--verify] [--brief]'", cmd_ckpt},
       {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)", cmd_tokenize},

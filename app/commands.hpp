@@ -33,6 +33,7 @@ int cmd_export(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_ckpt(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_eval(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_synth_data(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_report(parallel::Runtime&, const std::vector<std::string>& args);
 
 // The options and help of `train` (sft = false) and `sft`.
 const CommandSpec& train_spec(bool sft);

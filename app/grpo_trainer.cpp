@@ -19,6 +19,7 @@
 
 #include "app/commands.hpp"
 #include "app/learner.hpp"
+#include "app/metric_names.hpp"
 #include "app/run_data.hpp"
 #include "app/run_driver.hpp"
 #include "app/run_log.hpp"
@@ -42,6 +43,7 @@ double metric(const io::MetricsRow& row, const std::string& name) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace mn = metric_names;
 
 double field(const parallel::RolloutGroup& g, std::size_t s, int64_t f) {
   return g.values[s * static_cast<std::size_t>(g.fields) + static_cast<std::size_t>(f)];
@@ -52,10 +54,11 @@ void add_stats(io::MetricsRow& row, const std::string& name, const std::vector<d
   double sum = 0, sq = 0, lo = v.empty() ? 0 : v[0], hi = lo;
   for (double x : v) sum += x, sq += x * x, lo = std::min(lo, x), hi = std::max(hi, x);
   const double n = std::max<double>(1, static_cast<double>(v.size())), mean = sum / n;
-  row.insert(row.end(), {{name + "_mean", mean},
-                         {name + "_std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
-                         {name + "_min", lo},
-                         {name + "_max", hi}});
+  using mn::Stat;
+  row.insert(row.end(), {{mn::stat_name(name, Stat::Mean), mean},
+                         {mn::stat_name(name, Stat::Std), std::sqrt(std::max(0.0, sq / n - mean * mean))},
+                         {mn::stat_name(name, Stat::Min), lo},
+                         {mn::stat_name(name, Stat::Max), hi}});
 }
 
 // Log-probs of the target tokens of `seqs[i]` for i in `which` (no gradient), in micro-batches of `budget`.
@@ -106,11 +109,11 @@ class GrpoTrainer final : public StepTrainer {
   std::optional<io::MetricsRow> step(RunState& s, const StopPoll& stop) override;
   std::string step_line(const io::MetricsRow& row, int64_t total) const override;
   std::string eval_line(const io::MetricsRow& e) const override {
-    return "eval after step " + format_fixed(metric(e, "step"), 0) + ": reward " +
-           format_fixed(metric(e, "eval_reward_total_mean"), 4) + " (format " +
-           format_fixed(metric(e, "eval_reward_format_mean"), 3) + " correctness " +
-           format_fixed(metric(e, "eval_reward_correctness_mean"), 3) + ") on " + format_fixed(metric(e, "prompts"), 0) +
-           " prompts";
+    return "eval after step " + format_fixed(metric(e, mn::kStep), 0) + ": reward " +
+           format_fixed(metric(e, mn::mean_of(mn::kEvalRewardTotal)), 4) + " (format " +
+           format_fixed(metric(e, mn::mean_of(mn::kEvalRewardFormat)), 3) + " correctness " +
+           format_fixed(metric(e, mn::mean_of(mn::kEvalRewardCorrectness)), 3) + ") on " +
+           format_fixed(metric(e, mn::kPrompts), 0) + " prompts";
   }
 
   // What the generation rounds of a step produced (the same on every rank after the all-gather).
@@ -137,6 +140,8 @@ class GrpoTrainer final : public StepTrainer {
       if (roles_.generates) {
         const auto [b, e] = io::shard_range(P, roles_.generation.rank(), roles_.generation.size());
         RolloutWork work = work_for(&data_.train, step, false, stop);
+        work.progress_label = "step " + std::to_string(step + 1) + "/" + std::to_string(total_) + " generate" +
+                              (round > 0 ? " (round " + std::to_string(round + 1) + ")" : "");
         work.rows.assign(rows.begin() + b, rows.begin() + e);
         work.first_index = round * P + b;
         mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
@@ -290,6 +295,7 @@ class GrpoTrainer final : public StepTrainer {
     if (roles_.generates) {
       const auto [b, e] = io::shard_range(E, roles_.generation.rank(), roles_.generation.size());
       RolloutWork work = work_for(&data_.eval, step, true, stop);
+      work.progress_label = "eval after step " + std::to_string(s.step);
       for (int64_t r = b; r < e; ++r) work.rows.push_back(r);
       work.first_index = b;
       mine = rollouts_generate(pol_, c_.rollout, seed_, work, reward_, times);
@@ -302,11 +308,11 @@ class GrpoTrainer final : public StepTrainer {
       correctness.push_back(field(g, 0, kCorrectness));
       length.push_back(static_cast<double>(g.responses[0].size()));
     }
-    io::MetricsRow row = {{"step", static_cast<double>(s.step)}, {"prompts", static_cast<double>(E)}};
-    add_stats(row, "eval_reward_total", total);
-    add_stats(row, "eval_reward_format", format);
-    add_stats(row, "eval_reward_correctness", correctness);
-    add_stats(row, "eval_response_length", length);
+    io::MetricsRow row = {{mn::kStep, static_cast<double>(s.step)}, {mn::kPrompts, static_cast<double>(E)}};
+    add_stats(row, mn::kEvalRewardTotal, total);
+    add_stats(row, mn::kEvalRewardFormat, format);
+    add_stats(row, mn::kEvalRewardCorrectness, correctness);
+    add_stats(row, mn::kEvalResponseLength, length);
     return row;
   }
 
@@ -321,6 +327,7 @@ class GrpoTrainer final : public StepTrainer {
     w.group_size = greedy ? 1 : c_.rollout.group_size;
     w.greedy = greedy;
     w.workers = std::max(1, opt_.threads);
+    if (world_.rank() == 0 && opt_.print) w.progress = opt_.progress;
     return w;
   }
 
@@ -377,32 +384,33 @@ io::MetricsRow step_row(int64_t step, const GrpoTrainer::Rollouts& r, const Grpo
     for (const auto& resp : g.responses) tokens += static_cast<double>(resp.size());
   }
   const double step_s = r.seconds_generate + r.seconds_score + seconds_train + seconds_sync;
-  io::MetricsRow row = {{"step", static_cast<double>(step + 1)}};
-  add_stats(row, "reward_total", r.total);
-  add_stats(row, "reward_format", r.format);
-  add_stats(row, "reward_correctness", r.correctness);
-  add_stats(row, "reward_length", r.length);
-  add_stats(row, "response_length", r.response_length);
+  io::MetricsRow row = {{mn::kStep, static_cast<double>(step + 1)}};
+  add_stats(row, mn::kRewardTotal, r.total);
+  add_stats(row, mn::kRewardFormat, r.format);
+  add_stats(row, mn::kRewardCorrectness, r.correctness);
+  add_stats(row, mn::kRewardLength, r.length);
+  add_stats(row, mn::kResponseLength, r.response_length);
   row.insert(row.end(), {
-      {"zero_std_group_fraction", static_cast<double>(r.zero_sigma) / std::max<double>(1, static_cast<double>(r.groups))},
-      {"truncated_fraction", static_cast<double>(r.truncated) / std::max<double>(1, static_cast<double>(r.total.size()))},
-      {"groups_generated", static_cast<double>(r.groups)}, {"groups_trained", static_cast<double>(r.kept.size())},
-      {"kl", u.kl_sum / std::max(1.0, u.kl_tokens)}, {"entropy", u.entropy / n}, {"clip_fraction", u.clip_fraction / n},
-      {"approx_kl", u.approx_kl / n}, {"pg_loss", u.pg_loss / n}, {"grad_norm", u.grad_norm}, {"lr", lr},
-      {"tokens_per_s", tokens / std::max(1e-9, step_s)}, {"seconds_generate", r.seconds_generate},
-      {"seconds_score", r.seconds_score}, {"seconds_train", seconds_train}, {"seconds_sync", seconds_sync},
-      {"seconds_step", step_s}});
+      {mn::kZeroStdGroupFraction, static_cast<double>(r.zero_sigma) / std::max<double>(1, static_cast<double>(r.groups))},
+      {mn::kTruncatedFraction, static_cast<double>(r.truncated) / std::max<double>(1, static_cast<double>(r.total.size()))},
+      {mn::kGroupsGenerated, static_cast<double>(r.groups)}, {mn::kGroupsTrained, static_cast<double>(r.kept.size())},
+      {mn::kKl, u.kl_sum / std::max(1.0, u.kl_tokens)}, {mn::kEntropy, u.entropy / n},
+      {mn::kClipFraction, u.clip_fraction / n}, {mn::kApproxKl, u.approx_kl / n}, {mn::kPgLoss, u.pg_loss / n},
+      {mn::kGradNorm, u.grad_norm}, {mn::kLr, lr}, {mn::kTokensPerS, tokens / std::max(1e-9, step_s)},
+      {mn::kSecondsGenerate, r.seconds_generate}, {mn::kSecondsScore, r.seconds_score},
+      {mn::kSecondsTrain, seconds_train}, {mn::kSecondsSync, seconds_sync}, {mn::kSecondsStep, step_s}});
   return row;
 }
 
 std::string progress_line(const io::MetricsRow& m, int64_t total) {
-  const auto f = [&](const char* name, int digits) { return format_fixed(metric(m, name), digits); };
-  return "step " + f("step", 0) + "/" + std::to_string(total) + " reward " + f("reward_total_mean", 4) + " (format " +
-         f("reward_format_mean", 3) + " correctness " + f("reward_correctness_mean", 3) + ") len " +
-         f("response_length_mean", 1) + " kl " + f("kl", 4) + " entropy " + f("entropy", 3) + " clip " +
-         f("clip_fraction", 3) + " grad " + f("grad_norm", 3) + " lr " + format_sci(metric(m, "lr")) + " " +
-         f("tokens_per_s", 0) + " tok/s | gen " + f("seconds_generate", 2) + "s score " + f("seconds_score", 3) +
-         "s train " + f("seconds_train", 2) + "s sync " + f("seconds_sync", 3) + "s | eta " + f("eta_seconds", 0) + "s";
+  const auto f = [&](const std::string& name, int digits) { return format_fixed(metric(m, name), digits); };
+  return "step " + f(mn::kStep, 0) + "/" + std::to_string(total) + " reward " + f(mn::mean_of(mn::kRewardTotal), 4) +
+         " (format " + f(mn::mean_of(mn::kRewardFormat), 3) + " correctness " +
+         f(mn::mean_of(mn::kRewardCorrectness), 3) + ") len " + f(mn::mean_of(mn::kResponseLength), 1) + " kl " +
+         f(mn::kKl, 4) + " entropy " + f(mn::kEntropy, 3) + " clip " + f(mn::kClipFraction, 3) + " grad " +
+         f(mn::kGradNorm, 3) + " lr " + format_sci(metric(m, mn::kLr)) + " " + f(mn::kTokensPerS, 0) + " tok/s | gen " +
+         f(mn::kSecondsGenerate, 2) + "s score " + f(mn::kSecondsScore, 3) + "s train " + f(mn::kSecondsTrain, 2) +
+         "s sync " + f(mn::kSecondsSync, 3) + "s | eta " + f(mn::kEtaSeconds, 0) + "s";
 }
 
 std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& stop) {

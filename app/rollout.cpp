@@ -61,7 +61,10 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   req.sampling.top_k = ro.top_k;
   req.sampling.max_new_tokens = ro.max_new_tokens;
   req.sampling.eos_token_ids = pol.cfg.eos_token_ids;
+  Progress bar(work.progress_label, static_cast<int64_t>(req.prompts.size()) * G * ro.max_new_tokens, work.progress);
+  req.on_progress = [&bar](int64_t n) { bar.add(n); };
   const model::GenerationResult gen = model::generate(pol.cfg, pol.w, req);
+  bar.finish();
   times.generate += std::chrono::duration<double>(Clock::now() - t0).count();
   times.prompt_tokens += gen.prefill_tokens;
   times.response_tokens += gen.decode_tokens;

@@ -11,6 +11,7 @@
 
 #include "app/config.hpp"
 #include "app/policy.hpp"
+#include "app/progress.hpp"
 #include "io/dataset.hpp"
 #include "parallel/rollout_transport.hpp"
 #include "reward/score.hpp"
@@ -37,6 +38,8 @@ struct RolloutWork {
   bool greedy = false;
   int workers = 1;
   const std::atomic<bool>* cancel = nullptr;  // a stop signal: generation ends early (the result is discarded)
+  ProgressStyle progress = ProgressStyle::Off;  // a progress bar of this rank's generation ...
+  std::string progress_label;                   // ... named so ("step 3/10 generate")
 };
 
 struct RolloutTimes {

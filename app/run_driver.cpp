@@ -13,6 +13,7 @@
 
 #include "app/checkpoint.hpp"
 #include "app/commands.hpp"
+#include "app/metric_names.hpp"
 #include "app/run_log.hpp"
 #include "app/stop_signal.hpp"
 #include "io/checkpoint_file.hpp"
@@ -279,7 +280,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
                                ? saver.save(s, facts) : 0.0;
     const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
                        static_cast<double>(total - s.step);
-    row->insert(row->end(), {{"seconds_checkpoint", world.allreduce_max(blocked)}, {"eta_seconds", eta}});
+    row->insert(row->end(), {{metric_names::kSecondsCheckpoint, world.allreduce_max(blocked)}, {metric_names::kEtaSeconds, eta}});
     log.step(*row, (s.step % c.log.every == 0 || s.step == total) ? trainer->step_line(*row, total) : "");
     result.metrics.push_back(std::move(*row));
     if (eval_due(s.step)) {
@@ -303,6 +304,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
                 " in this job) in " + format_fixed(seconds_since(t_start), 1) + " s; checkpoint " + ckpt +
                 "; run directory " + log.dir());
   }
+  log.write_report();  // rank 0, after the final save; metrics files flush every row
   result.policy = std::move(s.policy);
   return result;
 }

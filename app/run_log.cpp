@@ -4,13 +4,14 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "app/report.hpp"
 #include "io/atomic_file.hpp"
 
 namespace toolgrpo::app {
 
 RunLog::RunLog(const Config& c, const std::string& command, bool active, bool save, bool print, int64_t resume_step)
     : active_(active), save_(save && active), print_(print && active), resume_step_(resume_step),
-      dir_((std::filesystem::path(c.run.out_dir) / c.run.name).string()) {
+      command_(command), dir_((std::filesystem::path(c.run.out_dir) / c.run.name).string()) {
   const std::string yaml = config_to_yaml(c);
   if (save_) {
     std::filesystem::create_directories(dir_);
@@ -53,6 +54,16 @@ void RunLog::mark_done() {
   io::AtomicFile f(dir_ + "/DONE");
   f.write("complete\n");
   f.commit();
+}
+
+void RunLog::write_report() {
+  if (!save_) return;
+  try {
+    const ReportFiles r = report_write(dir_);
+    message(command_ + ": report " + r.index + " (" + std::to_string(r.plots.size()) + " plots)");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: warning: the report of %s was not written: %s\n", command_.c_str(), dir_.c_str(), e.what());
+  }
 }
 
 std::string format_fixed(double v, int digits) {

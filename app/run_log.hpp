@@ -1,5 +1,6 @@
 // What a run leaves behind and prints, owned by one rank (world rank 0): the run directory with the resolved
-// config.yaml, metrics.jsonl/csv (a row per step), eval.jsonl/csv, progress lines, and the final model directory.
+// config.yaml, metrics.jsonl/csv (a row per step), eval.jsonl/csv, progress lines, the final model directory and
+// the report (plots and index.html).
 // On every other rank each call does nothing, so the trainers call it unconditionally.
 #pragma once
 
@@ -25,11 +26,14 @@ class RunLog {
   void save_policy(const Policy& p);
   // Writes RUN_DIR/DONE: the run is complete, and a job started on it again exits at once.
   void mark_done();
+  // Writes the run's report (app/report.hpp) into RUN_DIR/report and says where; a report that cannot be written
+  // is a warning on stderr, never an error of the run.
+  void write_report();
 
  private:
   bool active_, save_, print_;
   int64_t resume_step_;
-  std::string dir_;
+  std::string command_, dir_;
   std::unique_ptr<io::MetricsWriter> metrics_, eval_;
 };
 

@@ -13,6 +13,8 @@
 #include <csignal>
 
 #include "app/learner.hpp"
+#include "app/metric_names.hpp"
+#include "app/progress.hpp"
 #include "app/run_data.hpp"
 #include "app/run_driver.hpp"
 #include "app/run_log.hpp"
@@ -24,6 +26,7 @@ namespace toolgrpo::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace mn = metric_names;
 
 struct Example {
   std::vector<int64_t> prompt, answer;
@@ -47,17 +50,19 @@ std::vector<Example> examples_make(const Policy& pol, const io::Dataset& data, i
 }
 
 // Summed NLL of the answer tokens of `seqs[i]`, i in `which`, divided by `norm`; with `train`, also backward.
+// `progress`, when given, advances by each micro-batch's sequences.
 double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which,
-           int64_t budget, double norm, bool train) {
+           int64_t budget, double norm, bool train, Progress* progress = nullptr) {
   double sum = 0;
   for_each_micro_batch(
       seqs, which, budget, pol.device,
-      [&](const std::vector<std::size_t>&, const std::vector<SeqRef>&, const SequenceBatch& b) {
+      [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>&, const SequenceBatch& b) {
         at::AutoGradMode grad_mode(train);
         const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();
+        if (progress != nullptr) progress->add(static_cast<int64_t>(idx.size()));
       });
   return sum;
 }
@@ -107,9 +112,9 @@ class SftTrainer final : public StepTrainer {
     const double seconds = world_.allreduce_max(seconds_since(t0));
     double seq_tokens = 0;
     for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs_[r].length());
-    return io::MetricsRow{{"step", static_cast<double>(s.step + 1)}, {"loss", loss}, {"answer_tokens", tokens},
-                          {"grad_norm", grad_norm}, {"lr", lr}, {"tokens_per_s", seq_tokens / std::max(1e-9, seconds)},
-                          {"seconds_step", seconds}};
+    return io::MetricsRow{{mn::kStep, static_cast<double>(s.step + 1)}, {mn::kLoss, loss}, {mn::kAnswerTokens, tokens},
+                          {mn::kGradNorm, grad_norm}, {mn::kLr, lr},
+                          {mn::kTokensPerS, seq_tokens / std::max(1e-9, seconds)}, {mn::kSecondsStep, seconds}};
   }
 
   std::optional<io::MetricsRow> evaluate(const RunState& s, const StopPoll&) override {
@@ -117,21 +122,25 @@ class SftTrainer final : public StepTrainer {
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
     const double eval_tokens = answer_tokens(eval_seqs_, all);
     const std::vector<std::size_t> share = rank_share(eval_seqs_, all, world_.size(), world_.rank());
-    const double eval_loss =
-        world_.allreduce_sum(nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false));
-    return io::MetricsRow{{"step", static_cast<double>(s.step)}, {"examples", static_cast<double>(eval_.size())},
-                          {"eval_loss", eval_loss}, {"eval_answer_tokens", eval_tokens}};
+    Progress bar("eval after step " + std::to_string(s.step), static_cast<int64_t>(share.size()),
+                 world_.rank() == 0 && opt_.print ? opt_.progress : ProgressStyle::Off, "examples");
+    const double local = nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false, &bar);
+    bar.finish();
+    const double eval_loss = world_.allreduce_sum(local);
+    return io::MetricsRow{{mn::kStep, static_cast<double>(s.step)}, {mn::kExamples, static_cast<double>(eval_.size())},
+                          {mn::kEvalLoss, eval_loss}, {mn::kEvalAnswerTokens, eval_tokens}};
   }
 
   std::string step_line(const io::MetricsRow& row, int64_t total) const override {
-    return "sft step " + format_fixed(metric(row, "step"), 0) + "/" + std::to_string(total) + " loss " +
-           format_fixed(metric(row, "loss"), 4) + " grad " + format_fixed(metric(row, "grad_norm"), 3) + " lr " +
-           format_sci(metric(row, "lr")) + " " + format_fixed(metric(row, "tokens_per_s"), 0) + " tok/s " +
-           format_fixed(metric(row, "seconds_step"), 2) + "s | eta " + format_fixed(metric(row, "eta_seconds"), 0) + "s";
+    return "sft step " + format_fixed(metric(row, mn::kStep), 0) + "/" + std::to_string(total) + " loss " +
+           format_fixed(metric(row, mn::kLoss), 4) + " grad " + format_fixed(metric(row, mn::kGradNorm), 3) + " lr " +
+           format_sci(metric(row, mn::kLr)) + " " + format_fixed(metric(row, mn::kTokensPerS), 0) + " tok/s " +
+           format_fixed(metric(row, mn::kSecondsStep), 2) + "s | eta " + format_fixed(metric(row, mn::kEtaSeconds), 0) +
+           "s";
   }
 
   std::string eval_line(const io::MetricsRow& e) const override {
-    return "eval after step " + format_fixed(metric(e, "step"), 0) + ": loss " + format_fixed(metric(e, "eval_loss"), 4) +
+    return "eval after step " + format_fixed(metric(e, mn::kStep), 0) + ": loss " + format_fixed(metric(e, mn::kEvalLoss), 4) +
            " on " + std::to_string(eval_.size()) + " examples";
   }
 

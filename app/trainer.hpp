@@ -9,6 +9,7 @@
 
 #include "app/config.hpp"
 #include "app/policy.hpp"
+#include "app/progress.hpp"
 #include "app/rollout.hpp"
 #include "io/metrics.hpp"
 #include "parallel/comm.hpp"
@@ -21,6 +22,7 @@ struct TrainOptions {
   int local_rank = 0;  // rank on its node: model.device cuda uses GPU local_rank % GPUs
   bool save = true;   // world rank 0 writes the run directory (config, metrics, final model)
   bool print = true;  // world rank 0 prints the resolved config and progress lines
+  ProgressStyle progress = ProgressStyle::Off;  // world rank 0's progress bar in generation and evaluation
   int fail_rank = -1;       // fault injection for the failure tests: this world rank throws ...
   int64_t fail_step = -1;   // ... at the start of this step
   int signal_rank = -1;          // signal tests: this world rank raises SIGUSR1 on itself ...

@@ -176,6 +176,11 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   auto logp_acc = out_logp.accessor<float, 2>();
   const at::Tensor base_pos = at::tensor(prompt_len, at::kLong).to(dev).view({N, 1});
   int64_t active = N;
+  int64_t credited = 0;  // sample-tokens reported through on_progress
+  const auto progress_to = [&](int64_t units) {
+    if (req.on_progress && units > credited) req.on_progress(units - credited);
+    credited = std::max(credited, units);
+  };
   for (int64_t t = 0; t < max_new && active > 0; ++t) {
     if (req.cancel != nullptr && req.cancel->load(std::memory_order_relaxed)) {
       res.cancelled = true;
@@ -210,6 +215,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
           }
       }
     }
+    progress_to((N - active) * max_new + active * (t + 1));
     if (t + 1 == max_new || active == 0) break;
     // One step for every row: token t at position prompt_len + t.
     at::Tensor h = at::embedding(w.embed, tok.view({N, 1}));
@@ -240,6 +246,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
     }
     logits = at::linear(rms_norm(h.squeeze(1), w.norm, cfg.rms_norm_eps), w.lm_head).to(at::kFloat);
   }
+  if (!res.cancelled) progress_to(N * max_new);
   res.decode_seconds = since(t0);
   res.tokens = out_tok;
   res.mask = out_mask;

@@ -43,6 +43,10 @@ struct GenerationRequest {
   // When set and it becomes true (a stop signal), decoding ends after the current token: the result is
   // incomplete and `cancelled` says so (the caller discards it).
   const std::atomic<bool>* cancel = nullptr;
+  // When set, called as decoding advances with the work just done, in sample-tokens: each of the P*G samples
+  // counts max_new_tokens, one per generated token and the rest of its budget when it ends early, so the calls
+  // of a complete generation add up to P*G*max_new_tokens. With workers > 1 it is called from their threads.
+  std::function<void(int64_t)> on_progress;
 };
 
 enum class FinishReason : uint8_t { Eos, Length, Stop };

@@ -1,5 +1,6 @@
-// The toolgrpo executable as a user runs it: help and dispatch, `score` on the reference fixtures, and every
-// kind of bad input giving exit code 2, a message naming file and line, and no output file left behind.
+// The toolgrpo executable as a user runs it: help and dispatch, `score` on the reference fixtures, train and sft
+// runs with their report (and `report` on its own), and every kind of bad input giving exit code 2, a message
+// naming file and line, and no output file left behind.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <algorithm>
 #include <sstream>
 #include <string>
@@ -547,6 +549,13 @@ namespace {
 
 using namespace toolgrpo::testing;
 
+std::string text_of(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string small_train(const fs::path& out, const std::string& name) {
   return "train data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() + " run.name=" + name +
          " rollout.prompts_per_step=2 rollout.group_size=2 rollout.max_new_tokens=8 rollout.max_prompt_tokens=64"
@@ -594,9 +603,142 @@ TEST(CliTrain, SplitModeAndSftRunUnderMpirun) {
   EXPECT_TRUE(contains(sft.out, "eval after step 2: loss")) << sft.out;
   for (const char* f : {"config.yaml", "metrics.jsonl", "metrics.csv", "eval.jsonl", "model.safetensors", "config.json", "tokenizer.json"})
     EXPECT_TRUE(fs::exists(out / "sft" / f)) << f;
+  // The SFT run's report: its loss (per step and at the evaluations), no GRPO plots.
+  const std::string loss_svg = text_of(out / "sft" / "report" / "sft_loss.svg");
+  EXPECT_TRUE(contains(loss_svg, "data-series=\"loss\" data-points=\"2\"")) << loss_svg;
+  EXPECT_TRUE(contains(loss_svg, "data-series=\"eval_loss\" data-points=\"1\"")) << loss_svg;
+  EXPECT_FALSE(fs::exists(out / "sft" / "report" / "reward.svg"));
+  EXPECT_TRUE(contains(text_of(out / "sft" / "report" / "index.html"), ">SFT loss</h3>"));
   // The run directory is a model directory: generate reads it back.
   const RunResult gen = run("generate --model " + (out / "sft").string() + " --prompt hello --max-new-tokens 4 --greedy");
   EXPECT_EQ(gen.code, 0) << gen.out;
+}
+
+}  // namespace
+
+namespace {
+
+using namespace toolgrpo::testing;
+
+// Whether python3's XML parser accepts the file (an independent check that SVG and XHTML are well-formed).
+bool xml_parses(const fs::path& p) {
+  return std::system(("python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' '" + p.string() +
+                      "' 2>/dev/null").c_str()) == 0;
+}
+
+// The data-points count of series `name` in an SVG plot (-1: no such series).
+int series_points(const std::string& svg, const std::string& name) {
+  const std::string key = "data-series=\"" + name + "\" data-points=\"";
+  const std::size_t at = svg.find(key);
+  return at == std::string::npos ? -1 : std::atoi(svg.c_str() + at + key.size());
+}
+
+TEST(CliReport, TrainWritesItAndReportRedrawsItWithEvalSummaries) {
+  const fs::path out = scratch() / "report";
+  fs::remove_all(out);
+  const RunResult r = run("train data.train=" + shared() + "/toolrl/test.jsonl data.eval=" + shared() +
+                          "/toolrl/test.jsonl data.eval_prompts=2 log.eval_every=1 run.out_dir=" + out.string() +
+                          " run.name=rep rollout.prompts_per_step=2 rollout.group_size=2 rollout.max_new_tokens=8"
+                          " rollout.max_prompt_tokens=64 grpo.mini_batches=2 grpo.steps=2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "step 2/2 reward")) << r.out;
+  EXPECT_FALSE(contains(r.out, "\r")) << "no progress bar when stdout is not a terminal\n" << r.out;
+  const fs::path run_dir = out / "rep", rep = run_dir / "report";
+  EXPECT_TRUE(contains(r.out, "grpo: report " + (rep / "index.html").string() + " (7 plots)")) << r.out;
+  // Each GRPO plot with the series it should hold: one point per step (two), per evaluation (two).
+  const std::map<std::string, std::vector<std::string>> plots = {
+      {"reward.svg", {"reward_total_mean", "reward_format_mean", "reward_correctness_mean", "reward_length_mean"}},
+      {"response_length.svg", {"response_length_mean", "response_length_min", "response_length_max"}},
+      {"kl_entropy.svg", {"kl", "approx_kl", "entropy"}},
+      {"clip_fraction.svg", {"clip_fraction"}},
+      {"tokens_per_s.svg", {"tokens_per_s"}},
+      {"phase_times.svg", {"seconds_generate", "seconds_score", "seconds_train", "seconds_sync", "seconds_step"}},
+      {"eval.svg", {"eval_reward_total_mean", "eval_reward_format_mean", "eval_reward_correctness_mean"}},
+  };
+  for (const auto& [file, series] : plots) {
+    ASSERT_TRUE(fs::exists(rep / file)) << file;
+    EXPECT_TRUE(xml_parses(rep / file)) << file;
+    const std::string svg = text_of(rep / file);
+    for (const auto& s : series) EXPECT_EQ(series_points(svg, s), 2) << file << " " << s;
+  }
+  EXPECT_FALSE(fs::exists(rep / "sft_loss.svg")) << "a GRPO run has no SFT loss";
+  const std::string index = text_of(rep / "index.html");
+  EXPECT_TRUE(xml_parses(rep / "index.html")) << index;
+  for (const char* heading : {">Reward per step (mean over the step&apos;s samples)</h3>", ">Response length</h3>",
+                              ">KL and entropy</h3>", ">Clip fraction</h3>", ">Throughput</h3>",
+                              ">Phase times per step</h3>", ">Evaluation</h3>", ">Summary</h2>"})
+    EXPECT_TRUE(contains(index, heading)) << heading;
+  for (const auto& [file, series] : plots) EXPECT_TRUE(contains(index, "<img src=\"" + file + "\"")) << file;
+  EXPECT_TRUE(contains(index, "rollout:\n  prompts_per_step: 2")) << "the resolved config.yaml, in <pre>";
+
+  // `toolgrpo report` after an eval --summary: the summaries join the evaluation plot and the page (--out).
+  {
+    std::ofstream f(run_dir / "eval_summaries.jsonl");
+    f << "{\"label\": \"before GRPO\", \"step\": 0, \"n\": 40, \"exact_call_accuracy\": 0.25, \"format_accuracy\": 0.9}\n"
+         "{\"label\": \"after <GRPO>\", \"step\": 2, \"n\": 40, \"exact_call_accuracy\": 0.5, \"format_accuracy\": NaN}\n";
+  }
+  const fs::path other = out / "other";
+  const RunResult again = run("report " + run_dir.string() + " --out " + other.string());
+  ASSERT_EQ(again.code, 0) << again.out;
+  const std::string eval_svg = text_of(other / "eval.svg");
+  EXPECT_EQ(series_points(eval_svg, "exact_call_accuracy (eval --summary)"), 2) << eval_svg;
+  EXPECT_EQ(series_points(eval_svg, "format_accuracy (eval --summary)"), 1) << "the NaN is skipped";
+  EXPECT_EQ(series_points(eval_svg, "eval_reward_total_mean"), 2);
+  const std::string other_index = text_of(other / "index.html");
+  EXPECT_TRUE(xml_parses(other / "index.html")) << other_index;
+  EXPECT_TRUE(contains(other_index, "before GRPO") && contains(other_index, "after &lt;GRPO&gt;")) << other_index;
+}
+
+TEST(CliReport, BadRunDirectoriesExitTwoAndWriteNothing) {
+  const fs::path out = scratch() / "report_bad";
+  fs::remove_all(out);
+  fs::create_directories(out / "empty");
+  const RunResult missing = run("report " + (out / "nowhere").string());
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_TRUE(contains(missing.out, (out / "nowhere").string() + " is not a run directory")) << missing.out;
+  const RunResult empty = run("report " + (out / "empty").string());
+  EXPECT_EQ(empty.code, 2) << empty.out;
+  EXPECT_TRUE(contains(empty.out, "has no metrics.jsonl")) << empty.out;
+  EXPECT_FALSE(fs::exists(out / "empty" / "report"));
+  const RunResult none = run("report");
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_TRUE(contains(none.out, "expected one RUN_DIR")) << none.out;
+
+  // A malformed line of metrics.jsonl, then of eval_summaries.jsonl: named with its line, nothing written.
+  const fs::path bad = out / "bad";
+  fs::create_directories(bad);
+  {
+    std::ofstream f(bad / "metrics.jsonl");
+    f << "{\"step\": 1, \"reward_total_mean\": 0.5}\n{\"step\": 2, \"reward_total_mean\": 0.6}\n{\"step\": 3, \"rew\n";
+  }
+  const RunResult m = run("report " + bad.string());
+  EXPECT_EQ(m.code, 2) << m.out;
+  EXPECT_TRUE(contains(m.out, (bad / "metrics.jsonl").string() + ":3: not valid JSON")) << m.out;
+  EXPECT_FALSE(fs::exists(bad / "report"));
+  {
+    std::ofstream f(bad / "metrics.jsonl");
+    f << "{\"step\": 1, \"reward_total_mean\": 0.5}\n\n[1, 2]\n";
+  }
+  const RunResult arr = run("report " + bad.string());
+  EXPECT_EQ(arr.code, 2) << arr.out;
+  EXPECT_TRUE(contains(arr.out, "metrics.jsonl:3: expected a JSON object")) << arr.out;
+  {
+    std::ofstream f(bad / "metrics.jsonl");
+    f << "{\"step\": 1, \"reward_total_mean\": 0.5}\n";
+    std::ofstream g(bad / "eval_summaries.jsonl");
+    g << "{\"label\": \"x\", \"step\": 0, \"exact_call_accuracy\": 0.1}\n{\"label\": \"y\", \"exact_call_accuracy\": 0.2}\n";
+  }
+  const RunResult s = run("report " + bad.string());
+  EXPECT_EQ(s.code, 2) << s.out;
+  EXPECT_TRUE(contains(s.out, "eval_summaries.jsonl:2: expected a number in \"step\"")) << s.out;
+  EXPECT_FALSE(fs::exists(bad / "report"));
+  // Repaired, the same directory gives a report with the one plot it has data for.
+  fs::remove(bad / "eval_summaries.jsonl");
+  const RunResult ok = run("report " + bad.string());
+  ASSERT_EQ(ok.code, 0) << ok.out;
+  EXPECT_TRUE(fs::exists(bad / "report" / "reward.svg"));
+  EXPECT_FALSE(fs::exists(bad / "report" / "kl_entropy.svg"));
+  EXPECT_TRUE(contains(text_of(bad / "report" / "index.html"), "no config.yaml"));
 }
 
 }  // namespace

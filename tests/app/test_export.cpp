@@ -431,6 +431,7 @@ TEST(CliHelp, EveryCommandPrintsItsOptionsAndExitsZero) {
       {"sft", {"--config FILE.yaml", "key=value", "grpo.lr=2e-6", "README.md"}},
       {"export", {"--checkpoint PATH", "--out DIR", "--dtype fp32|bf16", "--max-shard-size SIZE"}},
       {"ckpt", {"info", "FILE", "--verify"}},
+      {"report", {"RUN_DIR", "--out DIR", "index.html"}},
       {"tokenize", {"--tokenizer", "--decode"}},
       {"version", {}},
   };

@@ -1,10 +1,11 @@
 // The KV-cache engine against the reference path: greedy generations token-exact with the fixtures (single and
 // left-padded batches), prefix-shared groups equal to prompts expanded G times under the same seeds, samples
-// independent of batch composition, EOS handling, and top-k 1 == greedy.
+// independent of batch composition, EOS handling, top-k 1 == greedy, and progress reports that add up.
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -113,6 +114,32 @@ TEST_P(EngineFixture, SamplesDoNotDependOnTheBatch) {
   const GenerationResult two = generate(cfg_, w_, split);
   EXPECT_TRUE(two.tokens.equal(batch.tokens));
   EXPECT_EQ(two.lengths, batch.lengths);
+}
+
+TEST_P(EngineFixture, ProgressAddsUpToTheSampleTokenBudget) {
+  GenerationRequest req;
+  req.prompts = prompts();
+  req.group_size = 2;
+  req.sampling.greedy = true;
+  req.sampling.max_new_tokens = 16;
+  const auto want = meta_["generation"][0]["new_ids"].get<std::vector<int64_t>>();
+  req.sampling.eos_token_ids = {want[2]};  // prompt 0's samples end early: the rest of their budget counts then
+  const int64_t budget = static_cast<int64_t>(req.prompts.size()) * 2 * 16;
+  std::atomic<int64_t> sum{0};
+  std::atomic<int> calls{0};
+  req.on_progress = [&](int64_t n) {
+    EXPECT_GT(n, 0);
+    sum += n;
+    ++calls;
+  };
+  const GenerationResult r = generate(cfg_, w_, req);
+  EXPECT_LT(r.lengths[0], 16);
+  EXPECT_EQ(sum.load(), budget);
+  EXPECT_GT(calls.load(), 2) << "reported as decoding advances, not once at the end";
+  sum = 0;
+  req.workers = 2;  // from two threads
+  generate(cfg_, w_, req);
+  EXPECT_EQ(sum.load(), budget);
 }
 
 TEST_P(EngineFixture, EosAndTopK) {
