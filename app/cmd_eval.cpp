@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
 #include "app/policy.hpp"
+#include "app/report.hpp"
 #include "app/rollout.hpp"
 #include "io/atomic_file.hpp"
 #include "io/dataset.hpp"
@@ -228,7 +230,9 @@ std::string bfcl_summary_json(const reward::BfclSummary& s, const std::string& d
          "}\n";
 }
 
-void files_write(const CliArgs& cli, const std::string& lines, const std::string& summary) {
+// --out, --summary, and with --run the summary (labelled, with its step) appended to RUN_DIR/eval_summaries.jsonl
+// and the run's report redrawn.
+void files_write(const CliArgs& cli, const std::string& lines, const std::string& summary, int64_t step) {
   if (cli.has("--out")) {
     io::AtomicFile f(cli.get("--out"));
     f.write(lines);
@@ -238,6 +242,28 @@ void files_write(const CliArgs& cli, const std::string& lines, const std::string
     io::AtomicFile f(cli.get("--summary"));
     f.write(summary);
     f.commit();
+  }
+  if (!cli.has("--run")) return;
+  const std::string run = cli.get("--run");
+  const std::string path = run + "/eval_summaries.jsonl";
+  std::string all;
+  if (std::ifstream old(path, std::ios::binary); old) all.assign(std::istreambuf_iterator<char>(old), {});
+  if (!all.empty() && all.back() != '\n') all += '\n';
+  std::string head = "{\"label\": ";
+  reward::json_append_string(head, cli.get_or("--label", "eval"));
+  all += head + ", \"step\": " + std::to_string(step) + ", " + summary.substr(1);
+  io::AtomicFile f(path);
+  f.write(all);
+  f.commit();
+  if (!std::ifstream(run + "/metrics.jsonl")) {  // evaluated before the run starts: its report comes with it
+    std::printf("eval: summary added to %s\n", path.c_str());
+    return;
+  }
+  try {
+    const ReportFiles r = report_write(run);
+    std::printf("eval: summary added to %s; report %s\n", path.c_str(), r.index.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eval: warning: the report of %s was not redrawn: %s\n", run.c_str(), e.what());
   }
 }
 
@@ -249,7 +275,7 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       "eval --data FILE [--format toolrl|apibank|bfcl] [--answers FILE.jsonl] (--model DIR|CHECKPOINT "
       "[--samples K] [--temperature T] [--max-new-tokens N] [--limit N] | --outputs FILE.jsonl) [--out "
       "FILE.jsonl] "
-      "[--summary FILE.json] [--variant NAME] [--step N]",
+      "[--summary FILE.json] [--variant NAME] [--step N] [--run RUN_DIR [--label TEXT]]",
       "Measures tool calling. With --model it generates the outputs (greedy, or K samples at a temperature; "
       "the "
       "rows sharded over the MPI ranks); with --outputs each {\"id\", \"output\"} line is taken as generated "
@@ -287,7 +313,11 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
         "the summary as JSON (format, data, n, format_accuracy, exact_call_accuracy, ...; bfcl: accuracy, "
         "call_rows_accuracy, irrelevance_accuracy, ...)"},
        {"--variant", "NAME", "reward variant for the reward parts (default: default)"},
-       {"--step", "N", "training step for step-dependent variants (default 0)"}},
+       {"--step", "N", "training step for step-dependent variants, and the step --run records (default 0)"},
+       {"--run", "RUN_DIR",
+        "also append the summary (with --label and --step) to RUN_DIR/eval_summaries.jsonl and redraw the "
+        "run's report (toolgrpo report)"},
+       {"--label", "TEXT", "the summary's label in RUN_DIR/eval_summaries.jsonl (default: eval)"}},
       {},
       ""};
   const CliArgs cli(args, spec);
@@ -302,6 +332,7 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
     throw UsageError(std::string("eval: --variant: ") + e.what());
   }
   const int64_t step = cli.has("--step") ? cli.get_int("--step") : 0;
+  if (cli.has("--label") && !cli.has("--run")) throw UsageError("eval: --label needs --run RUN_DIR");
   const bool generates = cli.has("--model");
   if (!generates && rt.rank() != 0) return 0;
   const EvalInput in = input_load(cli);
@@ -309,7 +340,11 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const std::vector<Output> outputs =
       generates ? outputs_generate(rt, cli, data) : outputs_load(cli.get("--outputs"), data);
   if (rt.rank() != 0) return 0;
-  std::vector<bool> has_output(data.rows.size(), false);
+  // Rows that should have an output: all of --data, or its first --limit rows when generating.
+  std::size_t considered = data.rows.size();
+  if (generates && cli.has("--limit"))
+    considered = std::min(considered, static_cast<std::size_t>(cli.get_int("--limit", 1)));
+  std::vector<bool> has_output(considered, false);
   for (const Output& o : outputs) has_output[o.row] = true;
   const std::size_t without =
       static_cast<std::size_t>(std::count(has_output.begin(), has_output.end(), false));
@@ -336,7 +371,7 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
   }
   if (in.format == "bfcl") {
     const reward::BfclSummary s = reward::bfcl_summarize(checks, format_ok);
-    files_write(cli, lines, bfcl_summary_json(s, data.path, cli.get_or("--answers", ""), without));
+    files_write(cli, lines, bfcl_summary_json(s, data.path, cli.get_or("--answers", ""), without), step);
     std::printf(
         "eval (bfcl) %s: %lld outputs (%lld with calls expected, %lld expecting none; %zu questions without "
         "an "
@@ -348,7 +383,7 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
     return 0;
   }
   const reward::EvalSummary s = reward::eval_summarize(records);
-  files_write(cli, lines, summary_json(s, in.format, data.path, without));
+  files_write(cli, lines, summary_json(s, in.format, data.path, without), step);
   std::printf(
       "eval (%s) %s: %lld outputs (%lld with calls expected, %lld plain answers; %zu data rows without an "
       "output)\n  format accuracy      %.4f\n  exact call accuracy  %.4f (%.4f of the rows with calls)\n"

@@ -64,14 +64,14 @@ void write_text(const fs::path& p, const std::string& text) {
 int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "init-model",
-      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|small|bench] [--tokenizer byte] [--seed S] --out DIR "
+      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench] [--tokenizer byte] [--seed S] --out DIR "
       "[--force]",
       "Creates a Hugging Face-style model directory (config.json, model.safetensors, tokenizer.json, "
       "generation_config.json) with seeded random weights and the built-in byte tokenizer (256 byte tokens plus "
       "the ChatML and ToolRL special tokens). The directory is built under a temporary name and moved into "
       "place, so it is never left half-written.",
       {{"--arch", "ARCH", "architecture: qwen2 (default), qwen3 or llama"},
-       {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), small (256, 4) or bench (512, 8)"},
+       {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), demo (128, 3), small (256, 4) or bench (512, 8)"},
        {"--tokenizer", "byte", "the tokenizer to write; only the built-in byte tokenizer so far"},
        {"--seed", "S", "seed of the random weights (default 0)"},
        {"--out", "DIR", "the model directory to create (required)"},

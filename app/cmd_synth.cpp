@@ -19,7 +19,7 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
       "synth-data",
       "synth-data --out DIR [--n N] [--heldout M] [--seed S] [--two-call-share X] [--response-share X]",
       "Writes a synthetic tool-calling task in the ToolRL format, small enough for a tiny byte-level model: "
-      "each row lists two to four tools (verb/noun pairs such as book_hotel, with string, integer and enum "
+      "each row lists one to three tools (verb/noun pairs such as book_hotel, with string, integer and enum "
       "parameters, some with defaults) and a request rendered from a sentence template; the ground truth is one "
       "call, two calls, or a plain response (small talk, or a request that no listed tool serves). The held-out "
       "split calls only tools and uses only request templates that the training split never shows. The same "

@@ -18,7 +18,7 @@ struct RunSection {
 struct ModelSection {
   std::string path;              // Hugging Face model directory; empty: a built-in tiny model
   std::string arch = "qwen2";    // built-in model architecture (qwen2 | qwen3 | llama)
-  std::string preset = "tiny";   // built-in model size (tiny | small | bench)
+  std::string preset = "tiny";   // built-in model size (tiny | demo | small | bench)
   std::string dtype = "fp32";    // fp32 | bf16
   std::string device = "cpu";    // cpu | cuda
   std::string chat_template;     // qwen2.5 | qwen3 | llama3; empty: from the architecture

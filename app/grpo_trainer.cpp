@@ -31,6 +31,8 @@
 #include "parallel/rollout_transport.hpp"
 #include "parallel/tensor_collectives.hpp"
 #include "reward/advantage.hpp"
+#include "reward/evaluate.hpp"
+#include "reward/pystr.hpp"
 
 namespace toolgrpo::app {
 
@@ -82,6 +84,7 @@ class GrpoTrainer final : public StepTrainer {
       : c_(c), world_(world), opt_(opt), data_(data), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
         roles_(parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks))),
         reward_(opt.reward ? opt.reward : toolrl_reward(c.reward.variant)),
+        eval_reward_(reward::reward_config_from_name(c.reward.variant)),
         kl_kind_(model::kl_estimator_from_name(c.grpo.kl_type)),
         adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
     if (roles_.trains) {
@@ -112,8 +115,10 @@ class GrpoTrainer final : public StepTrainer {
     return "eval after step " + format_fixed(metric(e, mn::kStep), 0) + ": reward " +
            format_fixed(metric(e, mn::mean_of(mn::kEvalRewardTotal)), 4) + " (format " +
            format_fixed(metric(e, mn::mean_of(mn::kEvalRewardFormat)), 3) + " correctness " +
-           format_fixed(metric(e, mn::mean_of(mn::kEvalRewardCorrectness)), 3) + ") on " +
-           format_fixed(metric(e, mn::kPrompts), 0) + " prompts";
+           format_fixed(metric(e, mn::mean_of(mn::kEvalRewardCorrectness)), 3) + "), exact calls " +
+           format_fixed(metric(e, mn::kEvalExactCallAccuracy), 3) + ", format " +
+           format_fixed(metric(e, mn::kEvalFormatAccuracy), 3) + " on " + format_fixed(metric(e, mn::kPrompts), 0) +
+           " prompts";
   }
 
   // What the generation rounds of a step produced (the same on every rank after the all-gather).
@@ -302,17 +307,28 @@ class GrpoTrainer final : public StepTrainer {
     }
     if (stop.any()) return std::nullopt;
     std::vector<double> total, format, correctness, length;
+    std::vector<reward::EvalRecord> records;
     for (const auto& g : parallel::rollouts_allgather(mine, world_)) {
       total.push_back(field(g, 0, kTotal));
       format.push_back(field(g, 0, kFormat));
       correctness.push_back(field(g, 0, kCorrectness));
       length.push_back(static_cast<double>(g.responses[0].size()));
+      const std::string text(reward::py_strip(pol_.tok->decode(g.responses[0], true)));
+      const reward::GroundTruth gt(data_.eval.rows[static_cast<std::size_t>(g.index)].ground_truth);
+      try {
+        records.push_back(reward::evaluate_output(text, gt, eval_reward_, step));
+      } catch (const std::invalid_argument&) {  // a ground truth whose call block does not parse: not counted
+      }
     }
+    const reward::EvalSummary calls = reward::eval_summarize(records);
     io::MetricsRow row = {{mn::kStep, static_cast<double>(s.step)}, {mn::kPrompts, static_cast<double>(E)}};
     add_stats(row, mn::kEvalRewardTotal, total);
     add_stats(row, mn::kEvalRewardFormat, format);
     add_stats(row, mn::kEvalRewardCorrectness, correctness);
     add_stats(row, mn::kEvalResponseLength, length);
+    row.emplace_back(mn::kEvalExactCallAccuracy, calls.exact_call_accuracy);
+    row.emplace_back(mn::kEvalNameAccuracy, calls.name_accuracy);
+    row.emplace_back(mn::kEvalFormatAccuracy, calls.format_accuracy);
     return row;
   }
 
@@ -368,6 +384,7 @@ class GrpoTrainer final : public StepTrainer {
   const uint64_t seed_;
   const parallel::Roles roles_;
   const RewardFn reward_;
+  const reward::RewardConfig eval_reward_;  // the ToolRL variant the evaluation's tool-call checks use
   const model::KlEstimator kl_kind_;
   const reward::AdvantageStd adv_mode_;
   model::DecoderWeights ref_w_;

@@ -51,6 +51,10 @@ inline constexpr const char* kEvalRewardTotal = "eval_reward_total";
 inline constexpr const char* kEvalRewardFormat = "eval_reward_format";
 inline constexpr const char* kEvalRewardCorrectness = "eval_reward_correctness";
 inline constexpr const char* kEvalResponseLength = "eval_response_length";
+// ... their tool calls checked as `toolgrpo eval` checks them (shares of the prompts whose ground truth is usable) ...
+inline constexpr const char* kEvalExactCallAccuracy = "eval_exact_call_accuracy";
+inline constexpr const char* kEvalNameAccuracy = "eval_name_accuracy";
+inline constexpr const char* kEvalFormatAccuracy = "eval_format_accuracy";
 // ... and SFT's loss on the answers of `examples`.
 inline constexpr const char* kExamples = "examples";
 inline constexpr const char* kEvalLoss = "eval_loss";

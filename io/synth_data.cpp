@@ -47,19 +47,14 @@ struct Noun {
   std::vector<Param> params;
 };
 
-const std::vector<std::string> kCities = {"Paris", "Rome",   "Tokyo", "Lima",  "Oslo",   "Cairo",
-                                          "Delhi", "Quito",  "Berlin", "Madrid", "Dublin", "Seoul",
-                                          "Athens", "Prague", "Vienna", "Nairobi"};
-const std::vector<std::string> kPeople = {"Alice", "Bruno", "Chen", "Dana", "Emil", "Farah", "Gita", "Hugo",
-                                          "Ines", "Jonas"};
-const std::vector<std::string> kTitles = {"Blue Moon", "Night Train", "Red Sky", "Old Town", "Fast Lane",
-                                          "Green Hill", "Cold Sun", "Last Dance"};
-const std::vector<std::string> kTopics = {"sports", "music", "science", "travel", "food", "art", "games"};
-const std::vector<std::string> kDishes = {"pasta", "curry", "soup", "salad", "tacos", "ramen", "pie"};
-const std::vector<std::string> kSymbols = {"AAPL", "IBM", "SONY", "TSLA", "NOK", "SAP", "ASML"};
-const std::vector<std::string> kPlaces = {"Luigi", "Sakura", "El Toro", "Le Chat", "Bombay", "Nomad"};
-const std::vector<std::string> kCodes = {"AB123", "KX450", "PL907", "QZ314", "MR288", "TY601"};
-const std::vector<std::string> kStreets = {"Main St", "Oak Ave", "Elm Rd", "Park Ln", "Hill Way"};
+const std::vector<std::string> kCities = {"Paris", "Rome", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Quito"};
+const std::vector<std::string> kPeople = {"Alice", "Bruno", "Chen", "Dana", "Emil", "Farah"};
+const std::vector<std::string> kTitles = {"Blue Moon", "Night Train", "Red Sky", "Old Town", "Fast Lane"};
+const std::vector<std::string> kTopics = {"sports", "music", "science", "travel", "food", "art"};
+const std::vector<std::string> kDishes = {"pasta", "curry", "soup", "salad", "tacos", "ramen"};
+const std::vector<std::string> kSymbols = {"AAPL", "IBM", "SONY", "TSLA", "NOK", "SAP"};
+const std::vector<std::string> kPlaces = {"Luigi", "Sakura", "El Toro", "Le Chat", "Bombay"};
+const std::vector<std::string> kStreets = {"Main St", "Oak Ave", "Elm Rd", "Park Ln"};
 
 Param str(const std::string& name, const std::vector<std::string>& pool) { return {name, Kind::Str, pool, 0, 0, ""}; }
 Param num(const std::string& name, int lo, int hi, const std::string& def = "") {
@@ -83,16 +78,11 @@ const std::vector<Noun>& nouns() {
       {"alarm", {num("hour", 1, 12), choice("repeat", {"once", "daily"}, "once")}},
       {"taxi", {str("address", kStreets), num("seats", 1, 6, "1")}},
       {"news", {str("topic", kTopics), num("count", 1, 9, "3")}},
-      {"package", {str("code", kCodes)}},
-      {"ticket", {str("event", kTitles), num("count", 1, 6, "1")}},
-      {"contact", {str("name", kPeople)}},
-      {"timer", {num("minutes", 1, 60)}},
   };
   return n;
 }
 
-const std::vector<std::string> kVerbs = {"get",  "find", "book",  "check",  "cancel",
-                                         "show", "track", "add", "update", "search"};
+const std::vector<std::string> kVerbs = {"get", "find", "book", "check", "cancel", "show", "track", "update"};
 
 // Request frames: {v} verb, {V} capitalised verb, {n} noun, {a} the arguments ("city Paris and unit f").
 const std::vector<std::string> kTrainFrames = {
@@ -151,7 +141,7 @@ std::string param_text(const Param& p) {
   return p.def.empty() ? s : s + " = " + p.def;
 }
 
-// One line per tool, "- update_hotel(city: str, nights: int = 1): update a hotel", then the answer format.
+// One line per tool, "- update_hotel(city: str, nights: int = 1): update a hotel".
 std::string system_prompt(const std::vector<Tool>& tools) {
   std::string s = "Tools:\n";
   for (const Tool& t : tools) {
@@ -160,7 +150,7 @@ std::string system_prompt(const std::vector<Tool>& tools) {
     for (std::size_t k = 0; k < ps.size(); ++k) s += (k ? ", " : "") + param_text(ps[k]);
     s += "): " + kVerbs[t.verb] + " a " + nouns()[t.noun].word + "\n";
   }
-  return s + "Answer: <think> </think> then <tool_call> JSON calls </tool_call> or <response> </response>.";
+  return s;
 }
 
 std::string value_draw(const Param& p, Rng& rng) {
@@ -231,7 +221,7 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
   } else if (respond) {  // a request for a tool the catalogue does not list
     const Tool wanted = rng.pick(sp.targets);
     listed.push_back(wanted);
-    const std::size_t n_listed = 2 + rng.below(2);
+    const std::size_t n_listed = 1 + rng.below(2);
     while (listed.size() < n_listed + 1) add_from(sp.catalogue);
     listed.erase(listed.begin());
     row.user = fill(rng.pick(*sp.frames), wanted, args_text(call_draw(wanted, rng)));
@@ -241,7 +231,7 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
     std::vector<Call> calls;
     calls.push_back(call_draw(add_from(sp.targets), rng));
     if (two) calls.push_back(call_draw(add_from(sp.targets), rng));
-    const std::size_t n_listed = calls.size() + 1 + rng.below(2);
+    const std::size_t n_listed = calls.size() + 1;  // one tool more than the answer calls
     while (listed.size() < n_listed) add_from(sp.catalogue);
     row.user = fill(rng.pick(*sp.frames), calls[0].tool, args_text(calls[0]));
     think = "call";

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "reward/json.hpp"
 #include "tests/app/cli_run.hpp"
 
@@ -653,7 +655,9 @@ TEST(CliReport, TrainWritesItAndReportRedrawsItWithEvalSummaries) {
       {"clip_fraction.svg", {"clip_fraction"}},
       {"tokens_per_s.svg", {"tokens_per_s"}},
       {"phase_times.svg", {"seconds_generate", "seconds_score", "seconds_train", "seconds_sync", "seconds_step"}},
-      {"eval.svg", {"eval_reward_total_mean", "eval_reward_format_mean", "eval_reward_correctness_mean"}},
+      {"eval.svg",
+       {"eval_reward_total_mean", "eval_reward_format_mean", "eval_reward_correctness_mean",
+        "eval_exact_call_accuracy", "eval_format_accuracy", "eval_name_accuracy"}},
   };
   for (const auto& [file, series] : plots) {
     ASSERT_TRUE(fs::exists(rep / file)) << file;
@@ -687,6 +691,35 @@ TEST(CliReport, TrainWritesItAndReportRedrawsItWithEvalSummaries) {
   const std::string other_index = text_of(other / "index.html");
   EXPECT_TRUE(xml_parses(other / "index.html")) << other_index;
   EXPECT_TRUE(contains(other_index, "before GRPO") && contains(other_index, "after &lt;GRPO&gt;")) << other_index;
+
+  // eval --run appends its labelled summary to the run's eval_summaries.jsonl and redraws the run's report: the
+  // ground truths of three rows as outputs are exact calls.
+  const fs::path outputs = out / "gt_outputs.jsonl";
+  {
+    std::ofstream f(outputs);
+    std::ifstream data(shared() + "/toolrl/test.jsonl");
+    std::string line;
+    for (int i = 0; i < 3 && std::getline(data, line); ++i) {
+      const auto row = nlohmann::json::parse(line);
+      f << nlohmann::json{{"id", row["id"]}, {"output", row["ground_truth"]}}.dump() << "\n";
+    }
+  }
+  const RunResult ev = run("eval --data " + shared() + "/toolrl/test.jsonl --outputs " + outputs.string() +
+                           " --run " + run_dir.string() + " --label ground-truths --step 7");
+  ASSERT_EQ(ev.code, 0) << ev.out;
+  const std::vector<std::string> summaries = lines_of(run_dir / "eval_summaries.jsonl");
+  ASSERT_EQ(summaries.size(), 3u) << "two written by hand, one appended";
+  const auto appended = nlohmann::json::parse(summaries[2]);
+  EXPECT_EQ(appended["label"], "ground-truths");
+  EXPECT_EQ(appended["step"], 7);
+  EXPECT_EQ(appended["n"], 3);
+  EXPECT_EQ(appended["exact_call_accuracy"], 1.0);
+  EXPECT_EQ(series_points(text_of(rep / "eval.svg"), "exact_call_accuracy (eval --summary)"), 3);
+  EXPECT_TRUE(contains(text_of(rep / "index.html"), "ground-truths"));
+  const RunResult label_alone = run("eval --data " + shared() + "/toolrl/test.jsonl --outputs " +
+                                    outputs.string() + " --label x");
+  EXPECT_EQ(label_alone.code, 2) << label_alone.out;
+  EXPECT_TRUE(contains(label_alone.out, "--label needs --run")) << label_alone.out;
 }
 
 TEST(CliReport, BadRunDirectoriesExitTwoAndWriteNothing) {
