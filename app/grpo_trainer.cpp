@@ -32,7 +32,6 @@
 #include "parallel/tensor_collectives.hpp"
 #include "reward/advantage.hpp"
 #include "reward/evaluate.hpp"
-#include "reward/pystr.hpp"
 
 namespace toolgrpo::app {
 
@@ -313,7 +312,7 @@ class GrpoTrainer final : public StepTrainer {
       format.push_back(field(g, 0, kFormat));
       correctness.push_back(field(g, 0, kCorrectness));
       length.push_back(static_cast<double>(g.responses[0].size()));
-      const std::string text(reward::py_strip(pol_.tok->decode(g.responses[0], true)));
+      const std::string text = response_text(pol_, g.responses[0]);
       const reward::GroundTruth gt(data_.eval.rows[static_cast<std::size_t>(g.index)].ground_truth);
       try {
         records.push_back(reward::evaluate_output(text, gt, eval_reward_, step));

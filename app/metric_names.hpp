@@ -60,6 +60,13 @@ inline constexpr const char* kExamples = "examples";
 inline constexpr const char* kEvalLoss = "eval_loss";
 inline constexpr const char* kEvalAnswerTokens = "eval_answer_tokens";
 
+// `toolgrpo eval --run RUN_DIR` appends its summary (the --summary object, with a label and kStep added) to this
+// file of the run directory; `toolgrpo report` plots these of its keys.
+inline constexpr const char* kEvalSummariesFile = "eval_summaries.jsonl";
+inline constexpr const char* kSummaryLabel = "label";
+inline constexpr const char* kSummaryExactCallAccuracy = "exact_call_accuracy";
+inline constexpr const char* kSummaryFormatAccuracy = "format_accuracy";
+
 // The columns of a distribution.
 enum class Stat { Mean, Std, Min, Max };
 inline std::string stat_name(const std::string& base, Stat s) {

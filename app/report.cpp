@@ -27,11 +27,6 @@ using io::xml_escape;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The keys of `toolgrpo eval --summary` the evaluation plot shows.
-constexpr const char* kSummaryExactCall = "exact_call_accuracy";
-constexpr const char* kSummaryFormat = "format_accuracy";
-constexpr const char* kSummaryLabel = "label";
-
 // One JSON Lines file: a row per line, its numeric members (null and non-finite: NaN) and its string members.
 struct Table {
   std::string path;
@@ -172,7 +167,7 @@ std::vector<PlotSpec> plot_specs(const Inputs& in) {
                     e(mn::mean_of(mn::kEvalRewardCorrectness))}};
   for (const auto& c : in.eval.columns)  // accuracies an evaluation may add
     if (c.size() > 9 && c.compare(c.size() - 9, 9, "_accuracy") == 0) eval.series.push_back(e(c));
-  for (const char* c : {kSummaryExactCall, kSummaryFormat})
+  for (const char* c : {mn::kSummaryExactCallAccuracy, mn::kSummaryFormatAccuracy})
     eval.series.push_back({Source::Summaries, c, std::string(c) + " (eval --summary)"});
   specs.push_back(eval);
   return specs;
@@ -242,7 +237,7 @@ std::string summary_html(const Inputs& in) {
     h += "</tr>\n";
     for (std::size_t i = 0; i < in.summaries.numbers.size(); ++i) {
       const auto& row = in.summaries.numbers[i];
-      const auto label = in.summaries.texts[i].find(kSummaryLabel);
+      const auto label = in.summaries.texts[i].find(mn::kSummaryLabel);
       h += "<tr><td>" + xml_escape(label == in.summaries.texts[i].end() ? "" : label->second) + "</td><td>" +
            number_text(row.at(mn::kStep)) + "</td>";
       for (const auto& c : cols) h += "<td>" + (row.count(c) ? number_text(row.at(c)) : "") + "</td>";
@@ -295,7 +290,7 @@ ReportFiles report_write(const std::string& run_dir, const std::string& out_dir)
   in.config = file_text((fs::path(run_dir) / "config.yaml").string());
   in.metrics = table_read(metrics, true);
   in.eval = table_read((fs::path(run_dir) / "eval.jsonl").string(), false);
-  in.summaries = table_read((fs::path(run_dir) / "eval_summaries.jsonl").string(), false);
+  in.summaries = table_read((fs::path(run_dir) / mn::kEvalSummariesFile).string(), false);
 
   std::vector<std::pair<std::string, io::Plot>> plots;
   for (const PlotSpec& spec : plot_specs(in)) {

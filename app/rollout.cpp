@@ -14,7 +14,8 @@ namespace toolgrpo::app {
 
 RewardFn toolrl_reward(const std::string& variant) {
   const reward::RewardConfig cfg = reward::reward_config_from_name(variant);
-  return [cfg](const std::vector<std::string>& responses, const std::vector<std::string>& gts, int64_t G, int64_t step) {
+  return [cfg](const std::vector<std::string>& responses, const std::vector<std::string>& gts, int64_t G,
+               int64_t step) {
     std::vector<reward::GroundTruth> prepared;
     prepared.reserve(gts.size());
     for (const auto& g : gts) prepared.emplace_back(g);
@@ -28,15 +29,20 @@ RewardFn toolrl_reward(const std::string& variant) {
   };
 }
 
+std::string response_text(const Policy& pol, const std::vector<int64_t>& ids) {
+  return std::string(reward::py_strip(pol.tok->decode(ids, true)));
+}
+
 std::vector<int64_t> prompt_ids(const Policy& pol, const io::ToolRLRow& row, int64_t max_prompt_tokens) {
   std::vector<int64_t> ids = pol.tok->encode(model::render_toolrl_prompt(pol.chat, row.system, row.user));
-  if (static_cast<int64_t>(ids.size()) > max_prompt_tokens) ids.erase(ids.begin(), ids.end() - max_prompt_tokens);
+  if (static_cast<int64_t>(ids.size()) > max_prompt_tokens)
+    ids.erase(ids.begin(), ids.end() - max_prompt_tokens);
   return ids;
 }
 
-std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const RolloutSection& ro, uint64_t seed,
-                                                      const RolloutWork& work, const RewardFn& reward,
-                                                      RolloutTimes& times) {
+std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const RolloutSection& ro,
+                                                      uint64_t seed, const RolloutWork& work,
+                                                      const RewardFn& reward, RolloutTimes& times) {
   using Clock = std::chrono::steady_clock;
   std::vector<parallel::RolloutGroup> groups;
   if (work.rows.empty()) return groups;
@@ -61,7 +67,8 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   req.sampling.top_k = ro.top_k;
   req.sampling.max_new_tokens = ro.max_new_tokens;
   req.sampling.eos_token_ids = pol.cfg.eos_token_ids;
-  Progress bar(work.progress_label, static_cast<int64_t>(req.prompts.size()) * G * ro.max_new_tokens, work.progress);
+  Progress bar(work.progress_label, static_cast<int64_t>(req.prompts.size()) * G * ro.max_new_tokens,
+               work.progress);
   req.on_progress = [&bar](int64_t n) { bar.add(n); };
   const model::GenerationResult gen = model::generate(pol.cfg, pol.w, req);
   bar.finish();
@@ -75,7 +82,7 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   std::vector<std::string> texts;
   for (int64_t r = 0; r < N; ++r) {
     const std::vector<int64_t> ids(&tok[r][0], &tok[r][0] + gen.lengths[static_cast<std::size_t>(r)]);
-    texts.emplace_back(reward::py_strip(pol.tok->decode(ids, true)));
+    texts.push_back(response_text(pol, ids));
   }
   const std::vector<reward::RewardScores> scores = reward(texts, gts, G, work.step);
   for (std::size_t p = 0; p < req.prompts.size(); ++p) {

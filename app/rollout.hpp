@@ -51,6 +51,9 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
                                                       const RolloutWork& work, const RewardFn& reward,
                                                       RolloutTimes& times);
 
+// A response as the reward and the evaluation read it: decoded without special tokens, stripped as Python does.
+std::string response_text(const Policy& pol, const std::vector<int64_t>& ids);
+
 // The prompt's token ids (the end kept when longer than max_prompt_tokens: the question and the answer marker).
 std::vector<int64_t> prompt_ids(const Policy& pol, const io::ToolRLRow& row, int64_t max_prompt_tokens);
 
