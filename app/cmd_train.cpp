@@ -36,6 +36,7 @@ TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
   TrainOptions opt;
   opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : default_threads(rt);
   opt.local_rank = rt.local_rank();
+  opt.local_size = rt.local_size();
   opt.progress = progress_style_for_stdout();
   if (const char* f = std::getenv("TOOLGRPO_FAULT_INJECT")) {
     const std::string s = f;

@@ -104,6 +104,8 @@ const std::vector<Field>& fields() {
       field("run.name", &Config::run, &RunSection::name),
       field("run.out_dir", &Config::run, &RunSection::out_dir),
       field("run.seed", &Config::run, &RunSection::seed),
+      field("run.memory_check", &Config::run, &RunSection::memory_check),
+      field("run.memory_limit_gb", &Config::run, &RunSection::memory_limit_gb),
       Field{"run.time_limit", [](Config& c, const YAML::Node& n) { c.run.time_limit = time_limit_seconds(n); },
             [](const Config& c, YAML::Emitter& e) { e << YAML::Key << "time_limit" << YAML::Value << c.run.time_limit; }},
       field("model.path", &Config::model, &ModelSection::path),
@@ -217,6 +219,7 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
     p.push_back("grpo.overlong_buffer: must be <= rollout.max_new_tokens (" + std::to_string(c.rollout.max_new_tokens) + "), got " + std::to_string(c.grpo.overlong_buffer));
   if (c.grpo.overlong_penalty < 0) p.push_back("grpo.overlong_penalty: must be >= 0");
   if (!(c.sft.lr > 0)) p.push_back("sft.lr: must be > 0");
+  if (!(c.run.memory_limit_gb >= 0)) p.push_back("run.memory_limit_gb: must be >= 0 (0 = detect)");
   at_least("sft.warmup_steps", c.sft.warmup_steps, 0);
   positive("sft.batch_size", c.sft.batch_size);
   positive("sft.epochs", c.sft.epochs);

@@ -14,6 +14,8 @@ struct RunSection {
   std::string out_dir = "runs";
   int64_t seed = 1;
   double time_limit = 0;  // seconds of this allocation the run may use (YAML: seconds or HH:MM:SS; 0 = none)
+  bool memory_check = true;     // stop before the first step when the memory plan does not fit
+  double memory_limit_gb = 0;   // memory one rank may use; 0 = detect (MemAvailable or cgroup limit / node ranks)
 };
 struct ModelSection {
   std::string path;              // Hugging Face model directory; empty: a built-in tiny model

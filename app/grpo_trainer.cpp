@@ -70,7 +70,8 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
   for_each_micro_batch(
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
-        const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention).logprobs;
+        const at::Tensor lp =
+            model::token_logprobs(pol.cfg, w, b.ids, b.attention, {}, false, kHeadChunk, 1.0, b.target_any).logprobs;
         std::vector<std::vector<float>> v = target_values_unpack(part, lp);
         for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
       });
@@ -105,6 +106,34 @@ class GrpoTrainer final : public StepTrainer {
 
   int64_t total_steps() const override { return total_; }
   bool holds_state() const override { return roles_.trains && roles_.training.rank() == 0; }
+
+  MemoryWorkload memory_workload() const override {
+    MemoryWorkload w;
+    const int64_t prompt = longest_prompt(data_.train), new_tokens = c_.rollout.max_new_tokens;
+    const int64_t G = c_.rollout.group_size, gen = std::max(1, generation_ranks());
+    w.trains = roles_.trains;
+    w.reference = ref_w_.embed.defined();
+    if (roles_.trains) {
+      const int64_t per_mini = (c_.rollout.prompts_per_step * G + c_.grpo.mini_batches - 1) / c_.grpo.mini_batches;
+      const int64_t per_rank = (per_mini + training_ranks() - 1) / std::max(1, training_ranks());
+      w.longest_sequence = prompt + new_tokens;
+      w.micro_batch_tokens = largest_micro_batch(c_.grpo.micro_batch_tokens, w.longest_sequence, per_rank);
+      w.head_tokens = w.micro_batch_tokens / w.longest_sequence * new_tokens;  // response positions only
+    }
+    if (roles_.generates) {
+      // A step's groups (one prompt each, G samples) or the evaluation's prompts (one sample each), whichever
+      // caches more tokens.
+      const int64_t prompts = (c_.rollout.prompts_per_step + gen - 1) / gen;
+      const int64_t eval = (static_cast<int64_t>(data_.eval.rows.size()) + gen - 1) / gen;
+      const int64_t eval_prompt = eval > 0 ? longest_prompt(data_.eval) : 0;
+      const bool step_larger = prompts * (prompt + G * new_tokens) >= eval * (eval_prompt + new_tokens);
+      w.gen_sequences = step_larger ? prompts * G : eval;
+      w.gen_prompt_tokens = step_larger ? prompts * prompt : eval * eval_prompt;
+      w.gen_longest_prompt = step_larger ? prompt : eval_prompt;
+      w.gen_new_tokens = new_tokens;
+    }
+    return w;
+  }
   int generation_ranks() const override { return roles_.split ? static_cast<int>(c_.parallel.generation_ranks) : world_.size(); }
   int training_ranks() const override { return roles_.split ? world_.size() - generation_ranks() : world_.size(); }
 
@@ -260,8 +289,8 @@ class GrpoTrainer final : public StepTrainer {
                 ref_v.push_back(&ref_lp[j]);
                 adv_v.push_back(static_cast<float>(adv[j]));
               }
-              const model::TokenLogprobs lp =
-                  model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0);
+              const model::TokenLogprobs lp = model::token_logprobs(
+                  pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0, kHeadChunk, 1.0, b.target_mask);
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,
@@ -365,6 +394,20 @@ class GrpoTrainer final : public StepTrainer {
                        ", the run started from weights with CRC-32C " + std::to_string(r.checksum) +
                        "; the KL reference must be the run's starting model (restore it, or start a new run)");
     return w;
+  }
+
+  // Tokens of the longest prompt of `d` (the longest of its 16 longest rows in bytes, rendered and encoded).
+  int64_t longest_prompt(const io::Dataset& d) const {
+    std::vector<const io::ToolRLRow*> rows;
+    for (const auto& r : d.rows) rows.push_back(&r);
+    const auto bytes = [](const io::ToolRLRow* r) { return r->system.size() + r->user.size(); };
+    const std::size_t n = std::min<std::size_t>(16, rows.size());
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(),
+                      [&](const io::ToolRLRow* a, const io::ToolRLRow* b) { return bytes(a) > bytes(b); });
+    int64_t longest = 1;
+    for (std::size_t i = 0; i < n; ++i)
+      longest = std::max(longest, static_cast<int64_t>(prompt_ids(pol_, *rows[i], c_.rollout.max_prompt_tokens).size()));
+    return longest;
   }
 
   // DAPO's soft over-long penalty: 0 up to limit - buffer tokens, then down linearly to -penalty at the limit.

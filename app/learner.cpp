@@ -24,9 +24,11 @@ SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device)
   b.ids = at::zeros({B, L}, at::kLong);
   b.attention = at::zeros({B, L}, at::kLong);
   b.target_mask = at::zeros({B, std::max<int64_t>(L - 1, 1)}, at::kFloat);
+  b.target_any = at::zeros_like(b.target_mask);
   auto ia = b.ids.accessor<int64_t, 2>();
   auto aa = b.attention.accessor<int64_t, 2>();
   auto ma = b.target_mask.accessor<float, 2>();
+  auto ya = b.target_any.accessor<float, 2>();
   for (int64_t r = 0; r < B; ++r) {
     const auto& p = *seqs[static_cast<std::size_t>(r)].prompt;
     const auto& t = *seqs[static_cast<std::size_t>(r)].target;
@@ -35,10 +37,13 @@ SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device)
     for (int64_t k = 0; k < static_cast<int64_t>(t.size()); ++k) {
       ia[r][lp + k] = t[static_cast<std::size_t>(k)];
       aa[r][lp + k] = 1;
-      if (seqs[static_cast<std::size_t>(r)].trained && lp + k >= 1) ma[r][lp + k - 1] = 1;  // t = lp+k-1 predicts target k
+      if (lp + k < 1) continue;
+      ya[r][lp + k - 1] = 1;  // t = lp+k-1 predicts target k
+      if (seqs[static_cast<std::size_t>(r)].trained) ma[r][lp + k - 1] = 1;
     }
   }
-  if (!device.is_cpu()) b = {b.ids.to(device), b.attention.to(device), b.target_mask.to(device)};
+  if (!device.is_cpu())
+    b = {b.ids.to(device), b.attention.to(device), b.target_mask.to(device), b.target_any.to(device)};
   return b;
 }
 

@@ -28,7 +28,11 @@ struct SequenceBatch {
   at::Tensor ids;          // (B, L) int64, right-padded with 0
   at::Tensor attention;    // (B, L) int64, 1 on real tokens
   at::Tensor target_mask;  // (B, L-1) float32, 1 where position t predicts a trained target token
+  at::Tensor target_any;   // (B, L-1) float32, 1 where position t predicts any target token (trained or not)
 };
+
+// Positions per pass of the vocabulary head (token_logprobs' chunk).
+inline constexpr int64_t kHeadChunk = 512;
 
 SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device = at::kCPU);
 

@@ -120,6 +120,36 @@ int64_t parameter_bytes(const Policy& p) {
   return n * static_cast<int64_t>(sizeof(float));
 }
 
+// Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit.
+template <class Say>
+void memory_plan_check(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
+                       const model::ModelConfig& cfg, const StepTrainer& trainer, const Say& say) {
+  MemoryWorkload w = trainer.memory_workload();
+  w.snapshot = opt.save && c.checkpoint.async && trainer.holds_state();
+  std::string source = "run.memory_limit_gb";
+  const double available =
+      c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, source);
+  const MemoryPlan plan = memory_plan(cfg, w, available, source);
+  // Rank 0 reports the largest plan of all ranks (the ranks that hold the checkpoint snapshot, or train).
+  const double peak = world.allreduce_max(plan.peak);
+  const bool fits = world.allreduce_min(plan.fits() ? 1.0 : 0.0) > 0;
+  say(plan.table() + (peak > plan.peak ? "\n  (another rank's plan peaks at " + format_fixed(peak / 1e9, 2) + " GB)" : ""));
+  if (fits || !c.run.memory_check) {
+    if (!fits) say(kind + ": warning: the memory plan does not fit, but run.memory_check is false: going on");
+    return;
+  }
+  const std::string section = kind == "sft" ? "sft" : "grpo";
+  throw UsageError(
+      kind + ": the memory plan needs about " + format_fixed(peak / 1e9, 2) + " GB per rank but a rank has " +
+      format_fixed(plan.available / 1e9, 2) + " GB (" + plan.available_source + "; see the plan above). To fit: lower " +
+      section + ".micro_batch_tokens (now " +
+      std::to_string(kind == "sft" ? c.sft.micro_batch_tokens : c.grpo.micro_batch_tokens) + ")" +
+      (kind == "sft" ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
+      "; set checkpoint.async=false (no host snapshot)" + (kind == "sft" ? "" : "; grpo.kl_coef=0 (no reference copy)") +
+      "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the detected memory is wrong "
+      "(run.memory_check=false to go on regardless)");
+}
+
 }  // namespace
 
 bool StopPoll::any() const {
@@ -197,6 +227,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.reference = s.policy.origin;
   }
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
+  memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, say);
   if (ck && s.learner) {
     model::AdamW& adam = s.learner->optimizer();
     for (std::size_t i = 0; i < ck->exp_avg.size(); ++i) {

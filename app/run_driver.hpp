@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "app/memory_plan.hpp"
 #include "app/run_data.hpp"
 #include "app/run_state.hpp"
 #include "app/trainer.hpp"
@@ -43,6 +44,8 @@ class StepTrainer {
   // Progress lines for rank 0.
   virtual std::string step_line(const io::MetricsRow& row, int64_t total) const = 0;
   virtual std::string eval_line(const io::MetricsRow& row) const = 0;
+  // This rank's sizes for the memory plan (checkpoint snapshot excluded: the driver knows whether it saves).
+  virtual MemoryWorkload memory_workload() const = 0;
 };
 
 // Builds the trainer of a run once the state's policy and reference identity are set; it creates s.learner on

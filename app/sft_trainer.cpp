@@ -58,7 +58,8 @@ double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>&, const SequenceBatch& b) {
         at::AutoGradMode grad_mode(train);
-        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention).logprobs;
+        const at::Tensor lp =
+            model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, false, kHeadChunk, 1.0, b.target_mask).logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();
@@ -95,6 +96,19 @@ class SftTrainer final : public StepTrainer {
   int64_t total_steps() const override { return total_; }
   bool holds_state() const override { return world_.rank() == 0; }
   int generation_ranks() const override { return 0; }
+
+  MemoryWorkload memory_workload() const override {
+    MemoryWorkload w;
+    int64_t answer = 0;
+    for (const SeqRef& s : seqs_) {
+      w.longest_sequence = std::max(w.longest_sequence, s.length());
+      answer = std::max(answer, static_cast<int64_t>(s.target->size()));
+    }
+    const int64_t per_rank = (c_.sft.batch_size + world_.size() - 1) / world_.size();
+    w.micro_batch_tokens = largest_micro_batch(c_.sft.micro_batch_tokens, w.longest_sequence, per_rank);
+    w.head_tokens = w.micro_batch_tokens / std::max<int64_t>(1, w.longest_sequence) * answer;
+    return w;
+  }
   int training_ranks() const override { return world_.size(); }
 
   std::optional<io::MetricsRow> step(RunState& s, const StopPoll&) override {

@@ -20,6 +20,7 @@ struct TrainOptions {
   RewardFn reward;    // empty: the ToolRL reward of reward.variant
   int threads = 1;    // CPU threads of this rank (generation workers and intra-op parallelism)
   int local_rank = 0;  // rank on its node: model.device cuda uses GPU local_rank % GPUs
+  int local_size = 1;  // ranks on this node (they share its memory)
   bool save = true;   // world rank 0 writes the run directory (config, metrics, final model)
   bool print = true;  // world rank 0 prints the resolved config and progress lines
   ProgressStyle progress = ProgressStyle::Off;  // world rank 0's progress bar in generation and evaluation

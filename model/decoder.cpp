@@ -258,12 +258,38 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
 
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const at::Tensor& position_ids, bool with_entropy,
-                             int64_t chunk, double temperature) {
+                             int64_t chunk, double temperature, const at::Tensor& only_at) {
   if (chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
   const ForwardOutput f =
       decoder_forward(cfg, w, input_ids, attention_mask, position_ids, /*keep_hidden_states=*/false,
                       /*compute_logits=*/false);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  TokenLogprobs out;
+  if (only_at.defined()) {
+    // Row r = b * T + t of the flattened hidden states predicts token r + 1; the selected rows go through
+    // the head in chunks and are scattered back into zeros.
+    const auto lopts = at::TensorOptions(at::kLong).device(input_ids.device());
+    const at::Tensor row = (at::arange(B, lopts) * T).view({B, 1}) + at::arange(T - 1, lopts).view({1, T - 1});
+    const at::Tensor sel = row.masked_select(only_at.ne(0));
+    const at::Tensor hidden = f.final_hidden.reshape({B * T, cfg.hidden_size}).index_select(0, sel);
+    const at::Tensor target = input_ids.reshape({B * T}).index_select(0, sel + 1);
+    const int64_t N = sel.size(0);
+    std::vector<at::Tensor> logp, ent;
+    int64_t s = 0;
+    do {  // at least once, so that an empty selection still yields (empty) tensors
+      const int64_t c = std::min(chunk, N - s);
+      const HeadLogprobs h =
+          head_logprobs(hidden.narrow(0, s, c), w.lm_head, target.narrow(0, s, c), temperature, with_entropy);
+      logp.push_back(h.logprobs);
+      if (with_entropy) ent.push_back(h.entropy);
+      s += c;
+    } while (s < N);
+    const at::Tensor zeros = at::zeros({B * (T - 1)}, f.final_hidden.options().dtype(at::kFloat));
+    const at::Tensor pos = only_at.ne(0).reshape({B * (T - 1)}).nonzero().squeeze(1);
+    out.logprobs = zeros.scatter(0, pos, at::cat(logp)).view({B, T - 1});
+    if (with_entropy) out.entropy = zeros.scatter(0, pos, at::cat(ent)).view({B, T - 1});
+    return out;
+  }
   std::vector<at::Tensor> logp, ent;
   for (int64_t s = 0; s < T - 1; s += chunk) {
     const int64_t c = std::min(chunk, T - 1 - s);
@@ -273,7 +299,6 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
     logp.push_back(h.logprobs.view({B, c}));
     if (with_entropy) ent.push_back(h.entropy.view({B, c}));
   }
-  TokenLogprobs out;
   out.logprobs = at::cat(logp, 1);
   if (with_entropy) out.entropy = at::cat(ent, 1);
   return out;

@@ -72,10 +72,13 @@ struct TokenLogprobs {
 
 // Per-token log-probs (and entropy) of given sequences, differentiable. The vocabulary projection and
 // log-softmax run `chunk` positions at a time, so without autograd (old and reference log-probs) the
-// (B, T, vocab) tensor is never held whole.
+// (B, T, vocab) tensor is never held whole. With `only_at` ((B, T-1), nonzero where a value is wanted: the
+// response or answer tokens) the head runs at those positions alone and the others read 0: with long prompts
+// and short answers most of the head's work and all but a few of its saved log-softmax rows are skipped.
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
-                             bool with_entropy = false, int64_t chunk = 512, double temperature = 1.0);
+                             bool with_entropy = false, int64_t chunk = 512, double temperature = 1.0,
+                             const at::Tensor& only_at = {});
 
 // Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
 // causal-LM loss of the reference implementation.

@@ -590,6 +590,35 @@ TEST(CliTrain, WorldSizeTheRolesCannotUse) {
   EXPECT_TRUE(contains(odd.out, "rollout.prompts_per_step (3) must be divisible by the 2 generating ranks")) << odd.out;
 }
 
+// A run whose memory plan cannot fit stops before its first step with exit code 2, naming the keys that would
+// make it fit, and leaves no run directory; run.memory_check=false goes on with a warning.
+TEST(CliTrain, MemoryPlanThatCannotFitStopsBeforeTheFirstStep) {
+  const fs::path out = scratch() / "memory";
+  fs::remove_all(out);
+  const RunResult grpo = mpirun(2, "", small_train(out, "grpo") + " run.memory_limit_gb=0.01");
+  EXPECT_EQ(grpo.code, 2) << grpo.out;
+  for (const char* s : {"memory plan (estimated peak per rank)", "of 0.01 GB available (run.memory_limit_gb)",
+                        "lower grpo.micro_batch_tokens (now 8192)", "checkpoint.async=false", "run.memory_check=false"})
+    EXPECT_TRUE(contains(grpo.out, s)) << s << "\n" << grpo.out;
+  EXPECT_FALSE(contains(grpo.out, "step 1/3")) << grpo.out;
+  EXPECT_FALSE(fs::exists(out / "grpo")) << "no run directory for a run that could not start";
+
+  const std::string sft = "sft data.train=" + shared() + "/toolrl/sft.jsonl run.out_dir=" + out.string() +
+                          " sft.steps=1 sft.batch_size=2 sft.max_seq_tokens=96 run.name=sft";
+  const RunResult s = run(sft + " run.memory_limit_gb=0.01 sft.micro_batch_tokens=500");
+  EXPECT_EQ(s.code, 2) << s.out;
+  EXPECT_TRUE(contains(s.out, "lower sft.micro_batch_tokens (now 500), sft.max_seq_tokens")) << s.out;
+  EXPECT_FALSE(fs::exists(out / "sft"));
+
+  const RunResult forced = run(sft + " run.memory_limit_gb=0.01 run.memory_check=false");
+  ASSERT_EQ(forced.code, 0) << forced.out;
+  EXPECT_TRUE(contains(forced.out, "the memory plan does not fit, but run.memory_check is false")) << forced.out;
+  const RunResult fits = run(sft + " run.name=fits run.memory_limit_gb=100");
+  ASSERT_EQ(fits.code, 0) << fits.out;
+  EXPECT_TRUE(contains(fits.out, "of 100.00 GB available (run.memory_limit_gb)")) << fits.out;
+  EXPECT_FALSE(contains(fits.out, "does not fit")) << fits.out;
+}
+
 TEST(CliTrain, SplitModeAndSftRunUnderMpirun) {
   const fs::path out = scratch() / "mpi";
   fs::remove_all(out);

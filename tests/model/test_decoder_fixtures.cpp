@@ -196,5 +196,50 @@ TEST_P(ModelFixture, ChunkedLogprobsAndTheirGradients) {
   }
 }
 
+// The response-only head (only_at) gives the reference log-probs and the full head's entropy at the chosen
+// positions, 0 elsewhere, and the same gradients as the full head under a loss on those positions.
+TEST_P(ModelFixture, ResponseOnlyHeadMatchesTheFullHead) {
+  const json& b = batch("right_padded");
+  const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
+  const at::Tensor valid = ids_tensor(b["next_token_logprobs_valid"]).to(at::kFloat);
+  const int64_t T = ids.size(1);
+  // The "responses": each row's valid positions from the middle on (a prompt, then the part trained on).
+  const at::Tensor only_at = valid * (at::arange(T - 1).view({1, T - 1}) >= (T - 1) / 2).to(at::kFloat);
+  ASSERT_GT(only_at.sum().item<double>(), 4.0);
+  ASSERT_LT(only_at.sum().item<double>(), valid.sum().item<double>());
+  const at::Tensor want = ref("right_padded.next_token_logprobs");
+  const auto params = decoder_named_parameters(cfg_, w_);
+  const auto grads_of = [&](const at::Tensor& sel) {
+    for (const auto& [n, t] : params) {
+      t.set_requires_grad(true);
+      if (t.grad().defined()) t.mutable_grad().zero_();
+    }
+    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, /*with_entropy=*/true, 3, 1.0, sel);
+    const at::Tensor loss = -(lp.logprobs * only_at).sum() + 0.1 * (lp.entropy * only_at).sum();
+    loss.backward();
+    std::vector<at::Tensor> g;
+    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
+    return std::make_pair(lp, g);
+  };
+  const auto [full, g_full] = grads_of(at::Tensor());
+  const auto [part, g_part] = grads_of(only_at);
+  EXPECT_LE(((part.logprobs - want).abs() * only_at).max().item<double>(), 1e-4);
+  EXPECT_LE(((part.logprobs - full.logprobs).abs() * only_at).max().item<double>(), 1e-6);
+  EXPECT_LE(((part.entropy - full.entropy).abs() * only_at).max().item<double>(), 1e-6);
+  EXPECT_EQ((part.logprobs * (1 - only_at)).abs().max().item<double>(), 0.0);  // nothing outside the selection
+  EXPECT_EQ((part.entropy * (1 - only_at)).abs().max().item<double>(), 0.0);
+  double moved = 0;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    moved += g_full[k].abs().sum().item<double>();
+    // Within 1e-5 of the tensor's largest gradient (sums over a subset of rows round differently).
+    const double scale = g_full[k].abs().max().item<double>();
+    EXPECT_LE((g_part[k] - g_full[k]).abs().max().item<double>(), 1e-5 * scale + 1e-12) << params[k].first;
+  }
+  EXPECT_GT(moved, 0.0);
+  // An empty selection is all zeros, not an error.
+  at::NoGradGuard no_grad;
+  EXPECT_EQ(token_logprobs(cfg_, w_, ids, mask, {}, false, 3, 1.0, at::zeros_like(valid)).logprobs.abs().sum().item<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace toolgrpo::model

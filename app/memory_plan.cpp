@@ -1,0 +1,150 @@
+// The memory plan; see memory_plan.hpp. Sizes in fp32 floats, following what autograd keeps for backward in
+// model/decoder.cpp per token and layer: the two RMS-norm inputs and outputs (4 h), q, k and v with their
+// rotated copies, the scaled query and the attention output before o_proj (6 q + 4 kv), the MLP's gate, its
+// SiLU, up and their product (4 inter), and the attention probabilities (heads x sequence length).
+#include "app/memory_plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace toolgrpo::app {
+namespace {
+
+constexpr double kFloat = 4;
+constexpr double kRuntimeBytes = 0.25e9;  // libtorch, MPI, thread pools (measured: 0.17-0.22 GB)
+
+
+std::string gb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
+  return buf;
+}
+
+// The first number of a file (cgroup files hold one; "max" reads as none).
+bool read_number(const std::string& path, double& out) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word == "max") return false;
+  try {
+    out = std::stod(word);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return out > 0 && out < 1e18;  // cgroup v1 writes a huge number for "no limit"
+}
+
+}  // namespace
+
+int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences) {
+  const int64_t L = std::max<int64_t>(1, longest);
+  return std::clamp<int64_t>(budget / L, 1, std::max<int64_t>(1, sequences)) * L;
+}
+
+int64_t parameter_count(const model::ModelConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
+                inter = c.intermediate_size;
+  int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * inter + 2 * h;
+  if (c.qkv_bias) layer += q + 2 * kv;
+  if (c.o_bias) layer += h;
+  if (c.mlp_bias) layer += 2 * inter + h;
+  if (c.qk_norm) layer += 2 * c.head_dim;
+  const int64_t embed = c.vocab_size * h;
+  return embed + c.num_layers * layer + h + (c.tie_word_embeddings ? 0 : embed);
+}
+
+MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, double available_bytes,
+                       const std::string& available_source) {
+  MemoryPlan p;
+  p.available = available_bytes;
+  p.available_source = available_source;
+  const double P = static_cast<double>(parameter_count(c)), h = static_cast<double>(c.hidden_size),
+               q = static_cast<double>(c.num_heads * c.head_dim), kv = static_cast<double>(c.num_kv_heads * c.head_dim),
+               inter = static_cast<double>(c.intermediate_size), heads = static_cast<double>(c.num_heads),
+               layers = static_cast<double>(c.num_layers), vocab = static_cast<double>(c.vocab_size);
+  const std::string params = std::to_string(parameter_count(c)) + " parameters";
+  double persistent = 0;
+  const auto add = [&](const std::string& name, double bytes, const std::string& detail) {
+    p.parts.push_back({name, bytes, detail});
+    return bytes;
+  };
+  persistent += add("weights", P * kFloat, params + ", fp32");
+  if (w.trains) {
+    persistent += add("gradients", P * kFloat, "fp32");
+    persistent += add("optimizer", 2 * P * kFloat, "AdamW moments, fp32");
+  }
+  if (w.reference) persistent += add("reference", P * kFloat, "weights of the KL reference");
+  if (w.snapshot) persistent += add("checkpoint snapshot", 3 * P * kFloat, "checkpoint.async host copy");
+  persistent += add("runtime", kRuntimeBytes, "libraries and thread pools");
+
+  double training = 0;
+  if (w.trains) {
+    const double L = static_cast<double>(w.longest_sequence), T = static_cast<double>(w.micro_batch_tokens);
+    const double per_token_layer = 4 * h + 6 * q + 4 * kv + 4 * inter + heads * L;
+    // Saved for backward in every layer, plus one layer's gradients in flight during backward.
+    training += add("activations", T * (layers + 1) * per_token_layer * kFloat,
+                    std::to_string(w.micro_batch_tokens) + " tokens x " + std::to_string(c.num_layers) +
+                        " layers, sequences up to " + std::to_string(w.longest_sequence) + " tokens");
+    const double rows = static_cast<double>(w.head_tokens), chunk = std::min<double>(rows, 512);
+    training += add("vocabulary head", (rows + 2 * chunk) * vocab * kFloat,
+                    std::to_string(w.head_tokens) + " positions x " + std::to_string(c.vocab_size) + " log-softmax");
+  }
+  double generation = 0;
+  if (w.gen_sequences > 0) {
+    const double cached = static_cast<double>(w.gen_prompt_tokens) +
+                          static_cast<double>(w.gen_sequences) * static_cast<double>(w.gen_new_tokens);
+    const double lp = static_cast<double>(w.gen_longest_prompt), prompts = static_cast<double>(w.gen_prompt_tokens);
+    generation += add("generation", layers * 2 * kv * cached * kFloat +                  // KV cache
+                                        2 * static_cast<double>(w.gen_sequences) * vocab * kFloat +  // logits
+                                        prompts * (4 * h + 3 * inter + heads * lp) * kFloat,   // a prefill layer
+                      std::to_string(w.gen_sequences) + " sequences, KV cache of " +
+                          std::to_string(static_cast<int64_t>(cached)) + " tokens");
+  }
+  p.peak = persistent + std::max(training, generation);
+  return p;
+}
+
+std::string MemoryPlan::table() const {
+  std::ostringstream s;
+  s << "memory plan (estimated peak per rank):\n";
+  for (const MemoryPart& m : parts) {
+    char line[96];
+    std::snprintf(line, sizeof line, "  %-20s %10s", m.name.c_str(), gb(m.bytes).c_str());
+    s << line << "  " << m.detail << "\n";
+  }
+  char line[96];
+  std::snprintf(line, sizeof line, "  %-20s %10s", "peak", gb(peak).c_str());
+  s << line << "  of " << gb(available) << " available (" << available_source << ")";
+  return s.str();
+}
+
+double memory_available(int ranks_on_node, std::string& source) {
+  double avail = 0;
+  {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    double kb = 0;
+    while (in >> key >> kb) {
+      std::getline(in, unit);
+      if (key == "MemAvailable:") {
+        avail = kb * 1024;
+        source = "MemAvailable";
+        break;
+      }
+    }
+  }
+  double limit = 0, used = 0;
+  if (read_number("/sys/fs/cgroup/memory.max", limit)) {  // cgroup v2 (Slurm's task/cgroup, containers)
+    read_number("/sys/fs/cgroup/memory.current", used);
+    if (avail == 0 || limit - used < avail) avail = limit - used, source = "cgroup memory.max";
+  } else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit)) {  // cgroup v1
+    read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", used);
+    if (avail == 0 || limit - used < avail) avail = limit - used, source = "cgroup memory.limit_in_bytes";
+  }
+  const int n = std::max(1, ranks_on_node);
+  if (n > 1) source += " / " + std::to_string(n) + " ranks on this node";
+  return std::max(0.0, avail) / n;
+}
+
+}  // namespace toolgrpo::app

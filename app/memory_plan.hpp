@@ -1,0 +1,61 @@
+// The memory plan of a training run: before the first step, the bytes a rank will hold at its peak (weights,
+// gradients, AdamW moments, the reference copy, the checkpoint snapshot, the largest micro-batch's saved
+// activations and vocabulary-head rows, the generation KV cache) against the memory this rank may use (the
+// node's available memory or its cgroup limit, shared by the ranks on the node). A run that cannot fit stops
+// with the keys that would make it fit, instead of being killed by the OOM killer minutes later.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/config.hpp"
+
+namespace toolgrpo::app {
+
+// What a rank does, in the sizes that decide its memory.
+struct MemoryWorkload {
+  bool trains = true;           // holds gradients and optimizer state
+  bool reference = false;       // holds a separate reference copy of the weights (KL against the reference)
+  bool snapshot = false;        // holds the asynchronous checkpoint's host copy of weights and AdamW moments
+  int64_t micro_batch_tokens = 0;  // padded tokens (sequences x longest) of the largest training micro-batch
+  int64_t longest_sequence = 0;    // tokens of the longest trained sequence (prompt + response or answer)
+  int64_t head_tokens = 0;         // positions of one micro-batch that go through the vocabulary head
+  int64_t gen_sequences = 0;       // sequences this rank samples at once (0: it does not generate)
+  int64_t gen_prompt_tokens = 0;   // their prompts' tokens, each group's prompt counted once
+  int64_t gen_longest_prompt = 0;
+  int64_t gen_new_tokens = 0;      // new tokens per sequence
+};
+
+struct MemoryPart {
+  std::string name;
+  double bytes;
+  std::string detail;  // what decides it, e.g. "1024 tokens x 24 layers"
+};
+
+struct MemoryPlan {
+  std::vector<MemoryPart> parts;
+  double peak = 0;            // bytes: the persistent parts plus the larger of training and generation
+  double available = 0;       // bytes this rank may use
+  std::string available_source;
+  bool fits() const { return peak <= 0.95 * available; }
+  std::string table() const;  // one line per part, then the peak against the available memory
+};
+
+// Padded tokens of the largest micro-batch that learner.hpp's micro_batches() forms from at most `sequences`
+// sequences of up to `longest` tokens under a budget of `budget` padded tokens (a sequence over the budget
+// still forms a micro-batch of its own).
+int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences);
+
+// Parameters of a decoder with this configuration.
+int64_t parameter_count(const model::ModelConfig& cfg);
+
+// The estimate (fp32 weights and activations, the stored-activation backward of model/decoder.cpp).
+MemoryPlan memory_plan(const model::ModelConfig& cfg, const MemoryWorkload& w, double available_bytes,
+                       const std::string& available_source);
+
+// Bytes this process may use: /proc/meminfo MemAvailable, or the cgroup (v2 or v1) limit less its usage when
+// lower, divided by `ranks_on_node`. `source` describes where the figure came from.
+double memory_available(int ranks_on_node, std::string& source);
+
+}  // namespace toolgrpo::app

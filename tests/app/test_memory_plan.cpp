@@ -1,0 +1,102 @@
+// The memory plan's arithmetic: parameter counts of real architectures, the micro-batch the learner forms, and
+// which parts a rank holds.
+#include <gtest/gtest.h>
+
+#include "app/memory_plan.hpp"
+
+namespace toolgrpo::app {
+namespace {
+
+// Qwen2.5-0.5B-Instruct's config.json.
+model::ModelConfig qwen25_05b() {
+  model::ModelConfig c;
+  c.vocab_size = 151936;
+  c.hidden_size = 896;
+  c.intermediate_size = 4864;
+  c.num_layers = 24;
+  c.num_heads = 14;
+  c.num_kv_heads = 2;
+  c.head_dim = 64;
+  c.qkv_bias = true;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+TEST(MemoryPlan, ParameterCountsOfPublishedModels) {
+  // The published parameter count of Qwen2.5-0.5B (the sum of its safetensors tensors).
+  EXPECT_EQ(parameter_count(qwen25_05b()), 494032768);
+  // Llama-3.2-1B: 1,235,814,400 parameters (tied, no biases, 32/8 heads of 64).
+  model::ModelConfig l;
+  l.vocab_size = 128256;
+  l.hidden_size = 2048;
+  l.intermediate_size = 8192;
+  l.num_layers = 16;
+  l.num_heads = 32;
+  l.num_kv_heads = 8;
+  l.head_dim = 64;
+  l.tie_word_embeddings = true;
+  EXPECT_EQ(parameter_count(l), 1235814400);
+}
+
+TEST(MemoryPlan, LargestMicroBatchFollowsTheTokenBudget) {
+  EXPECT_EQ(largest_micro_batch(8192, 1000, 16), 8000);  // 8 sequences of 1000 padded tokens
+  EXPECT_EQ(largest_micro_batch(8192, 1000, 3), 3000);   // only 3 sequences on this rank
+  EXPECT_EQ(largest_micro_batch(512, 1000, 16), 1000);   // a sequence over the budget goes alone
+}
+
+TEST(MemoryPlan, PartsFollowTheRankRole) {
+  const model::ModelConfig c = qwen25_05b();
+  const double P = 494032768.0;
+  MemoryWorkload train;
+  train.micro_batch_tokens = 1000;
+  train.longest_sequence = 1000;
+  train.head_tokens = 250;
+  train.reference = true;
+  train.snapshot = true;
+  const MemoryPlan t = memory_plan(c, train, 100e9, "test");
+  const auto bytes = [](const MemoryPlan& p, const std::string& name) {
+    for (const MemoryPart& m : p.parts)
+      if (m.name == name) return m.bytes;
+    return -1.0;
+  };
+  EXPECT_EQ(bytes(t, "weights"), 4 * P);
+  EXPECT_EQ(bytes(t, "gradients"), 4 * P);
+  EXPECT_EQ(bytes(t, "optimizer"), 8 * P);
+  EXPECT_EQ(bytes(t, "reference"), 4 * P);
+  EXPECT_EQ(bytes(t, "checkpoint snapshot"), 12 * P);
+  // The saved log-softmax rows of 250 response positions plus two 250-row buffers in flight.
+  EXPECT_EQ(bytes(t, "vocabulary head"), (250.0 + 2 * 250.0) * 151936 * 4);
+  EXPECT_GT(bytes(t, "activations"), 1e9);  // ~4 MB per token over 24 layers
+  EXPECT_EQ(bytes(t, "generation"), -1.0);
+  EXPECT_TRUE(t.fits());
+  EXPECT_FALSE(memory_plan(c, train, 10e9, "test").fits());
+  // The plan's table names every part and the source of the available figure.
+  const std::string table = t.table();
+  for (const char* s : {"weights", "optimizer", "activations", "vocabulary head", "peak", "(test)"})
+    EXPECT_NE(table.find(s), std::string::npos) << s << "\n" << table;
+
+  // A generating rank of split mode: weights and the KV cache only; a longer response costs more.
+  MemoryWorkload gen;
+  gen.trains = false;
+  gen.gen_sequences = 16;
+  gen.gen_prompt_tokens = 4 * 700;
+  gen.gen_longest_prompt = 700;
+  gen.gen_new_tokens = 256;
+  const MemoryPlan g = memory_plan(c, gen, 100e9, "test");
+  EXPECT_EQ(bytes(g, "gradients"), -1.0);
+  EXPECT_EQ(bytes(g, "optimizer"), -1.0);
+  gen.gen_new_tokens = 512;
+  EXPECT_GT(bytes(memory_plan(c, gen, 100e9, "test"), "generation") - bytes(g, "generation"),
+            24.0 * 2 * 128 * 16 * 256 * 4 - 1);  // 256 more cached tokens for each of 16 sequences
+}
+
+TEST(MemoryPlan, AvailableMemoryIsSharedByTheNodesRanks) {
+  std::string one, four;
+  const double a1 = memory_available(1, one), a4 = memory_available(4, four);
+  EXPECT_GT(a1, 0.0);
+  EXPECT_NEAR(a4, a1 / 4, a1 * 0.05);  // the machine's free memory may move a little between the two reads
+  EXPECT_NE(four.find("4 ranks on this node"), std::string::npos) << four;
+}
+
+}  // namespace
+}  // namespace toolgrpo::app
