@@ -19,7 +19,9 @@
 #include "app/commands.hpp"
 #include "app/policy.hpp"
 #include "io/checkpoint_file.hpp"
+#include "io/dataset.hpp"
 #include "model/bpe_tokenizer.hpp"
+#include "model/bpe_train.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/chat_template.hpp"
 #include "model/torch_info.hpp"
@@ -64,15 +66,20 @@ void write_text(const fs::path& p, const std::string& text) {
 int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "init-model",
-      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench] [--tokenizer byte] [--seed S] --out DIR "
-      "[--force]",
+      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench] [--tokenizer byte|bpe "
+      "[--tokenizer-data FILE] [--merges N]] [--seed S] --out DIR [--force]",
       "Creates a Hugging Face-style model directory (config.json, model.safetensors, tokenizer.json, "
       "generation_config.json) with seeded random weights and the built-in byte tokenizer (256 byte tokens plus "
-      "the ChatML and ToolRL special tokens). The directory is built under a temporary name and moved into "
-      "place, so it is never left half-written.",
+      "the ChatML and ToolRL special tokens), or with --tokenizer bpe a byte-level BPE vocabulary learned from "
+      "the ToolRL rows of --tokenizer-data (their ChatML prompts and ground truths): letters merge only with "
+      "letters and punctuation only with punctuation, so every frequent word is one token wherever it stands "
+      "and a model copies words from a request into a call token by token. The directory is built under a "
+      "temporary name and moved into place, so it is never left half-written.",
       {{"--arch", "ARCH", "architecture: qwen2 (default), qwen3 or llama"},
        {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), demo (128, 3), small (256, 4) or bench (512, 8)"},
-       {"--tokenizer", "byte", "the tokenizer to write; only the built-in byte tokenizer so far"},
+       {"--tokenizer", "byte|bpe", "the built-in byte tokenizer (default) or a BPE vocabulary learned from --tokenizer-data"},
+       {"--tokenizer-data", "FILE", "bpe: ToolRL rows (JSON Lines or JSON) to learn the merges from"},
+       {"--merges", "N", "bpe: at most N merges (default 2000); pairs seen once are never merged"},
        {"--seed", "S", "seed of the random weights (default 0)"},
        {"--out", "DIR", "the model directory to create (required)"},
        {"--force", "", "replace DIR when it exists and is not empty"}},
@@ -81,10 +88,32 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
   const CliArgs cli(args, spec);
   const std::string out = cli.get("--out");
   const std::string tokenizer = cli.has("--tokenizer") ? cli.get("--tokenizer") : "byte";
-  if (tokenizer != "byte")
-    throw UsageError("init-model: only --tokenizer byte is supported so far (got '" + tokenizer + "')");
-  const model::ByteTokenizer tok;
-  const int64_t vocab = (tok.vocab_size() + 63) / 64 * 64;  // padded to a multiple of 64
+  if (tokenizer != "byte" && tokenizer != "bpe")
+    throw UsageError("init-model: --tokenizer must be byte or bpe, got '" + tokenizer + "'");
+  if (tokenizer == "bpe" && !cli.has("--tokenizer-data"))
+    throw UsageError("init-model: --tokenizer bpe needs --tokenizer-data FILE (ToolRL rows to learn the merges from)");
+  if (tokenizer == "byte" && (cli.has("--tokenizer-data") || cli.has("--merges")))
+    throw UsageError("init-model: --tokenizer-data and --merges go with --tokenizer bpe");
+  std::string tokenizer_json = model::ByteTokenizer().to_tokenizer_json();
+  int64_t tokens = model::ByteTokenizer().vocab_size(), merges = 0;
+  if (tokenizer == "bpe") {
+    model::BpeTrainOptions bo;
+    if (cli.has("--merges")) bo.max_merges = cli.get_int("--merges", 0);
+    io::Dataset data;
+    try {
+      data = io::dataset_load(cli.get("--tokenizer-data"));
+    } catch (const std::exception& e) {
+      throw UsageError(std::string("init-model: --tokenizer-data: ") + e.what());
+    }
+    std::vector<std::string> texts;
+    for (const io::ToolRLRow& r : data.rows)
+      texts.push_back(model::render_chatml(r.system, r.user) + r.ground_truth + "<|im_end|>");
+    const model::BpeTrained t = model::bpe_train(texts, bo);
+    tokenizer_json = t.tokenizer_json;
+    tokens = t.vocab_size;
+    merges = t.merges;
+  }
+  const int64_t vocab = (tokens + 63) / 64 * 64;  // padded to a multiple of 64
   model::ModelConfig cfg;
   try {
     cfg = model::model_preset(cli.has("--arch") ? cli.get("--arch") : "qwen2", cli.has("--preset") ? cli.get("--preset") : "tiny",
@@ -107,7 +136,7 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     for (const auto& [name, t] : params) n += t.numel();
     model::safetensors_save((tmp / "model.safetensors").string(), params);
     write_text(tmp / "config.json", model::model_config_to_json(cfg));
-    write_text(tmp / "tokenizer.json", tok.to_tokenizer_json());
+    write_text(tmp / "tokenizer.json", tokenizer_json);
     write_text(tmp / "generation_config.json",
                "{\n  \"bos_token_id\": 256,\n  \"eos_token_id\": [256, 258],\n  \"pad_token_id\": 256\n}\n");
     if (fs::exists(out)) fs::remove_all(out);
@@ -116,10 +145,10 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     fs::remove_all(tmp);
     throw;
   }
-  std::printf("init-model: %s %s, %lld parameters, byte tokenizer (vocab %lld), seed %llu -> %s\n",
-              cfg.architecture.c_str(), cli.has("--preset") ? cli.get("--preset").c_str() : "tiny",
-              static_cast<long long>(n), static_cast<long long>(vocab), static_cast<unsigned long long>(seed),
-              out.c_str());
+  const std::string tok_text = tokenizer == "byte" ? "byte tokenizer" : "BPE tokenizer, " + std::to_string(merges) + " merges";
+  std::printf("init-model: %s %s, %lld parameters, %s (vocab %lld), seed %llu -> %s\n", cfg.architecture.c_str(),
+              cli.has("--preset") ? cli.get("--preset").c_str() : "tiny", static_cast<long long>(n), tok_text.c_str(),
+              static_cast<long long>(vocab), static_cast<unsigned long long>(seed), out.c_str());
   return 0;
 }
 

@@ -439,6 +439,33 @@ TEST(CliModel, InitModelThenGenerate) {
   EXPECT_EQ(run("init-model --arch gpt2 --out " + (scratch() / "x").string()).code, 2);
 }
 
+// init-model --tokenizer bpe: a vocabulary learned from ToolRL rows; the model's vocabulary follows it and
+// generation runs with it. Bad choices exit 2 naming the option or file; no directory is left behind.
+TEST(CliModel, InitModelWithALearnedVocabulary) {
+  const fs::path dir = scratch() / "bpe-model";
+  fs::remove_all(dir);
+  const std::string data = shared() + "/toolrl/sft.jsonl";
+  const RunResult init = run("init-model --tokenizer bpe --tokenizer-data " + data + " --merges 300 --out " + dir.string());
+  ASSERT_EQ(init.code, 0) << init.out;
+  EXPECT_TRUE(contains(init.out, "BPE tokenizer, 300 merges (vocab 576)")) << init.out;  // 256 + 9 + 300, padded
+  std::ifstream cfg(dir / "config.json");
+  EXPECT_EQ(nlohmann::json::parse(cfg).at("vocab_size"), 576);
+  const RunResult gen = run("generate --model " + dir.string() + " --prompt hi --chatml --max-new-tokens 4");
+  EXPECT_EQ(gen.code, 0) << gen.out;
+  const fs::path bad = scratch() / "bpe-bad";
+  const RunResult no_data = run("init-model --tokenizer bpe --out " + bad.string());
+  EXPECT_EQ(no_data.code, 2);
+  EXPECT_TRUE(contains(no_data.out, "--tokenizer bpe needs --tokenizer-data FILE")) << no_data.out;
+  const RunResult missing = run("init-model --tokenizer bpe --tokenizer-data " + (scratch() / "nope.jsonl").string() +
+                                " --out " + bad.string());
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(contains(missing.out, "nope.jsonl")) << missing.out;
+  const RunResult unknown = run("init-model --tokenizer words --out " + bad.string());
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_TRUE(contains(unknown.out, "--tokenizer must be byte or bpe, got 'words'")) << unknown.out;
+  EXPECT_FALSE(fs::exists(bad));
+}
+
 TEST(CliModel, GenerateFromIdsMatchesReferenceGreedy) {
   const std::string model = shared() + "/fixtures/models/qwen2-tied";
   const fs::path ids = scratch() / "prompt_ids.jsonl";
