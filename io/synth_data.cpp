@@ -34,7 +34,6 @@ class Rng {
 
 enum class Kind { Str, Int, Enum };
 
-// A parameter's kind and values belong to its name: "nights" is an integer wherever it occurs.
 struct Param {
   std::string name;
   Kind kind;
@@ -43,15 +42,19 @@ struct Param {
   std::string def;                  // default value (its text); empty: required
 };
 
-const std::vector<std::string> kCities = {"Paris", "Rome",  "Tokyo", "Lima",  "Oslo",   "Cairo", "Delhi", "Quito",
-                                          "Berlin", "Lagos", "Seoul", "Perth", "Dublin", "Hanoi", "Bern",  "Doha"};
-const std::vector<std::string> kPeople = {"Alice", "Bruno", "Chen", "Dana", "Emil", "Farah",
-                                          "Goran", "Hana",  "Ivan", "Jia",  "Kofi", "Lena"};
-const std::vector<std::string> kTitles = {"Blue Moon", "Night Train", "Red Sky",  "Old Town",
-                                          "Fast Lane", "Green Hill",  "Deep Sea", "Gold Rush"};
-const std::vector<std::string> kTopics = {"sports", "music", "science", "travel", "food", "art", "health", "money"};
-const std::vector<std::string> kStreets = {"Main St", "Oak Ave", "Elm Rd", "Park Ln", "Hill Rd", "Lake Dr"};
-const std::vector<std::string> kCodes = {"AAPL", "IBM", "SONY", "TSLA", "NOK", "SAP", "BMW", "ASML"};
+struct Noun {
+  std::string word;
+  std::vector<Param> params;
+};
+
+const std::vector<std::string> kCities = {"Paris", "Rome", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Quito"};
+const std::vector<std::string> kPeople = {"Alice", "Bruno", "Chen", "Dana", "Emil", "Farah"};
+const std::vector<std::string> kTitles = {"Blue Moon", "Night Train", "Red Sky", "Old Town", "Fast Lane"};
+const std::vector<std::string> kTopics = {"sports", "music", "science", "travel", "food", "art"};
+const std::vector<std::string> kDishes = {"pasta", "curry", "soup", "salad", "tacos", "ramen"};
+const std::vector<std::string> kSymbols = {"AAPL", "IBM", "SONY", "TSLA", "NOK", "SAP"};
+const std::vector<std::string> kPlaces = {"Luigi", "Sakura", "El Toro", "Le Chat", "Bombay"};
+const std::vector<std::string> kStreets = {"Main St", "Oak Ave", "Elm Rd", "Park Ln"};
 
 Param str(const std::string& name, const std::vector<std::string>& pool) { return {name, Kind::Str, pool, 0, 0, ""}; }
 Param num(const std::string& name, int lo, int hi, const std::string& def = "") {
@@ -61,37 +64,25 @@ Param choice(const std::string& name, const std::vector<std::string>& values, co
   return {name, Kind::Enum, values, 0, 0, def};
 }
 
-// Required string parameters (a tool's first parameter) and the optional or integer ones that may follow.
-const std::vector<Param>& first_params() {
-  static const std::vector<Param> p = {str("city", kCities),   str("to", kPeople),    str("title", kTitles),
-                                       str("topic", kTopics),  str("address", kStreets), str("code", kCodes),
-                                       str("owner", kPeople),  str("place", kCities)};
-  return p;
-}
-const std::vector<Param>& more_params() {
-  static const std::vector<Param> p = {
-      num("nights", 1, 9, "1"),     num("count", 1, 20, "3"),  num("people", 1, 8, "2"),
-      num("hour", 1, 12),           num("volume", 1, 10, "5"), num("days", 1, 30),
-      choice("unit", {"c", "f"}, "c"), choice("seat", {"window", "aisle"}, "window"),
-      choice("day", {"today", "tomorrow"}, "today"), choice("repeat", {"once", "daily"}, "once"),
-      choice("size", {"small", "large"}, "small"),    choice("mode", {"fast", "cheap"}, "fast")};
-  return p;
+const std::vector<Noun>& nouns() {
+  static const std::vector<Noun> n = {
+      {"weather", {str("city", kCities), choice("unit", {"c", "f"}, "c")}},
+      {"hotel", {str("city", kCities), num("nights", 1, 9, "1")}},
+      {"flight", {str("to", kCities), choice("seat", {"window", "aisle"}, "window")}},
+      {"table", {str("restaurant", kPlaces), num("people", 1, 8, "2")}},
+      {"movie", {str("title", kTitles), choice("day", {"today", "tomorrow"}, "today")}},
+      {"song", {str("title", kTitles), num("volume", 1, 10, "5")}},
+      {"stock", {str("symbol", kSymbols)}},
+      {"recipe", {str("dish", kDishes), num("servings", 1, 6, "2")}},
+      {"email", {str("to", kPeople), str("subject", kTopics)}},
+      {"alarm", {num("hour", 1, 12), choice("repeat", {"once", "daily"}, "once")}},
+      {"taxi", {str("address", kStreets), num("seats", 1, 6, "1")}},
+      {"news", {str("topic", kTopics), num("count", 1, 9, "3")}},
+  };
+  return n;
 }
 
-// Nouns and verbs combine into many more tools than training shows each one times: a model cannot learn a
-// tool's name or parameters by heart and has to read them from the request and the tool list.
-const std::vector<std::string> kNouns = {
-    "weather", "hotel",   "flight",  "table",   "movie",   "song",    "stock",   "recipe",  "email",   "alarm",
-    "taxi",    "news",    "ticket",  "invoice", "order",   "package", "meeting", "reminder", "note",   "playlist",
-    "podcast", "photo",   "album",   "contact", "account", "budget",  "payment", "report",  "lesson",  "course",
-    "exam",    "book",    "train",   "bus",     "ferry",   "car",     "bike",    "route",   "map",     "parking",
-    "garden",  "plant",   "doctor",  "dentist", "pharmacy", "workout", "menu",   "pizza",   "coffee",  "cake",
-    "party",   "gift",    "coupon",  "receipt", "refund",  "loan",    "salary",  "shift",   "task",    "project",
-    "server",  "backup",  "file",    "folder",  "printer", "camera",  "light",   "heater",  "lock",    "door",
-    "battery", "phone",   "laptop",  "screen",  "game",    "match",   "team",    "concert", "museum",  "tour",
-    "trip",    "visa",    "passport", "cabin",  "beach",   "lunch",   "dinner",  "class",   "event",   "shop"};
-const std::vector<std::string> kVerbs = {"get", "find", "book", "check", "cancel", "show", "track", "update",
-                                         "add", "send"};
+const std::vector<std::string> kVerbs = {"get", "find", "book", "check", "cancel", "show", "track", "update"};
 
 // Request frames: {v} verb, {V} capitalised verb, {n} noun, {a} the arguments ("city Paris and unit f").
 const std::vector<std::string> kTrainFrames = {
@@ -114,12 +105,9 @@ const std::vector<Chat> kHeldoutChat = {{"Thank you so much!", "You are welcome.
                                         {"Hi there.", "Hello! How can I help?"}};
 const char* kNoTool = "Sorry, none of my tools can do that.";
 
-// A verb/noun pair with its parameters: a required string, then up to two more (integers or enums, most of
-// them with defaults), drawn once per tool.
 struct Tool {
   std::size_t verb, noun;
-  std::vector<const Param*> params;
-  std::string name() const { return kVerbs[verb] + "_" + kNouns[noun]; }
+  std::string name() const { return kVerbs[verb] + "_" + nouns()[noun].word; }
 };
 
 struct Call {
@@ -135,7 +123,7 @@ std::string fill(std::string frame, const Tool& t, const std::string& args) {
   cap[0] = static_cast<char>(cap[0] - 'a' + 'A');
   put("{v}", kVerbs[t.verb]);
   put("{V}", cap);
-  put("{n}", kNouns[t.noun]);
+  put("{n}", nouns()[t.noun].word);
   put("{a}", args);
   return frame;
 }
@@ -158,8 +146,9 @@ std::string system_prompt(const std::vector<Tool>& tools) {
   std::string s = "Tools:\n";
   for (const Tool& t : tools) {
     s += "- " + t.name() + "(";
-    for (std::size_t k = 0; k < t.params.size(); ++k) s += (k ? ", " : "") + param_text(*t.params[k]);
-    s += "): " + kVerbs[t.verb] + " a " + kNouns[t.noun] + "\n";
+    const auto& ps = nouns()[t.noun].params;
+    for (std::size_t k = 0; k < ps.size(); ++k) s += (k ? ", " : "") + param_text(ps[k]);
+    s += "): " + kVerbs[t.verb] + " a " + nouns()[t.noun].word + "\n";
   }
   return s;
 }
@@ -172,10 +161,10 @@ std::string value_draw(const Param& p, Rng& rng) {
 
 Call call_draw(const Tool& t, Rng& rng) {
   Call c{t, {}};
-  for (const Param* p : t.params) {
-    std::string v = value_draw(*p, rng);
-    if (!p->def.empty() && rng.unit() < 0.5) continue;  // left at its default: not mentioned, not passed
-    c.args.emplace_back(p, std::move(v));
+  for (const Param& p : nouns()[t.noun].params) {
+    std::string v = value_draw(p, rng);
+    if (!p.def.empty() && rng.unit() < 0.5) continue;  // left at its default: not mentioned, not passed
+    c.args.emplace_back(&p, std::move(v));
   }
   return c;
 }
@@ -268,16 +257,8 @@ SynthData synth_data_make(const SynthOptions& opt) {
     throw std::invalid_argument("synth-data: the two-call and response shares must be >= 0 with a sum <= 1");
   Rng rng(opt.seed);
   std::vector<Tool> all;
-  for (std::size_t n = 0; n < kNouns.size(); ++n)
-    for (std::size_t v = 0; v < kVerbs.size(); ++v) {
-      Tool t{v, n, {&rng.pick(first_params())}};
-      const std::size_t more = rng.below(3);
-      while (t.params.size() < 1 + more) {
-        const Param* p = &rng.pick(more_params());
-        if (std::find(t.params.begin(), t.params.end(), p) == t.params.end()) t.params.push_back(p);
-      }
-      all.push_back(std::move(t));
-    }
+  for (std::size_t n = 0; n < nouns().size(); ++n)
+    for (std::size_t v = 0; v < kVerbs.size(); ++v) all.push_back({v, n});
   rng.shuffle(all);
   // A fifth of the verb/noun pairs is held out; every verb and noun still occurs in training.
   const std::size_t held = all.size() / 5;

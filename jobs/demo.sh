@@ -13,7 +13,7 @@ OUT=${DEMO_OUT:-runs/demo}
 NP=${NP:-2}
 SEED=${DEMO_SEED:-1}
 case "${DEMO_SIZE:-full}" in
-  full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=800 GRPO_STEPS=40 ;;
+  full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=60 ;;
   ci) TRAIN_ROWS=200 HELDOUT_ROWS=16 PRESET=tiny SFT_STEPS=20 GRPO_STEPS=2 ;;
   *) echo "demo: DEMO_SIZE must be full or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
 esac
@@ -27,13 +27,16 @@ rm -rf "$OUT"
 mkdir -p "$OUT/grpo"
 say "synthetic task: $TRAIN_ROWS training rows, $HELDOUT_ROWS held-out rows (tools and phrasings unseen in training)"
 "$BIN" synth-data --out "$OUT/data" --n "$TRAIN_ROWS" --heldout "$HELDOUT_ROWS" --seed "$SEED"
-"$BIN" init-model --preset "$PRESET" --seed "$SEED" --out "$OUT/model"
+# The model's vocabulary is learned from the training split: each word one token, so copying a tool name or a
+# value from the request into the call is copying a token (a byte-level model does not learn that in minutes).
+"$BIN" init-model --preset "$PRESET" --seed "$SEED" --tokenizer bpe --tokenizer-data "$OUT/data/train.jsonl" \
+  --out "$OUT/model"
 
 say "SFT warm start ($SFT_STEPS steps)"
 "${MPI[@]}" "$BIN" sft --config jobs/configs/demo_sft.yaml model.path="$OUT/model" run.out_dir="$OUT" \
   data.train="$OUT/data/train.jsonl" data.eval="$OUT/data/heldout.jsonl" sft.steps="$SFT_STEPS" run.seed="$SEED"
 
-EVAL=(eval --data "$OUT/data/heldout.jsonl" --max-new-tokens 160 --run "$OUT/grpo")
+EVAL=(eval --data "$OUT/data/heldout.jsonl" --max-new-tokens 96 --run "$OUT/grpo")
 say "held-out evaluation of the SFT model (greedy)"
 "${MPI[@]}" "$BIN" "${EVAL[@]}" --model "$OUT/sft" --label "SFT (before GRPO)" --step 0 \
   --summary "$OUT/before.json" --out "$OUT/before.jsonl"
