@@ -180,6 +180,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   const RunData data = run_data_load(c);
   model::cpu_threads_set(opt.threads);
   model::cpu_allocator_keep_memory();
+  say(kind + ": " + model::blas_description());
+  if (const std::string w = model::blas_warning(); !w.empty()) say(kind + ": " + w);
 
   RunFacts facts;
   facts.kind = kind;

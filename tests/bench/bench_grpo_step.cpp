@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <string>
 
+#include "bench_cli.hpp"
+#include "model/torch_info.hpp"
 #include "app/config.hpp"
 #include "app/trainer.hpp"
 #include "model/byte_tokenizer.hpp"
@@ -57,8 +59,13 @@ double run(const std::string& label, const std::string& model_dir, const std::ve
 int main(int argc, char** argv) {
   parallel::Runtime rt(argc, argv);
   int threads = 1;
-  for (int i = 1; i + 1 < argc; i += 2)
-    if (std::string(argv[i]) == "--threads") threads = std::atoi(argv[i + 1]);
+  const int done = bench::bench_options(
+      argc, argv, "bench_grpo_step",
+      "One GRPO step of a random 38.9M-parameter Qwen2 model on 8 ToolRL prompts (256 tokens) x 4 samples x 64 "
+      "new tokens with the ToolRL reward; under mpirun -np 2 it runs np 1, np 2 colocated and np 2 split; prints "
+      "seconds per phase and tokens/s.",
+      {{"--threads", "N", "CPU threads per rank (default 1)", bench::to_int(threads)}});
+  if (done >= 0) return done;
   const std::string dir = (std::filesystem::temp_directory_path() / ("toolgrpo_bench_model_" + std::to_string(::getppid()))).string();
   if (rt.rank() == 0) {  // the benchmark model as a model directory (random weights, byte tokenizer)
     app::Policy p;
@@ -68,7 +75,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     app::policy_save(p, dir);
     std::printf("bench_grpo_step: 38.9M-parameter Qwen2 benchmark model, fp32, 8 prompts x 4 samples, 256 + 64 tokens, "
-                "4 mini-batches, %d ranks\n", rt.size());
+                "4 mini-batches, %d ranks; %s\n", rt.size(), model::blas_description().c_str());
   }
   rt.world().barrier();
   const parallel::Comm alone = rt.world().split(rt.rank() == 0 ? 0 : -1, 0);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "parallel/comm.hpp"
 #include "parallel/runtime.hpp"
 #include "reward/batch.hpp"
@@ -62,13 +63,15 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
     std::string path = std::string(env ? env : TOOLGRPO_DEFAULT_SHARED_DATA) + "/reward_fixtures/default.jsonl";
     int repeat = 50, trials = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-      const std::string a = argv[i];
-      if (a == "--fixtures") path = argv[i + 1];
-      else if (a == "--repeat") repeat = std::atoi(argv[i + 1]);
-      else if (a == "--trials") trials = std::atoi(argv[i + 1]);
-      else throw std::runtime_error("bench_reward: unknown option " + a);
-    }
+    const int done = bench::bench_options(
+        argc, argv, "bench_reward",
+        "Scores the reward fixtures' outputs, repeated, with the Kokkos batch scorer (each rank its share under "
+        "mpirun); prints scores/s per trial, the median and best, and per core. BLAS is not used.",
+        {{"--fixtures", "FILE", "reward fixture rows {output, ground_truth, step} (default the shared default.jsonl)",
+          bench::to_text(path)},
+         {"--repeat", "N", "times the fixture rows are repeated (default 50)", bench::to_int(repeat)},
+         {"--trials", "N", "timed trials (default 5)", bench::to_int(trials)}});
+    if (done >= 0) return done;
     parallel::Comm& world = rt.world();
     const Fixtures f = load(path);
     const reward::RewardConfig cfg;

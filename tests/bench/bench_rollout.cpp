@@ -11,6 +11,8 @@
 #include <random>
 #include <string>
 
+#include "bench_cli.hpp"
+#include "model/torch_info.hpp"
 #include "model/config.hpp"
 #include "model/generate.hpp"
 #include "model/init.hpp"
@@ -49,19 +51,21 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const cha
 
 int main(int argc, char** argv) {
   int threads = 2, prompts = 8, large = 32;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--prompts") prompts = std::atoi(argv[i + 1]);
-    else if (a == "--large-prompts") large = std::atoi(argv[i + 1]);
-  }
+  const int done = toolgrpo::bench::bench_options(
+      argc, argv, "bench_rollout",
+      "Samples 4 completions of 64 new tokens for each prompt of 256 random tokens from a random 38.9M-parameter "
+      "Qwen2 model (fp32, KV cache, prefix sharing); prints wall, prefill and decode tokens/s per job.",
+      {{"--threads", "N", "CPU threads (default 2)", toolgrpo::bench::to_int(threads)},
+       {"--prompts", "N", "prompts of the main job (default 8)", toolgrpo::bench::to_int(prompts)},
+       {"--large-prompts", "N", "prompts of the larger job, 0 = skip it (default 32)", toolgrpo::bench::to_int(large)}});
+  if (done >= 0) return done;
   at::set_num_threads(threads);
   at::NoGradGuard no_grad;
   const ModelConfig cfg = bench_config();
   const DecoderWeights w = decoder_weights_random(cfg, 0);
   int64_t n = 0;
   for (const auto& [name, t] : decoder_named_parameters(cfg, w)) n += t.numel();
-  std::printf("bench_rollout: %.1fM parameters, fp32, %d threads\n", n / 1e6, threads);
+  std::printf("bench_rollout: %.1fM parameters, fp32, %d threads; %s\n", n / 1e6, threads, blas_description().c_str());
   run(cfg, w, prompts, "job");
   if (large > 0) run(cfg, w, large, "large");
   return 0;

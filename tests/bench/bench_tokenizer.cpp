@@ -9,11 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "model/bpe_tokenizer.hpp"
 
-int main() {
+int main(int argc, char** argv) {
   const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  const std::string shared = env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
+  std::string shared = env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
+  const int done = toolgrpo::bench::bench_options(
+      argc, argv, "bench_tokenizer",
+      "Encodes the system, user and ground-truth texts of the ToolRL rows on one core with the Qwen3 and "
+      "Llama-3 tokenizer.json files; prints MB/s with a fresh word cache (cold) and a second pass (warm). BLAS "
+      "is not used.",
+      {{"--data", "DIR", "the shared data directory (default $TOOLGRPO_SHARED_DATA or the build's)",
+        toolgrpo::bench::to_text(shared)}});
+  if (done >= 0) return done;
   std::vector<std::string> texts;
   std::size_t bytes = 0;
   for (const char* f : {"sft.jsonl", "test.jsonl"}) {

@@ -3,33 +3,24 @@
 // keeps the special tokens' ids, and gives a word one token wherever it stands.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "model/bpe_tokenizer.hpp"
 #include "model/bpe_train.hpp"
 #include "model/byte_tokenizer.hpp"
+#include "shared_data.hpp"
 
 namespace toolgrpo::model {
 namespace {
 
-std::string shared_data() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return env ? env : TOOLGRPO_DEFAULT_SHARED_DATA;
-}
-
 // The SFT rows as the trainers see them: the ChatML prompt, the answer, the end of the turn.
 std::vector<std::string> sft_texts() {
-  std::ifstream in(shared_data() + "/toolrl/sft.jsonl");
   std::vector<std::string> texts;
-  for (std::string line; std::getline(in, line) && texts.size() < 400;) {
-    const auto j = nlohmann::json::parse(line);
-    texts.push_back(render_chatml(j.value("system", ""), j.value("user", "")) + j.value("ground_truth", "") +
-                    "<|im_end|>");
-  }
+  for (const auto& j : testing::jsonl(testing::shared() + "/toolrl/sft.jsonl"))
+    if (texts.size() < 400)
+      texts.push_back(render_chatml(j.value("system", ""), j.value("user", "")) + j.value("ground_truth", "") +
+                      "<|im_end|>");
   return texts;
 }
 
