@@ -50,6 +50,7 @@ struct GrpoSection {
   int64_t warmup_steps = 0;
   int64_t mini_batches = 4;
   int64_t micro_batch_tokens = 8192;
+  bool activation_checkpointing = false;  // recompute each layer in backward: same gradients, less memory
   int64_t epochs = 1;
   int64_t steps = 0;  // 0: as many as the epochs take
   double clip_low = 0.2;
@@ -78,6 +79,7 @@ struct SftSection {
   int64_t epochs = 1;
   int64_t steps = 0;  // 0: as many as the epochs take
   int64_t micro_batch_tokens = 8192;
+  bool activation_checkpointing = false;  // recompute each layer in backward: same gradients, less memory
   int64_t max_seq_tokens = 4096;  // prompt + answer; longer examples lose the start of their prompt
   double max_grad_norm = 1.0;
   double weight_decay = 0.01;

@@ -119,6 +119,7 @@ class GrpoTrainer final : public StepTrainer {
       w.longest_sequence = prompt + new_tokens;
       w.micro_batch_tokens = largest_micro_batch(c_.grpo.micro_batch_tokens, w.longest_sequence, per_rank);
       w.head_tokens = w.micro_batch_tokens / w.longest_sequence * new_tokens;  // response positions only
+      w.checkpointing = c_.grpo.activation_checkpointing;
     }
     if (roles_.generates) {
       // A step's groups (one prompt each, G samples) or the evaluation's prompts (one sample each), whichever
@@ -289,8 +290,9 @@ class GrpoTrainer final : public StepTrainer {
                 ref_v.push_back(&ref_lp[j]);
                 adv_v.push_back(static_cast<float>(adv[j]));
               }
-              const model::TokenLogprobs lp = model::token_logprobs(
-                  pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0, kHeadChunk, 1.0, b.target_mask);
+              const model::TokenLogprobs lp =
+                  model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0,
+                                        kHeadChunk, 1.0, b.target_mask, c_.grpo.activation_checkpointing);
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,

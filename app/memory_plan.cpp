@@ -82,10 +82,13 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
   if (w.trains) {
     const double L = static_cast<double>(w.longest_sequence), T = static_cast<double>(w.micro_batch_tokens);
     const double per_token_layer = 4 * h + 6 * q + 4 * kv + 4 * inter + heads * L;
-    // Saved for backward in every layer, plus one layer's gradients in flight during backward.
-    training += add("activations", T * (layers + 1) * per_token_layer * kFloat,
+    // Saved for backward in every layer, plus one layer's gradients in flight during backward; with activation
+    // checkpointing, each layer's input, and one layer recomputed with its gradients.
+    const double kept = w.checkpointing ? layers * h + 2 * per_token_layer : (layers + 1) * per_token_layer;
+    training += add("activations", T * kept * kFloat,
                     std::to_string(w.micro_batch_tokens) + " tokens x " + std::to_string(c.num_layers) +
-                        " layers, sequences up to " + std::to_string(w.longest_sequence) + " tokens");
+                        " layers, sequences up to " + std::to_string(w.longest_sequence) + " tokens" +
+                        (w.checkpointing ? ", checkpointed" : ""));
     const double rows = static_cast<double>(w.head_tokens), chunk = std::min<double>(rows, 512);
     training += add("vocabulary head", (rows + 2 * chunk) * vocab * kFloat,
                     std::to_string(w.head_tokens) + " positions x " + std::to_string(c.vocab_size) + " log-softmax");

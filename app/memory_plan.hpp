@@ -21,6 +21,7 @@ struct MemoryWorkload {
   int64_t micro_batch_tokens = 0;  // padded tokens (sequences x longest) of the largest training micro-batch
   int64_t longest_sequence = 0;    // tokens of the longest trained sequence (prompt + response or answer)
   int64_t head_tokens = 0;         // positions of one micro-batch that go through the vocabulary head
+  bool checkpointing = false;      // activation checkpointing: a layer keeps only its input
   int64_t gen_sequences = 0;       // sequences this rank samples at once (0: it does not generate)
   int64_t gen_prompt_tokens = 0;   // their prompts' tokens, each group's prompt counted once
   int64_t gen_longest_prompt = 0;

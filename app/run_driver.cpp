@@ -144,6 +144,9 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
       format_fixed(plan.available / 1e9, 2) + " GB (" + plan.available_source + "; see the plan above). To fit: lower " +
       section + ".micro_batch_tokens (now " +
       std::to_string(kind == "sft" ? c.sft.micro_batch_tokens : c.grpo.micro_batch_tokens) + ")" +
+      ((kind == "sft" ? c.sft.activation_checkpointing : c.grpo.activation_checkpointing)
+           ? ""
+           : ", set " + section + ".activation_checkpointing=true") +
       (kind == "sft" ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
       "; set checkpoint.async=false (no host snapshot)" + (kind == "sft" ? "" : "; grpo.kl_coef=0 (no reference copy)") +
       "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the detected memory is wrong "

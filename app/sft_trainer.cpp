@@ -52,14 +52,15 @@ std::vector<Example> examples_make(const Policy& pol, const io::Dataset& data, i
 // Summed NLL of the answer tokens of `seqs[i]`, i in `which`, divided by `norm`; with `train`, also backward.
 // `progress`, when given, advances by each micro-batch's sequences.
 double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which,
-           int64_t budget, double norm, bool train, Progress* progress = nullptr) {
+           int64_t budget, double norm, bool train, bool checkpoint_layers, Progress* progress = nullptr) {
   double sum = 0;
   for_each_micro_batch(
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>&, const SequenceBatch& b) {
         at::AutoGradMode grad_mode(train);
-        const at::Tensor lp =
-            model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, false, kHeadChunk, 1.0, b.target_mask).logprobs;
+        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, false, kHeadChunk, 1.0,
+                                                    b.target_mask, checkpoint_layers)
+                                  .logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();
@@ -107,6 +108,7 @@ class SftTrainer final : public StepTrainer {
     const int64_t per_rank = (c_.sft.batch_size + world_.size() - 1) / world_.size();
     w.micro_batch_tokens = largest_micro_batch(c_.sft.micro_batch_tokens, w.longest_sequence, per_rank);
     w.head_tokens = w.micro_batch_tokens / std::max<int64_t>(1, w.longest_sequence) * answer;
+    w.checkpointing = c_.sft.activation_checkpointing;
     return w;
   }
   int training_ranks() const override { return world_.size(); }
@@ -121,7 +123,8 @@ class SftTrainer final : public StepTrainer {
     const double lr = model::lr_at(c_.sft.schedule, c_.sft.lr, s.step, c_.sft.warmup_steps, total_);
     s.learner->zero_grad();
     const double loss =
-        world_.allreduce_sum(nll(pol_, seqs_, mine, c_.sft.micro_batch_tokens, std::max(1.0, tokens), true));
+        world_.allreduce_sum(nll(pol_, seqs_, mine, c_.sft.micro_batch_tokens, std::max(1.0, tokens), true,
+                                 c_.sft.activation_checkpointing));
     const double grad_norm = s.learner->update(lr, c_.sft.max_grad_norm);
     const double seconds = world_.allreduce_max(seconds_since(t0));
     double seq_tokens = 0;
@@ -138,7 +141,8 @@ class SftTrainer final : public StepTrainer {
     const std::vector<std::size_t> share = rank_share(eval_seqs_, all, world_.size(), world_.rank());
     Progress bar("eval after step " + std::to_string(s.step), static_cast<int64_t>(share.size()),
                  world_.rank() == 0 && opt_.print ? opt_.progress : ProgressStyle::Off, "examples");
-    const double local = nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false, &bar);
+    const double local =
+        nll(pol_, eval_seqs_, share, c_.sft.micro_batch_tokens, std::max(1.0, eval_tokens), false, false, &bar);
     bar.finish();
     const double eval_loss = world_.allreduce_sum(local);
     return io::MetricsRow{{mn::kStep, static_cast<double>(s.step)}, {mn::kExamples, static_cast<double>(eval_.size())},

@@ -4,6 +4,9 @@
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -219,10 +222,96 @@ std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const M
   return out;
 }
 
+namespace {
+
+// One decoder layer: x -> x + attention(norm(x)) -> that + mlp(norm(that)).
+at::Tensor layer_apply(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& x, const RopeTables& rope,
+                       const at::Tensor& mask, const at::Tensor& allowed, double scale) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
+  const at::Tensor attn = attention(a, mask, allowed, scale).transpose(1, 2).reshape({B, T, cfg.num_heads * cfg.head_dim});
+  const at::Tensor y = x + linear(attn, l.o_proj, l.o_bias);
+  return y + mlp_block(l, rms_norm(y, l.post_norm, cfg.rms_norm_eps));
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Activation checkpointing of one layer: forward keeps only the layer's input (and its weights, which live
+// anyway); backward runs the layer again with autograd on and differentiates that. The recomputation is the
+// same arithmetic on the same values, so the gradients equal the stored-activation path's.
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  // `weights`: the layer's defined tensors in kLayerTensors order; `present` marks which members they are.
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::TensorList weights, const ModelConfig* cfg,
+                            int64_t present, at::Tensor cos, at::Tensor sin, at::Tensor mask, at::Tensor allowed,
+                            double scale) {
+    std::vector<at::Tensor> keep{x};
+    keep.insert(keep.end(), weights.begin(), weights.end());
+    ctx->save_for_backward(keep);
+    ctx->saved_data["cfg"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(cfg));
+    ctx->saved_data["present"] = present;
+    ctx->saved_data["cos"] = cos;
+    ctx->saved_data["sin"] = sin;
+    ctx->saved_data["mask"] = mask;
+    ctx->saved_data["allowed"] = allowed;
+    ctx->saved_data["scale"] = scale;
+    at::NoGradGuard no_grad;
+    return layer_apply(*cfg, layer_of(weights, present), x, {cos, sin}, mask, allowed, scale);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    const variable_list saved = ctx->get_saved_variables();
+    const auto* cfg = reinterpret_cast<const ModelConfig*>(static_cast<intptr_t>(ctx->saved_data["cfg"].toInt()));
+    std::vector<at::Tensor> inputs;
+    for (const at::Tensor& t : saved) inputs.push_back(t.detach().requires_grad_(true));
+    const std::vector<at::Tensor> weights(inputs.begin() + 1, inputs.end());
+    at::Tensor y;
+    {
+      at::AutoGradMode grad_on(true);
+      y = layer_apply(*cfg, layer_of(weights, ctx->saved_data["present"].toInt()), inputs[0],
+                      {ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor()},
+                      ctx->saved_data["mask"].toTensor(), ctx->saved_data["allowed"].toTensor(),
+                      ctx->saved_data["scale"].toDouble());
+    }
+    variable_list g = torch::autograd::grad({y}, inputs, {grad_out[0]}, /*retain_graph=*/false,
+                                            /*create_graph=*/false, /*allow_unused=*/true);
+    // One gradient per forward argument: x, each weight, then none for cfg, present, the tables and scale.
+    g.resize(g.size() + 7);
+    return g;
+  }
+
+  static LayerWeights layer_of(at::TensorList weights, int64_t present) {
+    LayerWeights l;
+    std::size_t k = 0, bit = 0;
+    for (const auto& [name, member] : kLayerTensors) {
+      if (present & (int64_t{1} << bit)) l.*member = weights[k++];
+      ++bit;
+    }
+    return l;
+  }
+};
+
+at::Tensor layer_checkpointed(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& x,
+                              const RopeTables& rope, const at::Tensor& mask, const at::Tensor& allowed,
+                              double scale) {
+  std::vector<at::Tensor> weights;
+  int64_t present = 0, bit = 0;
+  for (const auto& [name, member] : kLayerTensors) {
+    if ((l.*member).defined()) {
+      weights.push_back(l.*member);
+      present |= int64_t{1} << bit;
+    }
+    ++bit;
+  }
+  return CheckpointedLayer::apply(x, at::TensorList(weights), &cfg, present, rope.cos, rope.sin, mask, allowed, scale);
+}
+
+}  // namespace
+
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids,
-                              bool keep_hidden_states, bool compute_logits) {
-  const int64_t B = input_ids.size(0), T = input_ids.size(1), H = cfg.num_heads, D = cfg.head_dim;
+                              bool keep_hidden_states, bool compute_logits, bool checkpoint_layers) {
+  const int64_t B = input_ids.size(0), T = input_ids.size(1), D = cfg.head_dim;
   const auto dev = input_ids.device();
   at::Tensor x = at::embedding(w.embed, input_ids);  // (B, T, hidden)
   ForwardOutput out;
@@ -241,12 +330,11 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
       at::where(allowed, at::zeros({1}, fopts), at::full({1}, std::numeric_limits<float>::lowest(), fopts));
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
+  const bool recompute = checkpoint_layers && at::GradMode::is_enabled();  // without autograd nothing is kept
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     const LayerWeights& l = w.layers[li];
-    const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
-    const at::Tensor attn = attention(a, mask, allowed, scale).transpose(1, 2).reshape({B, T, H * D});
-    x = x + linear(attn, l.o_proj, l.o_bias);
-    x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
+    x = recompute ? layer_checkpointed(cfg, l, x, rope, mask, allowed, scale)
+                  : layer_apply(cfg, l, x, rope, mask, allowed, scale);
     if (keep_hidden_states && li + 1 < w.layers.size()) out.hidden_states.push_back(x);
   }
   x = rms_norm(x, w.norm, cfg.rms_norm_eps);
@@ -258,11 +346,11 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
 
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const at::Tensor& position_ids, bool with_entropy,
-                             int64_t chunk, double temperature, const at::Tensor& only_at) {
+                             int64_t chunk, double temperature, const at::Tensor& only_at, bool checkpoint_layers) {
   if (chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
   const ForwardOutput f =
       decoder_forward(cfg, w, input_ids, attention_mask, position_ids, /*keep_hidden_states=*/false,
-                      /*compute_logits=*/false);
+                      /*compute_logits=*/false, checkpoint_layers);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   TokenLogprobs out;
   if (only_at.defined()) {

@@ -60,10 +60,12 @@ struct ForwardOutput {
 };
 
 // input_ids (B, T) int64; attention_mask (B, T) 1 = token, 0 = padding; position_ids (B, T) int64 or undefined
-// (then 0..T-1 for every row).
+// (then 0..T-1 for every row). With checkpoint_layers (and autograd on), each layer keeps only its input for
+// backward and runs again there (activation checkpointing): the same gradients for a fraction of the memory.
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
-                              bool keep_hidden_states = false, bool compute_logits = true);
+                              bool keep_hidden_states = false, bool compute_logits = true,
+                              bool checkpoint_layers = false);
 
 struct TokenLogprobs {
   at::Tensor logprobs;  // (B, T-1) float32: log p(ids[:, t+1] | ids[:, :t+1]) under softmax(logits / temperature)
@@ -78,7 +80,7 @@ struct TokenLogprobs {
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
                              bool with_entropy = false, int64_t chunk = 512, double temperature = 1.0,
-                             const at::Tensor& only_at = {});
+                             const at::Tensor& only_at = {}, bool checkpoint_layers = false);
 
 // Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
 // causal-LM loss of the reference implementation.

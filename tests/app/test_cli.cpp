@@ -634,7 +634,8 @@ TEST(CliTrain, MemoryPlanThatCannotFitStopsBeforeTheFirstStep) {
                           " sft.steps=1 sft.batch_size=2 sft.max_seq_tokens=96 run.name=sft";
   const RunResult s = run(sft + " run.memory_limit_gb=0.01 sft.micro_batch_tokens=500");
   EXPECT_EQ(s.code, 2) << s.out;
-  EXPECT_TRUE(contains(s.out, "lower sft.micro_batch_tokens (now 500), sft.max_seq_tokens")) << s.out;
+  EXPECT_TRUE(contains(s.out, "lower sft.micro_batch_tokens (now 500), set sft.activation_checkpointing=true, "
+                              "sft.max_seq_tokens")) << s.out;
   EXPECT_FALSE(fs::exists(out / "sft"));
 
   const RunResult forced = run(sft + " run.memory_limit_gb=0.01 run.memory_check=false");

@@ -69,6 +69,9 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   EXPECT_GT(bytes(t, "activations"), 1e9);  // ~4 MB per token over 24 layers
   EXPECT_EQ(bytes(t, "generation"), -1.0);
   EXPECT_TRUE(t.fits());
+  MemoryWorkload ck = train;
+  ck.checkpointing = true;  // each layer's input only, and one layer recomputed
+  EXPECT_LT(bytes(memory_plan(c, ck, 100e9, "test"), "activations"), bytes(t, "activations") / 5);
   EXPECT_FALSE(memory_plan(c, train, 10e9, "test").fits());
   // The plan's table names every part and the source of the available figure.
   const std::string table = t.table();

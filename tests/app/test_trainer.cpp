@@ -216,3 +216,22 @@ TEST(SftTrainer, LossFallsAndEvalIsReported) {
 }
 
 }  // namespace
+
+namespace {
+
+// Activation checkpointing changes what backward keeps, not what it computes: GRPO and SFT runs with it end at
+// the weights of runs without it (and the weights moved).
+TEST(Trainers, ActivationCheckpointingGivesTheSameWeights) {
+  const int np = world().size();
+  const app::TrainResult grpo = app::grpo_train(small_config({}, np), world(), quiet());
+  const app::TrainResult grpo_ck =
+      app::grpo_train(small_config({"grpo.activation_checkpointing=true"}, np), world(), quiet());
+  EXPECT_GT(weight_change(grpo.policy, 5), 1e-4);
+  EXPECT_LE(weight_difference(grpo_ck.policy, grpo.policy), 1e-6);
+  const app::TrainResult sft = app::sft_train(sft_config({}, np), world(), quiet());
+  const app::TrainResult sft_ck = app::sft_train(sft_config({"sft.activation_checkpointing=true"}, np), world(), quiet());
+  EXPECT_GT(weight_change(sft.policy, 3), 1e-4);
+  EXPECT_LE(weight_difference(sft_ck.policy, sft.policy), 1e-6);
+}
+
+}  // namespace

@@ -241,5 +241,37 @@ TEST_P(ModelFixture, ResponseOnlyHeadMatchesTheFullHead) {
   EXPECT_EQ(token_logprobs(cfg_, w_, ids, mask, {}, false, 3, 1.0, at::zeros_like(valid)).logprobs.abs().sum().item<double>(), 0.0);
 }
 
+// Activation checkpointing (each layer recomputed in backward) gives the same log-probs and the same gradients
+// as the stored-activation path, including through the response-only head and the entropy.
+TEST_P(ModelFixture, ActivationCheckpointingGivesTheSameGradients) {
+  const json& b = batch("right_padded");
+  const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
+  const at::Tensor valid = ids_tensor(b["next_token_logprobs_valid"]).to(at::kFloat);
+  const auto params = decoder_named_parameters(cfg_, w_);
+  const auto run = [&](bool checkpoint) {
+    for (const auto& [n, t] : params) {
+      t.set_requires_grad(true);
+      if (t.grad().defined()) t.mutable_grad().zero_();
+    }
+    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, true, 5, 1.0, valid, checkpoint);
+    const at::Tensor loss = -(lp.logprobs * valid).sum() + 0.1 * (lp.entropy * valid).sum();
+    loss.backward();
+    std::vector<at::Tensor> g;
+    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
+    return std::make_pair(lp.logprobs.detach(), g);
+  };
+  const auto [lp_stored, g_stored] = run(false);
+  const auto [lp_ckpt, g_ckpt] = run(true);
+  EXPECT_LE((lp_ckpt - lp_stored).abs().max().item<double>(), 1e-6);
+  EXPECT_LE(((lp_ckpt - ref("right_padded.next_token_logprobs")).abs() * valid).max().item<double>(), 1e-4);
+  double moved = 0;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    moved += g_stored[k].abs().sum().item<double>();
+    const double scale = g_stored[k].abs().max().item<double>();
+    EXPECT_LE((g_ckpt[k] - g_stored[k]).abs().max().item<double>(), 1e-6 * scale + 1e-12) << params[k].first;
+  }
+  EXPECT_GT(moved, 0.0);
+}
+
 }  // namespace
 }  // namespace toolgrpo::model
