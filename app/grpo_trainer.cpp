@@ -279,8 +279,14 @@ class GrpoTrainer final : public StepTrainer {
         norm.sequences = std::max(1.0, norm.sequences);
         norm.max_len = static_cast<double>(c_.rollout.max_new_tokens);
         learner->zero_grad();
+        // A sequence with advantage 0 adds exactly 0 to the policy-gradient loss's gradient; without a KL or
+        // entropy term in the loss its forward and backward are skipped (it still counts in the normaliser).
+        std::vector<std::size_t> work = shares[static_cast<std::size_t>(u.count)];
+        if (c_.grpo.skip_zero_advantage && !kl_in_loss() && c_.grpo.entropy_coef == 0)
+          work.erase(std::remove_if(work.begin(), work.end(), [&](std::size_t j) { return adv[j] == 0.0; }),
+                     work.end());
         for_each_micro_batch(
-            seqs, shares[static_cast<std::size_t>(u.count)], c_.grpo.micro_batch_tokens, pol_.device,
+            seqs, work, c_.grpo.micro_batch_tokens, pol_.device,
             [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
                 const SequenceBatch& b) {
               std::vector<const std::vector<float>*> old_v, ref_v;

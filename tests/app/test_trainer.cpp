@@ -220,14 +220,21 @@ TEST(SftTrainer, LossFallsAndEvalIsReported) {
 namespace {
 
 // Activation checkpointing changes what backward keeps, not what it computes: GRPO and SFT runs with it end at
-// the weights of runs without it (and the weights moved).
-TEST(Trainers, ActivationCheckpointingGivesTheSameWeights) {
+// the weights of runs without it (and the weights moved). The same for skipping zero-advantage sequences.
+TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
   const int np = world().size();
   const app::TrainResult grpo = app::grpo_train(small_config({}, np), world(), quiet());
   const app::TrainResult grpo_ck =
       app::grpo_train(small_config({"grpo.activation_checkpointing=true"}, np), world(), quiet());
   EXPECT_GT(weight_change(grpo.policy, 5), 1e-4);
   EXPECT_LE(weight_difference(grpo_ck.policy, grpo.policy), 1e-6);
+  // Skipping the zero-advantage sequences (the default) ends at the weights of training on them.
+  const app::TrainResult all_seqs =
+      app::grpo_train(small_config({"grpo.skip_zero_advantage=false"}, np), world(), quiet());
+  EXPECT_LE(weight_difference(all_seqs.policy, grpo.policy), 1e-6);
+  double zero_groups = 0;  // there were sequences to skip
+  for (const auto& m : grpo.metrics) zero_groups += app::metric(m, "zero_std_group_fraction");
+  EXPECT_GT(zero_groups, 0.0);
   const app::TrainResult sft = app::sft_train(sft_config({}, np), world(), quiet());
   const app::TrainResult sft_ck = app::sft_train(sft_config({"sft.activation_checkpointing=true"}, np), world(), quiet());
   EXPECT_GT(weight_change(sft.policy, 3), 1e-4);
