@@ -66,7 +66,7 @@ void write_text(const fs::path& p, const std::string& text) {
 int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "init-model",
-      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench] [--tokenizer byte|bpe "
+      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench|qwen2.5-0.5b] [--tokenizer byte|bpe "
       "[--tokenizer-data FILE] [--merges N]] [--seed S] --out DIR [--force]",
       "Creates a Hugging Face-style model directory (config.json, model.safetensors, tokenizer.json, "
       "generation_config.json) with seeded random weights and the built-in byte tokenizer (256 byte tokens plus "
@@ -76,7 +76,7 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
       "and a model copies words from a request into a call token by token. The directory is built under a "
       "temporary name and moved into place, so it is never left half-written.",
       {{"--arch", "ARCH", "architecture: qwen2 (default), qwen3 or llama"},
-       {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), demo (128, 3), small (256, 4) or bench (512, 8)"},
+       {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), demo (128, 3), small (256, 4), bench (512, 8) or qwen2.5-0.5b (896, 24: Qwen2.5-0.5B's layers, the vocabulary the tokenizer's)"},
        {"--tokenizer", "byte|bpe", "the built-in byte tokenizer (default) or a BPE vocabulary learned from --tokenizer-data"},
        {"--tokenizer-data", "FILE", "bpe: ToolRL rows (JSON Lines or JSON) to learn the merges from"},
        {"--merges", "N", "bpe: at most N merges (default 2000); pairs seen once are never merged"},

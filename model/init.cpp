@@ -28,11 +28,15 @@ ModelConfig model_preset(const std::string& arch, const std::string& preset, int
     throw std::invalid_argument("architecture must be qwen2, qwen3 or llama, got '" + arch + "'");
   }
   struct Shape { const char* name; int64_t hidden, inter, layers, heads, kv; };
-  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2}, {"demo", 128, 384, 3, 4, 2}, {"small", 256, 704, 4, 4, 2}, {"bench", 512, 1408, 8, 8, 2}};
+  // qwen2.5-0.5b: the layer shapes of Qwen2.5-0.5B (with --arch qwen2 and vocabulary 151936 the whole model).
+  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2},         {"demo", 128, 384, 3, 4, 2},
+                          {"small", 256, 704, 4, 4, 2},       {"bench", 512, 1408, 8, 8, 2},
+                          {"qwen2.5-0.5b", 896, 4864, 24, 14, 2}};
   const Shape* s = nullptr;
   for (const auto& x : shapes)
     if (preset == x.name) s = &x;
-  if (s == nullptr) throw std::invalid_argument("preset must be tiny, demo, small or bench, got '" + preset + "'");
+  if (s == nullptr)
+    throw std::invalid_argument("preset must be tiny, demo, small, bench or qwen2.5-0.5b, got '" + preset + "'");
   c.vocab_size = vocab;
   c.hidden_size = s->hidden;
   c.intermediate_size = s->inter;

@@ -3,24 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "app/memory_plan.hpp"
+#include "model/init.hpp"
 
 namespace toolgrpo::app {
 namespace {
 
-// Qwen2.5-0.5B-Instruct's config.json.
-model::ModelConfig qwen25_05b() {
-  model::ModelConfig c;
-  c.vocab_size = 151936;
-  c.hidden_size = 896;
-  c.intermediate_size = 4864;
-  c.num_layers = 24;
-  c.num_heads = 14;
-  c.num_kv_heads = 2;
-  c.head_dim = 64;
-  c.qkv_bias = true;
-  c.tie_word_embeddings = true;
-  return c;
-}
+// Qwen2.5-0.5B-Instruct's config.json: the qwen2.5-0.5b preset with its vocabulary.
+model::ModelConfig qwen25_05b() { return model::model_preset("qwen2", "qwen2.5-0.5b", 151936); }
 
 TEST(MemoryPlan, ParameterCountsOfPublishedModels) {
   // The published parameter count of Qwen2.5-0.5B (the sum of its safetensors tensors).

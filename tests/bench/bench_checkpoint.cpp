@@ -30,21 +30,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 model::ModelConfig qwen25_05b_shape() {
-  model::ModelConfig c;
-  c.arch = model::Arch::Qwen2;
-  c.architecture = "Qwen2ForCausalLM";
-  c.vocab_size = 151936;
-  c.hidden_size = 896;
-  c.intermediate_size = 4864;
-  c.num_layers = 24;
-  c.num_heads = 14;
-  c.num_kv_heads = 2;
-  c.head_dim = 64;
-  c.max_position_embeddings = 32768;
-  c.rms_norm_eps = 1e-6;
-  c.rope_theta = 1000000.0;
-  c.tie_word_embeddings = true;
-  c.qkv_bias = true;
+  model::ModelConfig c = model::model_preset("qwen2", "qwen2.5-0.5b", 151936);
   c.eos_token_ids = {151645, 151643};
   return c;
 }
