@@ -208,6 +208,7 @@ class GrpoTrainer final : public StepTrainer {
   struct Updates {
     double pg_loss = 0, clip_fraction = 0, entropy = 0, kl_loss = 0, approx_kl = 0;  // summed over mini-batches
     double kl_sum = 0, kl_tokens = 0;  // per-token KL against the reference, over the trained tokens
+    double gap_sum = 0, gap_tokens = 0, gap_max = 0;  // |sampler - recomputed old log-prob| over trained tokens
     double grad_norm = 0;
     int64_t count = 0;  // mini-batches
   };
@@ -217,6 +218,7 @@ class GrpoTrainer final : public StepTrainer {
   Updates train(const std::vector<parallel::RolloutGroup>& kept, double lr, Learner* learner) {
     Updates u;
     std::vector<SeqRef> seqs;
+    std::vector<const std::vector<float>*> sampled;  // the sampler's log-probs of each sequence, or null
     std::vector<double> totals;
     constexpr RolloutField kParts[3] = {kFormat, kCorrectness, kLength};
     std::vector<double> parts[3];  // the reward's components, for grpo.advantage: gdpo
@@ -224,6 +226,7 @@ class GrpoTrainer final : public StepTrainer {
       for (std::size_t s = 0; s < g.responses.size(); ++s) {
         const int64_t len = static_cast<int64_t>(g.responses[s].size());
         seqs.push_back({&g.prompt, &g.responses[s], !(c_.grpo.overlong == "filter" && g.truncated[s])});
+        sampled.push_back(s < g.logprobs.size() ? &g.logprobs[s] : nullptr);
         const bool valid = field(g, s, kValid) != 0;
         double t = valid ? field(g, s, kTotal) : 0.0;
         if (c_.grpo.overlong == "penalty") t += overlong_penalty(len);
@@ -245,6 +248,12 @@ class GrpoTrainer final : public StepTrainer {
       std::sort(my.begin(), my.end());
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
       target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, old_lp);
+      for (std::size_t j : my)
+        if (seqs[j].trained && sampled[j] != nullptr)
+          for (std::size_t k = 0; k < old_lp[j].size() && k < sampled[j]->size(); ++k) {
+            const double d = std::abs(static_cast<double>(old_lp[j][k]) - (*sampled[j])[k]);
+            u.gap_sum += d, u.gap_tokens += 1, u.gap_max = std::max(u.gap_max, d);
+          }
       if (c_.grpo.kl_coef > 0) {
         target_logprobs(pol_, ref_w_, seqs, my, c_.grpo.micro_batch_tokens, ref_lp);
         std::vector<double> kl_seq(static_cast<std::size_t>(N), 0.0);
@@ -312,10 +321,12 @@ class GrpoTrainer final : public StepTrainer {
       }
     }
     if (roles_.split) world_.idle_barrier();  // generators sleep while the trainers work
-    std::vector<double> sums = {u.pg_loss, u.clip_fraction, u.entropy, u.kl_loss, u.approx_kl, u.kl_sum, u.kl_tokens};
+    std::vector<double> sums = {u.pg_loss, u.clip_fraction, u.entropy, u.kl_loss, u.approx_kl, u.kl_sum, u.kl_tokens,
+                                u.gap_sum, u.gap_tokens};
     world_.allreduce_sum(sums);
     u.pg_loss = sums[0], u.clip_fraction = sums[1], u.entropy = sums[2], u.kl_loss = sums[3], u.approx_kl = sums[4];
-    u.kl_sum = sums[5], u.kl_tokens = sums[6];
+    u.kl_sum = sums[5], u.kl_tokens = sums[6], u.gap_sum = sums[7], u.gap_tokens = sums[8];
+    u.gap_max = world_.allreduce_max(u.gap_max);
     u.grad_norm = world_.allreduce_max(u.grad_norm);
     u.count = static_cast<int64_t>(world_.allreduce_max(static_cast<double>(u.count)));
     return u;
@@ -463,6 +474,7 @@ io::MetricsRow step_row(int64_t step, const GrpoTrainer::Rollouts& r, const Grpo
       {mn::kGroupsGenerated, static_cast<double>(r.groups)}, {mn::kGroupsTrained, static_cast<double>(r.kept.size())},
       {mn::kKl, u.kl_sum / std::max(1.0, u.kl_tokens)}, {mn::kEntropy, u.entropy / n},
       {mn::kClipFraction, u.clip_fraction / n}, {mn::kApproxKl, u.approx_kl / n}, {mn::kPgLoss, u.pg_loss / n},
+      {mn::kLogprobGapMean, u.gap_sum / std::max(1.0, u.gap_tokens)}, {mn::kLogprobGapMax, u.gap_max},
       {mn::kGradNorm, u.grad_norm}, {mn::kLr, lr}, {mn::kTokensPerS, tokens / std::max(1e-9, step_s)},
       {mn::kSecondsGenerate, r.seconds_generate}, {mn::kSecondsScore, r.seconds_score},
       {mn::kSecondsTrain, seconds_train}, {mn::kSecondsSync, seconds_sync}, {mn::kSecondsStep, step_s}});

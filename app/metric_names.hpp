@@ -27,6 +27,9 @@ inline constexpr const char* kEntropy = "entropy";
 inline constexpr const char* kClipFraction = "clip_fraction";
 inline constexpr const char* kApproxKl = "approx_kl";
 inline constexpr const char* kPgLoss = "pg_loss";
+// |sampler log-prob - trainer's recomputed old log-prob| over the trained response tokens: mean and max.
+inline constexpr const char* kLogprobGapMean = "logprob_gap_mean";
+inline constexpr const char* kLogprobGapMax = "logprob_gap_max";
 inline constexpr const char* kSecondsGenerate = "seconds_generate";
 inline constexpr const char* kSecondsScore = "seconds_score";
 inline constexpr const char* kSecondsTrain = "seconds_train";

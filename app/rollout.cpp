@@ -79,6 +79,8 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   t0 = Clock::now();
   const int64_t N = static_cast<int64_t>(req.prompts.size()) * G;
   const auto tok = gen.tokens.accessor<int64_t, 2>();
+  const at::Tensor lp_cpu = gen.logprobs.to(at::kCPU).to(at::kFloat).contiguous();
+  const auto lps = lp_cpu.accessor<float, 2>();
   std::vector<std::string> texts;
   for (int64_t r = 0; r < N; ++r) {
     const std::vector<int64_t> ids(&tok[r][0], &tok[r][0] + gen.lengths[static_cast<std::size_t>(r)]);
@@ -93,6 +95,7 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
     for (int64_t s = 0; s < G; ++s) {
       const int64_t r = static_cast<int64_t>(p) * G + s;
       g.responses.emplace_back(&tok[r][0], &tok[r][0] + gen.lengths[static_cast<std::size_t>(r)]);
+      g.logprobs.emplace_back(&lps[r][0], &lps[r][0] + gen.lengths[static_cast<std::size_t>(r)]);
       g.truncated.push_back(gen.finish[static_cast<std::size_t>(r)] == model::FinishReason::Length);
       const reward::RewardScores& sc = scores[static_cast<std::size_t>(r)];
       g.values.insert(g.values.end(), {sc.total, sc.format, sc.correctness, sc.length, sc.ok ? 1.0 : 0.0});

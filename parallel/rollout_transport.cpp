@@ -9,7 +9,7 @@
 namespace toolgrpo::parallel {
 namespace {
 
-constexpr uint64_t kMagic = 0x31544c4f52475447ULL;  // "GTGROLT1"
+constexpr uint64_t kMagic = 0x32544c4f52475447ULL;  // "GTGROLT2"
 
 struct Writer {
   std::string out;
@@ -58,6 +58,8 @@ std::string rollouts_serialize(const std::vector<RolloutGroup>& groups) {
     for (const auto& r : g.responses) w.put_vec(r);
     w.put_vec(g.truncated);
     w.put_vec(g.values);
+    w.put<uint64_t>(g.logprobs.size());
+    for (const auto& l : g.logprobs) w.put_vec(l);
   }
   return std::move(w.out);
 }
@@ -77,7 +79,12 @@ std::vector<RolloutGroup> rollouts_deserialize(const std::string& bytes) {
     for (uint64_t s = 0; s < G; ++s) g.responses.push_back(r.get_vec<int64_t>());
     g.truncated = r.get_vec<uint8_t>();
     g.values = r.get_vec<double>();
-    if (g.truncated.size() != G || g.values.size() != G * static_cast<uint64_t>(std::max<int64_t>(g.fields, 0)))
+    const uint64_t L = r.get<uint64_t>();
+    if (L != 0 && L != G) throw std::runtime_error("rollout buffer: implausible log-prob rows " + std::to_string(L));
+    for (uint64_t s = 0; s < L; ++s) g.logprobs.push_back(r.get_vec<float>());
+    bool sizes_ok = g.truncated.size() == G && g.values.size() == G * static_cast<uint64_t>(std::max<int64_t>(g.fields, 0));
+    for (uint64_t s = 0; s < L && sizes_ok; ++s) sizes_ok = g.logprobs[s].size() == g.responses[s].size();
+    if (!sizes_ok)
       throw std::runtime_error("rollout buffer: group " + std::to_string(g.index) + " has inconsistent sizes");
     out.push_back(std::move(g));
   }

@@ -18,6 +18,7 @@ struct RolloutGroup {
   std::vector<std::vector<int64_t>> responses; // (G) response token ids
   std::vector<uint8_t> truncated;              // (G) 1 when the response hit the token limit
   std::vector<double> values;                  // (G * fields) per-response numbers (reward parts), row-major
+  std::vector<std::vector<float>> logprobs;    // (G) the sampler's log-prob of each response token, or empty
   int64_t fields = 0;
 };
 

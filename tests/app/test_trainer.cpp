@@ -242,3 +242,24 @@ TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
 }
 
 }  // namespace
+
+namespace {
+
+// The sampler's log-probs travel with the rollouts and are compared with the trainer's recomputed old log-probs:
+// at temperature 1 the two passes agree to float rounding; at temperature 2 the sampler's distribution is not
+// the trainer's (which scores at temperature 1), and the metric shows it.
+TEST(GrpoTrainer, SamplerAndTrainerLogprobGapIsReported) {
+  const int np = world().size();
+  const app::TrainResult t1 = app::grpo_train(small_config({"grpo.steps=2"}, np), world(), quiet());
+  for (const auto& m : t1.metrics) {
+    EXPECT_GE(app::metric(m, "logprob_gap_mean"), 0.0);
+    EXPECT_LE(app::metric(m, "logprob_gap_mean"), 1e-4);
+    EXPECT_LE(app::metric(m, "logprob_gap_max"), 1e-3);
+  }
+  const app::TrainResult t2 =
+      app::grpo_train(small_config({"grpo.steps=1", "rollout.temperature=2"}, np), world(), quiet());
+  EXPECT_GT(app::metric(t2.metrics[0], "logprob_gap_mean"), 1e-3);
+  EXPECT_GE(app::metric(t2.metrics[0], "logprob_gap_max"), app::metric(t2.metrics[0], "logprob_gap_mean"));
+}
+
+}  // namespace

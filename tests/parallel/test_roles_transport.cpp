@@ -51,6 +51,7 @@ RolloutGroup group_of(int64_t index, int64_t G) {
   g.prompt = {1, 2, index};
   for (int64_t s = 0; s < G; ++s) {
     g.responses.push_back(std::vector<int64_t>(static_cast<std::size_t>(s + 1), 100 + index));
+    g.logprobs.push_back(std::vector<float>(static_cast<std::size_t>(s + 1), -0.5f * static_cast<float>(s + 1)));
     g.truncated.push_back(s % 2);
     g.values.insert(g.values.end(), {static_cast<double>(index) + 0.25, -static_cast<double>(s)});
   }
@@ -67,6 +68,13 @@ TEST(RolloutTransport, RoundTripAndDamagedBuffers) {
   EXPECT_EQ(out[1].responses[2], (std::vector<int64_t>{107, 107, 107}));
   EXPECT_EQ(out[1].truncated, (std::vector<uint8_t>{0, 1, 0}));
   EXPECT_EQ(out[1].values, (std::vector<double>{7.25, 0, 7.25, -1, 7.25, -2}));
+  EXPECT_EQ(out[1].logprobs[2], (std::vector<float>{-1.5f, -1.5f, -1.5f}));
+  std::vector<RolloutGroup> bad = in;
+  bad[0].logprobs[1].pop_back();  // a log-prob row that does not match its response
+  EXPECT_THROW(rollouts_deserialize(rollouts_serialize(bad)), std::runtime_error);
+  bad = in;
+  bad[0].logprobs.clear();  // groups without log-probs travel too
+  EXPECT_TRUE(rollouts_deserialize(rollouts_serialize(bad))[0].logprobs.empty());
   EXPECT_TRUE(rollouts_deserialize(rollouts_serialize({})).empty());
   EXPECT_THROW(rollouts_deserialize(bytes.substr(0, bytes.size() - 3)), std::runtime_error);
   EXPECT_THROW(rollouts_deserialize(bytes + "x"), std::runtime_error);
