@@ -5,6 +5,7 @@
 # Needs a built toolgrpo (BUILD_DIR, default build). Environment:
 #   DEMO_SIZE  full (default: the README's figures, about 10 minutes on 2 cores) | ci (a reduced run for the tests)
 #   DEMO_OUT   output directory (default runs/demo); NP ranks (default 2); DEMO_SEED (default 1)
+#   TOOLGRPO_BLAS_CORETYPE  auto: OpenBLAS kernels for this CPU when it would run its generic ones (INSTALL.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -19,6 +20,8 @@ case "${DEMO_SIZE:-full}" in
 esac
 [ -x "$BIN" ] || { echo "demo: $BIN not found: build first (bash jobs/setup.sh)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. jobs/blas_env.sh  # TOOLGRPO_BLAS_CORETYPE=auto|NAME picks OpenBLAS's kernels (unset: OpenBLAS decides)
+blas_coretype_apply "$BIN"
 MPI=(mpirun -np "$NP" --oversubscribe)
 start=$(date +%s)
 say() { printf '\n[demo %4ds] %s\n' "$(($(date +%s) - start))" "$*"; }

@@ -21,6 +21,8 @@
 #                   walltime minus this, unless run.time_limit is among the overrides
 #   RUN_DIR         the run directory, for the DONE check (default run.out_dir/run.name of OVERRIDES and CONFIG)
 #   JOB_SCRIPT      the script the continuations run (default: this one as PBS runs it, else jobs/pbs.sh)
+#   TOOLGRPO_BLAS_CORETYPE  auto: the OpenBLAS kernels for this CPU when OpenBLAS would run its generic ones;
+#                 a core name (SkylakeX, Haswell, Zen): those; unset: OpenBLAS decides (see INSTALL.md)
 #   TOOLGRPO_REQUEUE_COUNT  set by the script on its continuations (0 for the first job)
 # Size: one chunk of 8 GPUs with one rank (mpiprocs) per GPU; each rank takes the GPU local_rank % GPUs of its
 # node. Use a GPU config (model.device: cuda). For N nodes: select=N:...; rollout.prompts_per_step must divide by
@@ -120,6 +122,8 @@ main() {
   [ -n "$config" ] || { say "CONFIG is not set (e.g. qsub -v CONFIG=jobs/configs/paper_qwen2.5-3b.yaml jobs/pbs.sh)"; exit 2; }
   [ -f "$config" ] || { say "CONFIG: no file '$config' (relative paths start at $PWD)"; exit 2; }
   [ -x "$bin" ] || { say "TOOLGRPO_BIN: '$bin' is not an executable file (relative paths start at $PWD)"; exit 2; }
+  # TOOLGRPO_BLAS_CORETYPE=auto|NAME: OpenBLAS kernels for the ranks (jobs/blas_env.sh; unset: OpenBLAS decides).
+  if [ -f jobs/blas_env.sh ]; then . jobs/blas_env.sh && blas_coretype_apply "$bin"; fi
   case "$cmd" in train|sft) ;; *) say "TOOLGRPO_CMD: expected train or sft, got '$cmd'"; exit 2 ;; esac
   case "$count" in ''|*[!0-9]*) say "TOOLGRPO_REQUEUE_COUNT: expected an integer, got '$count'"; exit 2 ;; esac
 

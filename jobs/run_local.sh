@@ -48,6 +48,9 @@ if [ ! -x "$bin" ]; then
   say "TOOLGRPO_BIN: '$bin' is not an executable file (build first: bash jobs/setup.sh)"
   exit 2
 fi
+# TOOLGRPO_BLAS_CORETYPE=auto|NAME: OpenBLAS kernels for the ranks (jobs/blas_env.sh; unset: OpenBLAS decides).
+. "$repo/jobs/blas_env.sh"
+blas_coretype_apply "$bin"
 mpirun_cmd=${MPIRUN:-mpirun}
 # Unset: --oversubscribe; set (even to nothing): as given.
 read -r -a mpirun_args <<<"${MPIRUN_ARGS---oversubscribe}"

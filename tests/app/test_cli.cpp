@@ -41,6 +41,11 @@ TEST(Cli, HelpAndDispatch) {
   const RunResult v = run("version");
   EXPECT_EQ(v.code, 0);
   EXPECT_TRUE(contains(v.out, "libtorch")) << v.out;
+  EXPECT_TRUE(contains(v.out, "BLAS: ")) << v.out;
+  const RunResult core = run("version --blas-coretype");
+  EXPECT_EQ(core.code, 0);
+  const std::string value = core.out.substr(0, core.out.find('\n'));
+  EXPECT_TRUE(value.empty() || value == "SkylakeX" || value == "Haswell" || value == "Zen") << core.out;
   // --kokkos-* options go to Kokkos and are taken out of the command's arguments.
   EXPECT_EQ(run("version --kokkos-disable-warnings").code, 0);
 }
