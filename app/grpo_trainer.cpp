@@ -70,8 +70,9 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
   for_each_micro_batch(
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
-        const at::Tensor lp =
-            model::token_logprobs(pol.cfg, w, b.ids, b.attention, {}, false, kHeadChunk, 1.0, b.target_any).logprobs;
+        model::LogprobOptions o;
+        o.only_at = b.target_any;  // every response token, trained or not
+        const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention, o).logprobs;
         std::vector<std::vector<float>> v = target_values_unpack(part, lp);
         for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
       });
@@ -305,9 +306,11 @@ class GrpoTrainer final : public StepTrainer {
                 ref_v.push_back(&ref_lp[j]);
                 adv_v.push_back(static_cast<float>(adv[j]));
               }
-              const model::TokenLogprobs lp =
-                  model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, {}, c_.grpo.entropy_coef != 0,
-                                        kHeadChunk, 1.0, b.target_mask, c_.grpo.activation_checkpointing);
+              model::LogprobOptions o;
+              o.with_entropy = c_.grpo.entropy_coef != 0;
+              o.only_at = b.target_mask;  // the trained response tokens
+              o.checkpoint_layers = c_.grpo.activation_checkpointing;
+              const model::TokenLogprobs lp = model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, o);
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,

@@ -31,9 +31,6 @@ struct SequenceBatch {
   at::Tensor target_any;   // (B, L-1) float32, 1 where position t predicts any target token (trained or not)
 };
 
-// Positions per pass of the vocabulary head (token_logprobs' chunk).
-inline constexpr int64_t kHeadChunk = 512;
-
 SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device = at::kCPU);
 
 // Per-target-token values of each sequence (values[i] has target->size() entries) laid out like target_mask.

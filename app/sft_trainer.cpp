@@ -58,9 +58,10 @@ double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>&, const SequenceBatch& b) {
         at::AutoGradMode grad_mode(train);
-        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, {}, false, kHeadChunk, 1.0,
-                                                    b.target_mask, checkpoint_layers)
-                                  .logprobs;
+        model::LogprobOptions o;
+        o.only_at = b.target_mask;  // the answer tokens
+        o.checkpoint_layers = checkpoint_layers;
+        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, o).logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();

@@ -345,12 +345,15 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
 }
 
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
-                             const at::Tensor& attention_mask, const at::Tensor& position_ids, bool with_entropy,
-                             int64_t chunk, double temperature, const at::Tensor& only_at, bool checkpoint_layers) {
-  if (chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
+                             const at::Tensor& attention_mask, const LogprobOptions& opt) {
+  if (opt.chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
+  const int64_t chunk = opt.chunk;
+  const bool with_entropy = opt.with_entropy;
+  const double temperature = opt.temperature;
+  const at::Tensor& only_at = opt.only_at;
   const ForwardOutput f =
-      decoder_forward(cfg, w, input_ids, attention_mask, position_ids, /*keep_hidden_states=*/false,
-                      /*compute_logits=*/false, checkpoint_layers);
+      decoder_forward(cfg, w, input_ids, attention_mask, opt.position_ids, /*keep_hidden_states=*/false,
+                      /*compute_logits=*/false, opt.checkpoint_layers);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   TokenLogprobs out;
   if (only_at.defined()) {

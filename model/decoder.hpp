@@ -72,15 +72,24 @@ struct TokenLogprobs {
   at::Tensor entropy;   // (B, T-1) float32 entropy of that distribution, or undefined
 };
 
+// How token_logprobs runs.
+struct LogprobOptions {
+  at::Tensor position_ids;  // (B, T) int64, or undefined: 0..T-1 for every row
+  bool with_entropy = false;
+  int64_t chunk = 512;      // positions per pass of the vocabulary head
+  double temperature = 1.0;
+  // (B, T-1), nonzero where a value is wanted (the response or answer tokens), or undefined for every position.
+  // The head then runs at those positions alone and the others read 0: with long prompts and short answers most
+  // of the head's work and all but a few of its saved log-softmax rows are skipped.
+  at::Tensor only_at;
+  bool checkpoint_layers = false;  // activation checkpointing (see decoder_forward)
+};
+
 // Per-token log-probs (and entropy) of given sequences, differentiable. The vocabulary projection and
 // log-softmax run `chunk` positions at a time, so without autograd (old and reference log-probs) the
-// (B, T, vocab) tensor is never held whole. With `only_at` ((B, T-1), nonzero where a value is wanted: the
-// response or answer tokens) the head runs at those positions alone and the others read 0: with long prompts
-// and short answers most of the head's work and all but a few of its saved log-softmax rows are skipped.
+// (B, T, vocab) tensor is never held whole.
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
-                             const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
-                             bool with_entropy = false, int64_t chunk = 512, double temperature = 1.0,
-                             const at::Tensor& only_at = {}, bool checkpoint_layers = false);
+                             const at::Tensor& attention_mask, const LogprobOptions& opt = {});
 
 // Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
 // causal-LM loss of the reference implementation.

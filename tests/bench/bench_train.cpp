@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
   for (int s = 0; s <= steps; ++s) {  // step 0 warms up allocator, OpenBLAS buffers and autograd
     StepTimes st;
     auto t0 = Clock::now();
-    const TokenLogprobs lp = token_logprobs(cfg, w, ids, mask, {}, /*with_entropy=*/false, chunk);
+    LogprobOptions o;
+    o.chunk = chunk;
+    const TokenLogprobs lp = token_logprobs(cfg, w, ids, mask, o);
     // On-policy: old log-probs equal the current ones, as in the first mini-batch of a GRPO step.
     const PolicyLoss loss =
         grpo_policy_loss(lp.logprobs, lp.logprobs.detach(), advantages, response, loss_cfg);

@@ -173,7 +173,10 @@ TEST_P(ModelFixture, ChunkedLogprobsAndTheirGradients) {
     const at::Tensor want = ref(name + ".next_token_logprobs");
     for (int64_t chunk : {1, 7, 4096}) {
       at::NoGradGuard no_grad;
-      const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, /*with_entropy=*/true, chunk);
+      LogprobOptions o;
+      o.with_entropy = true;
+      o.chunk = chunk;
+      const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
       EXPECT_LE(((lp.logprobs - want).abs() * valid).max().item<double>(), 1e-4) << name << " chunk " << chunk;
       const at::Tensor full = at::log_softmax(ref(name + ".logits"), -1).narrow(1, 0, ids.size(1) - 1);
       const at::Tensor ent = -(full.exp() * full).sum(-1);
@@ -187,7 +190,9 @@ TEST_P(ModelFixture, ChunkedLogprobsAndTheirGradients) {
   const auto params = decoder_named_parameters(cfg_, w_);
   for (const auto& [n, t] : params) t.set_requires_grad(true);
   const at::Tensor v = mask.narrow(1, 1, ids.size(1) - 1).to(at::kFloat);
-  const at::Tensor loss = -(token_logprobs(cfg_, w_, ids, mask, {}, false, 5).logprobs * v).sum() / v.sum();
+  LogprobOptions five;
+  five.chunk = 5;
+  const at::Tensor loss = -(token_logprobs(cfg_, w_, ids, mask, five).logprobs * v).sum() / v.sum();
   EXPECT_NEAR(loss.item<double>(), g["loss"].get<double>(), 1e-5);
   loss.backward();
   for (const auto& [n, t] : params) {
@@ -214,7 +219,11 @@ TEST_P(ModelFixture, ResponseOnlyHeadMatchesTheFullHead) {
       t.set_requires_grad(true);
       if (t.grad().defined()) t.mutable_grad().zero_();
     }
-    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, /*with_entropy=*/true, 3, 1.0, sel);
+    LogprobOptions o;
+    o.with_entropy = true;
+    o.chunk = 3;
+    o.only_at = sel;
+    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
     const at::Tensor loss = -(lp.logprobs * only_at).sum() + 0.1 * (lp.entropy * only_at).sum();
     loss.backward();
     std::vector<at::Tensor> g;
@@ -238,7 +247,9 @@ TEST_P(ModelFixture, ResponseOnlyHeadMatchesTheFullHead) {
   EXPECT_GT(moved, 0.0);
   // An empty selection is all zeros, not an error.
   at::NoGradGuard no_grad;
-  EXPECT_EQ(token_logprobs(cfg_, w_, ids, mask, {}, false, 3, 1.0, at::zeros_like(valid)).logprobs.abs().sum().item<double>(), 0.0);
+  LogprobOptions none;
+  none.only_at = at::zeros_like(valid);
+  EXPECT_EQ(token_logprobs(cfg_, w_, ids, mask, none).logprobs.abs().sum().item<double>(), 0.0);
 }
 
 // Activation checkpointing (each layer recomputed in backward) gives the same log-probs and the same gradients
@@ -253,7 +264,12 @@ TEST_P(ModelFixture, ActivationCheckpointingGivesTheSameGradients) {
       t.set_requires_grad(true);
       if (t.grad().defined()) t.mutable_grad().zero_();
     }
-    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, {}, true, 5, 1.0, valid, checkpoint);
+    LogprobOptions o;
+    o.with_entropy = true;
+    o.chunk = 5;
+    o.only_at = valid;
+    o.checkpoint_layers = checkpoint;
+    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
     const at::Tensor loss = -(lp.logprobs * valid).sum() + 0.1 * (lp.entropy * valid).sum();
     loss.backward();
     std::vector<at::Tensor> g;
