@@ -349,19 +349,17 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
   if (opt.chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
   const int64_t chunk = opt.chunk;
   const bool with_entropy = opt.with_entropy;
-  const double temperature = opt.temperature;
-  const at::Tensor& only_at = opt.only_at;
   const ForwardOutput f =
       decoder_forward(cfg, w, input_ids, attention_mask, opt.position_ids, /*keep_hidden_states=*/false,
                       /*compute_logits=*/false, opt.checkpoint_layers);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   TokenLogprobs out;
-  if (only_at.defined()) {
-    // Row r = b * T + t of the flattened hidden states predicts token r + 1; the selected rows go through
-    // the head in chunks and are scattered back into zeros.
-    const auto lopts = at::TensorOptions(at::kLong).device(input_ids.device());
-    const at::Tensor row = (at::arange(B, lopts) * T).view({B, 1}) + at::arange(T - 1, lopts).view({1, T - 1});
-    const at::Tensor sel = row.masked_select(only_at.ne(0));
+  if (opt.only_at.defined()) {
+    // Output position p = b * (T-1) + t is predicted by row b * T + t = p + b of the flattened hidden states
+    // (which predicts token row + 1); the selected rows go through the head in chunks and are scattered back
+    // into zeros.
+    const at::Tensor pos = opt.only_at.ne(0).reshape({B * (T - 1)}).nonzero().squeeze(1);
+    const at::Tensor sel = pos + at::div(pos, std::max<int64_t>(1, T - 1), "floor");
     const at::Tensor hidden = f.final_hidden.reshape({B * T, cfg.hidden_size}).index_select(0, sel);
     const at::Tensor target = input_ids.reshape({B * T}).index_select(0, sel + 1);
     const int64_t N = sel.size(0);
@@ -370,13 +368,12 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
     do {  // at least once, so that an empty selection still yields (empty) tensors
       const int64_t c = std::min(chunk, N - s);
       const HeadLogprobs h =
-          head_logprobs(hidden.narrow(0, s, c), w.lm_head, target.narrow(0, s, c), temperature, with_entropy);
+          head_logprobs(hidden.narrow(0, s, c), w.lm_head, target.narrow(0, s, c), opt.temperature, with_entropy);
       logp.push_back(h.logprobs);
       if (with_entropy) ent.push_back(h.entropy);
       s += c;
     } while (s < N);
     const at::Tensor zeros = at::zeros({B * (T - 1)}, f.final_hidden.options().dtype(at::kFloat));
-    const at::Tensor pos = only_at.ne(0).reshape({B * (T - 1)}).nonzero().squeeze(1);
     out.logprobs = zeros.scatter(0, pos, at::cat(logp)).view({B, T - 1});
     if (with_entropy) out.entropy = zeros.scatter(0, pos, at::cat(ent)).view({B, T - 1});
     return out;
@@ -386,7 +383,7 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
     const int64_t c = std::min(chunk, T - 1 - s);
     const at::Tensor hidden = f.final_hidden.narrow(1, s, c).reshape({B * c, cfg.hidden_size});
     const at::Tensor target = input_ids.narrow(1, s + 1, c).reshape({B * c});
-    const HeadLogprobs h = head_logprobs(hidden, w.lm_head, target, temperature, with_entropy);
+    const HeadLogprobs h = head_logprobs(hidden, w.lm_head, target, opt.temperature, with_entropy);
     logp.push_back(h.logprobs.view({B, c}));
     if (with_entropy) ent.push_back(h.entropy.view({B, c}));
   }

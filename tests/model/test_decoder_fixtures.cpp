@@ -56,6 +56,35 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
     throw std::runtime_error("no batch " + name);
   }
 
+  // The log-probs (and entropy) of a batch under `o`, and every parameter's gradient of the loss
+  // -sum(log-probs * m) + 0.1 sum(entropy * m).
+  std::pair<TokenLogprobs, std::vector<at::Tensor>> loss_gradients(const at::Tensor& ids, const at::Tensor& mask,
+                                                                   const LogprobOptions& o, const at::Tensor& m) {
+    const auto params = decoder_named_parameters(cfg_, w_);
+    for (const auto& [n, t] : params) {
+      t.set_requires_grad(true);
+      if (t.grad().defined()) t.mutable_grad().zero_();
+    }
+    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
+    (-(lp.logprobs * m).sum() + 0.1 * (lp.entropy * m).sum()).backward();
+    std::vector<at::Tensor> g;
+    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
+    return {lp, g};
+  }
+
+  // Each gradient of `got` within `tol` of the largest magnitude of the same tensor of `want`, and the
+  // gradients not all zero.
+  void expect_same_gradients(const std::vector<at::Tensor>& got, const std::vector<at::Tensor>& want, double tol) {
+    const auto params = decoder_named_parameters(cfg_, w_);
+    double moved = 0;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      moved += want[k].abs().sum().item<double>();
+      const double scale = want[k].abs().max().item<double>();
+      EXPECT_LE((got[k] - want[k]).abs().max().item<double>(), tol * scale + 1e-12) << params[k].first;
+    }
+    EXPECT_GT(moved, 0.0);
+  }
+
   std::string dir_;
   json meta_;
   ModelConfig cfg_;
@@ -213,38 +242,18 @@ TEST_P(ModelFixture, ResponseOnlyHeadMatchesTheFullHead) {
   ASSERT_GT(only_at.sum().item<double>(), 4.0);
   ASSERT_LT(only_at.sum().item<double>(), valid.sum().item<double>());
   const at::Tensor want = ref("right_padded.next_token_logprobs");
-  const auto params = decoder_named_parameters(cfg_, w_);
-  const auto grads_of = [&](const at::Tensor& sel) {
-    for (const auto& [n, t] : params) {
-      t.set_requires_grad(true);
-      if (t.grad().defined()) t.mutable_grad().zero_();
-    }
-    LogprobOptions o;
-    o.with_entropy = true;
-    o.chunk = 3;
-    o.only_at = sel;
-    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
-    const at::Tensor loss = -(lp.logprobs * only_at).sum() + 0.1 * (lp.entropy * only_at).sum();
-    loss.backward();
-    std::vector<at::Tensor> g;
-    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
-    return std::make_pair(lp, g);
-  };
-  const auto [full, g_full] = grads_of(at::Tensor());
-  const auto [part, g_part] = grads_of(only_at);
+  LogprobOptions o;
+  o.with_entropy = true;
+  o.chunk = 3;
+  const auto [full, g_full] = loss_gradients(ids, mask, o, only_at);
+  o.only_at = only_at;
+  const auto [part, g_part] = loss_gradients(ids, mask, o, only_at);
   EXPECT_LE(((part.logprobs - want).abs() * only_at).max().item<double>(), 1e-4);
   EXPECT_LE(((part.logprobs - full.logprobs).abs() * only_at).max().item<double>(), 1e-6);
   EXPECT_LE(((part.entropy - full.entropy).abs() * only_at).max().item<double>(), 1e-6);
   EXPECT_EQ((part.logprobs * (1 - only_at)).abs().max().item<double>(), 0.0);  // nothing outside the selection
   EXPECT_EQ((part.entropy * (1 - only_at)).abs().max().item<double>(), 0.0);
-  double moved = 0;
-  for (std::size_t k = 0; k < params.size(); ++k) {
-    moved += g_full[k].abs().sum().item<double>();
-    // Within 1e-5 of the tensor's largest gradient (sums over a subset of rows round differently).
-    const double scale = g_full[k].abs().max().item<double>();
-    EXPECT_LE((g_part[k] - g_full[k]).abs().max().item<double>(), 1e-5 * scale + 1e-12) << params[k].first;
-  }
-  EXPECT_GT(moved, 0.0);
+  expect_same_gradients(g_part, g_full, 1e-5);  // sums over a subset of rows round differently
   // An empty selection is all zeros, not an error.
   at::NoGradGuard no_grad;
   LogprobOptions none;
@@ -258,35 +267,17 @@ TEST_P(ModelFixture, ActivationCheckpointingGivesTheSameGradients) {
   const json& b = batch("right_padded");
   const at::Tensor ids = ids_tensor(b["input_ids"]), mask = ids_tensor(b["attention_mask"]);
   const at::Tensor valid = ids_tensor(b["next_token_logprobs_valid"]).to(at::kFloat);
-  const auto params = decoder_named_parameters(cfg_, w_);
-  const auto run = [&](bool checkpoint) {
-    for (const auto& [n, t] : params) {
-      t.set_requires_grad(true);
-      if (t.grad().defined()) t.mutable_grad().zero_();
-    }
-    LogprobOptions o;
-    o.with_entropy = true;
-    o.chunk = 5;
-    o.only_at = valid;
-    o.checkpoint_layers = checkpoint;
-    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
-    const at::Tensor loss = -(lp.logprobs * valid).sum() + 0.1 * (lp.entropy * valid).sum();
-    loss.backward();
-    std::vector<at::Tensor> g;
-    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
-    return std::make_pair(lp.logprobs.detach(), g);
-  };
-  const auto [lp_stored, g_stored] = run(false);
-  const auto [lp_ckpt, g_ckpt] = run(true);
+  LogprobOptions o;
+  o.with_entropy = true;
+  o.chunk = 5;
+  o.only_at = valid;
+  const auto [stored, g_stored] = loss_gradients(ids, mask, o, valid);
+  o.checkpoint_layers = true;
+  const auto [ckpt, g_ckpt] = loss_gradients(ids, mask, o, valid);
+  const at::Tensor lp_stored = stored.logprobs.detach(), lp_ckpt = ckpt.logprobs.detach();
   EXPECT_LE((lp_ckpt - lp_stored).abs().max().item<double>(), 1e-6);
   EXPECT_LE(((lp_ckpt - ref("right_padded.next_token_logprobs")).abs() * valid).max().item<double>(), 1e-4);
-  double moved = 0;
-  for (std::size_t k = 0; k < params.size(); ++k) {
-    moved += g_stored[k].abs().sum().item<double>();
-    const double scale = g_stored[k].abs().max().item<double>();
-    EXPECT_LE((g_ckpt[k] - g_stored[k]).abs().max().item<double>(), 1e-6 * scale + 1e-12) << params[k].first;
-  }
-  EXPECT_GT(moved, 0.0);
+  expect_same_gradients(g_ckpt, g_stored, 1e-6);
 }
 
 }  // namespace
