@@ -277,7 +277,7 @@ void CheckpointSaver::wait() {
 }
 
 void CheckpointSaver::prepare(const RunState& s) {
-  if (!active_ || !cfg_.async) return;
+  if (!snapshots()) return;
   wait();
   std::vector<at::Tensor> live;
   for (auto& [name, t] : checkpoint_tensors(s)) live.push_back(std::move(t));

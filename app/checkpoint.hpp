@@ -78,6 +78,8 @@ class CheckpointSaver {
   // Async saves: allocates the snapshot's host buffers for `s` in the background (at the start of a run), so that
   // the first save blocks for a copy only, not for faulting in fresh pages.
   void prepare(const RunState& s);
+  // Whether this rank keeps a host snapshot of the state (it writes, asynchronously): the memory plan counts it.
+  bool snapshots() const { return active_ && cfg_.async; }
   void wait();  // until the save in flight is complete; rethrows its failure
   int64_t saved_step() const { return saved_step_; }     // step of the last save started, -1 before the first
   double write_seconds() const { return write_seconds_; }  // the last completed save's wall time (0 before one)

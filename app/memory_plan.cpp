@@ -15,7 +15,6 @@ namespace {
 constexpr double kFloat = 4;
 constexpr double kRuntimeBytes = 0.25e9;  // libtorch, MPI, thread pools (measured: 0.17-0.22 GB)
 
-
 std::string gb(double bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);

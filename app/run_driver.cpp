@@ -123,9 +123,10 @@ int64_t parameter_bytes(const Policy& p) {
 // Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit.
 template <class Say>
 void memory_plan_check(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
-                       const model::ModelConfig& cfg, const StepTrainer& trainer, const Say& say) {
+                       const model::ModelConfig& cfg, const StepTrainer& trainer, const CheckpointSaver& saver,
+                       const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
-  w.snapshot = opt.save && c.checkpoint.async && trainer.holds_state();
+  w.snapshot = saver.snapshots();
   std::string source = "run.memory_limit_gb";
   const double available =
       c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, source);
@@ -138,17 +139,17 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
     if (!fits) say(kind + ": warning: the memory plan does not fit, but run.memory_check is false: going on");
     return;
   }
-  const std::string section = kind == "sft" ? "sft" : "grpo";
+  // kind is the config section of the run: "grpo" or "sft".
+  const bool sft = kind == "sft";
+  const int64_t budget = sft ? c.sft.micro_batch_tokens : c.grpo.micro_batch_tokens;
+  const bool checkpointing = sft ? c.sft.activation_checkpointing : c.grpo.activation_checkpointing;
   throw UsageError(
       kind + ": the memory plan needs about " + format_fixed(peak / 1e9, 2) + " GB per rank but a rank has " +
       format_fixed(plan.available / 1e9, 2) + " GB (" + plan.available_source + "; see the plan above). To fit: lower " +
-      section + ".micro_batch_tokens (now " +
-      std::to_string(kind == "sft" ? c.sft.micro_batch_tokens : c.grpo.micro_batch_tokens) + ")" +
-      ((kind == "sft" ? c.sft.activation_checkpointing : c.grpo.activation_checkpointing)
-           ? ""
-           : ", set " + section + ".activation_checkpointing=true") +
-      (kind == "sft" ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
-      "; set checkpoint.async=false (no host snapshot)" + (kind == "sft" ? "" : "; grpo.kl_coef=0 (no reference copy)") +
+      kind + ".micro_batch_tokens (now " + std::to_string(budget) + ")" +
+      (checkpointing ? "" : ", set " + kind + ".activation_checkpointing=true") +
+      (sft ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
+      "; set checkpoint.async=false (no host snapshot)" + (sft ? "" : "; grpo.kl_coef=0 (no reference copy)") +
       "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the detected memory is wrong "
       "(run.memory_check=false to go on regardless)");
 }
@@ -232,7 +233,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.reference = s.policy.origin;
   }
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
-  memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, say);
+  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step);
+  memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) {
     model::AdamW& adam = s.learner->optimizer();
     for (std::size_t i = 0; i < ck->exp_avg.size(); ++i) {
@@ -257,7 +259,6 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     for (const auto& n : notes) log.message(kind + ": resume: setting changed: " + n);
     ck.reset();  // the loaded tensors now live in the state
   }
-  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step);
   saver.prepare(s);  // the async snapshot's buffers are faulted in while the first steps run
   const int64_t total = trainer->total_steps();
   const StopPoll stop{&signals.flag(), &world};
