@@ -202,8 +202,7 @@ int cmd_export(parallel::Runtime& rt, const std::vector<std::string>& args) {
   if (rt.rank() != 0) return 0;
 
   Policy p = export_source_load(source);
-  int64_t params = 0;
-  for (const auto& [name, t] : model::decoder_named_parameters(p.cfg, p.w)) params += t.numel();
+  const int64_t params = model::parameter_count(p.cfg);
   if (out.has_parent_path()) fs::create_directories(out.parent_path());
   const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);

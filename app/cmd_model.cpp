@@ -129,11 +129,10 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
   const fs::path tmp = out + ".tmp." + std::to_string(::getpid());
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  int64_t n = 0;
+  const int64_t n = model::parameter_count(cfg);
   try {
     const model::DecoderWeights w = model::decoder_weights_random(cfg, seed);
     const auto params = model::decoder_named_parameters(cfg, w);
-    for (const auto& [name, t] : params) n += t.numel();
     model::safetensors_save((tmp / "model.safetensors").string(), params);
     write_text(tmp / "config.json", model::model_config_to_json(cfg));
     write_text(tmp / "tokenizer.json", tokenizer_json);

@@ -41,28 +41,16 @@ int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences) 
   return std::clamp<int64_t>(budget / L, 1, std::max<int64_t>(1, sequences)) * L;
 }
 
-int64_t parameter_count(const model::ModelConfig& c) {
-  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
-                inter = c.intermediate_size;
-  int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * inter + 2 * h;
-  if (c.qkv_bias) layer += q + 2 * kv;
-  if (c.o_bias) layer += h;
-  if (c.mlp_bias) layer += 2 * inter + h;
-  if (c.qk_norm) layer += 2 * c.head_dim;
-  const int64_t embed = c.vocab_size * h;
-  return embed + c.num_layers * layer + h + (c.tie_word_embeddings ? 0 : embed);
-}
-
 MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, double available_bytes,
                        const std::string& available_source) {
   MemoryPlan p;
   p.available = available_bytes;
   p.available_source = available_source;
-  const double P = static_cast<double>(parameter_count(c)), h = static_cast<double>(c.hidden_size),
+  const double P = static_cast<double>(model::parameter_count(c)), h = static_cast<double>(c.hidden_size),
                q = static_cast<double>(c.num_heads * c.head_dim), kv = static_cast<double>(c.num_kv_heads * c.head_dim),
                inter = static_cast<double>(c.intermediate_size), heads = static_cast<double>(c.num_heads),
                layers = static_cast<double>(c.num_layers), vocab = static_cast<double>(c.vocab_size);
-  const std::string params = std::to_string(parameter_count(c)) + " parameters";
+  const std::string params = std::to_string(model::parameter_count(c)) + " parameters";
   double persistent = 0;
   const auto add = [&](const std::string& name, double bytes, const std::string& detail) {
     p.parts.push_back({name, bytes, detail});

@@ -48,9 +48,6 @@ struct MemoryPlan {
 // still forms a micro-batch of its own).
 int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences);
 
-// Parameters of a decoder with this configuration.
-int64_t parameter_count(const model::ModelConfig& cfg);
-
 // The estimate (fp32 weights and activations, the stored-activation backward of model/decoder.cpp).
 MemoryPlan memory_plan(const model::ModelConfig& cfg, const MemoryWorkload& w, double available_bytes,
                        const std::string& available_source);

@@ -114,12 +114,6 @@ std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts&
   return changed;
 }
 
-int64_t parameter_bytes(const Policy& p) {
-  int64_t n = 0;
-  for (const auto& t : policy_parameters(p)) n += t.numel();
-  return n * static_cast<int64_t>(sizeof(float));
-}
-
 // Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit.
 template <class Say>
 void memory_plan_check(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
@@ -262,7 +256,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   saver.prepare(s);  // the async snapshot's buffers are faulted in while the first steps run
   const int64_t total = trainer->total_steps();
   const StopPoll stop{&signals.flag(), &world};
-  const double save_estimate = static_cast<double>(parameter_bytes(s.policy)) * 3 / 2e8;  // before a save is measured
+  const double save_estimate = static_cast<double>(model::parameter_count(s.policy.cfg)) * sizeof(float) * 3 / 2e8;  // before a save is measured
   const auto eval_due = [&](int64_t done) {
     return !data.eval.rows.empty() && (done % c.log.eval_every == 0 || done == total);
   };

@@ -184,4 +184,16 @@ std::string model_config_to_json(const ModelConfig& c) {
   return j.dump(2) + "\n";
 }
 
+int64_t parameter_count(const ModelConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
+                inter = c.intermediate_size;
+  int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * inter + 2 * h;
+  if (c.qkv_bias) layer += q + 2 * kv;
+  if (c.o_bias) layer += h;
+  if (c.mlp_bias) layer += 2 * inter + h;
+  if (c.qk_norm) layer += 2 * c.head_dim;
+  const int64_t embed = c.vocab_size * h;
+  return embed + c.num_layers * layer + h + (c.tie_word_embeddings ? 0 : embed);
+}
+
 }  // namespace toolgrpo::model

@@ -49,4 +49,7 @@ ModelConfig model_config_load(const std::string& dir);
 // A config.json that model_config_parse reads back to the same config.
 std::string model_config_to_json(const ModelConfig& cfg);
 
+// Parameters of a decoder with this configuration (a tied head counted once).
+int64_t parameter_count(const ModelConfig& c);
+
 }  // namespace toolgrpo::model

@@ -13,7 +13,7 @@ model::ModelConfig qwen25_05b() { return model::model_preset("qwen2", "qwen2.5-0
 
 TEST(MemoryPlan, ParameterCountsOfPublishedModels) {
   // The published parameter count of Qwen2.5-0.5B (the sum of its safetensors tensors).
-  EXPECT_EQ(parameter_count(qwen25_05b()), 494032768);
+  EXPECT_EQ(model::parameter_count(qwen25_05b()), 494032768);
   // Llama-3.2-1B: 1,235,814,400 parameters (tied, no biases, 32/8 heads of 64).
   model::ModelConfig l;
   l.vocab_size = 128256;
@@ -24,7 +24,7 @@ TEST(MemoryPlan, ParameterCountsOfPublishedModels) {
   l.num_kv_heads = 8;
   l.head_dim = 64;
   l.tie_word_embeddings = true;
-  EXPECT_EQ(parameter_count(l), 1235814400);
+  EXPECT_EQ(model::parameter_count(l), 1235814400);
 }
 
 TEST(MemoryPlan, LargestMicroBatchFollowsTheTokenBudget) {

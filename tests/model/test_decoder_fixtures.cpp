@@ -92,6 +92,13 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<SafetensorsFile> ref_;
 };
 
+// The parameter count from config.json alone equals the tensors the reference wrote.
+TEST_P(ModelFixture, ParameterCountFromTheConfig) {
+  int64_t n = 0;
+  for (const auto& [name, t] : decoder_named_parameters(cfg_, w_)) n += t.numel();
+  EXPECT_EQ(parameter_count(cfg_), n);
+}
+
 TEST_P(ModelFixture, RopeFrequencies) {
   const at::Tensor want = ref(meta_["rope"]["inv_freq_tensor"].get<std::string>());
   const at::Tensor got = rope_inv_freq(cfg_);
