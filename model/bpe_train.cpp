@@ -2,7 +2,6 @@
 #include "model/bpe_train.hpp"
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
 
@@ -109,46 +108,10 @@ BpeTrained bpe_train(const std::vector<std::string>& texts, const BpeTrainOption
     }
   }
 
-  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
-  for (int b = 0; b < 256; ++b) vocab[byte_level_token(static_cast<uint8_t>(b))] = b;
-  int64_t next_id = 256 + static_cast<int64_t>(specials.size());
-  nlohmann::json merge_list = nlohmann::json::array();
-  for (const auto& [l, r] : merges) {
-    if (!vocab.contains(l + r)) vocab[l + r] = next_id++;
-    merge_list.push_back(l + " " + r);
-  }
-  nlohmann::json added = nlohmann::json::array();
-  for (std::size_t k = 0; k < specials.size(); ++k) {
-    const int64_t id = 256 + static_cast<int64_t>(k);
-    added.push_back({{"id", id}, {"content", specials[k]}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", bt.is_special(id)}});
-  }
-  const nlohmann::json byte_level = {
-      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
-  // The Qwen2 split: the encoder cuts text where Qwen's tokenizer does, then applies these merges by rank.
-  const nlohmann::json split = {
-      {"type", "Split"},
-      {"pattern",
-       {{"Regex",
-         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-         "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
-      {"behavior", "Isolated"},
-      {"invert", false}};
-  nlohmann::ordered_json j;
-  j["version"] = "1.0";
-  j["truncation"] = nullptr;
-  j["padding"] = nullptr;
-  j["added_tokens"] = added;
-  j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}};
-  j["post_processor"] = nullptr;
-  j["decoder"] = byte_level;
-  j["model"] = {{"type", "BPE"},          {"dropout", nullptr},          {"unk_token", nullptr},
-                {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
-                {"byte_fallback", false}, {"vocab", vocab},               {"merges", merge_list}};
+  const ByteLevelBpeJson file = byte_level_bpe_json(merges, /*qwen_split=*/true);
   BpeTrained out;
-  out.tokenizer_json = j.dump(1) + "\n";
-  out.vocab_size = next_id;
+  out.tokenizer_json = file.text;
+  out.vocab_size = file.vocab_size;
   out.merges = static_cast<int64_t>(merges.size());
   return out;
 }

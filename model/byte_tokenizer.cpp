@@ -121,29 +121,51 @@ int byte_level_byte(uint32_t cp) {
   return cp < t.size() ? t[cp] : -1;
 }
 
-std::string ByteTokenizer::to_tokenizer_json() const {
+std::string ByteTokenizer::to_tokenizer_json() const { return byte_level_bpe_json({}, false).text; }
+
+ByteLevelBpeJson byte_level_bpe_json(const std::vector<std::pair<std::string, std::string>>& merges,
+                                     bool qwen_split) {
+  const ByteTokenizer bt;
   nlohmann::json vocab = nlohmann::json::object();
   for (int b = 0; b < 256; ++b) vocab[byte_level_token(static_cast<uint8_t>(b))] = b;
   nlohmann::json added = nlohmann::json::array();
-  for (std::size_t k = 0; k < specials_.size(); ++k) {
+  for (std::size_t k = 0; k < bt.specials().size(); ++k) {
     const int64_t id = 256 + static_cast<int64_t>(k);
-    added.push_back({{"id", id}, {"content", specials_[k]}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", is_special(id)}});
+    added.push_back({{"id", id}, {"content", bt.specials()[k]}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", bt.is_special(id)}});
   }
+  int64_t next_id = bt.vocab_size();
+  nlohmann::json merge_list = nlohmann::json::array();
+  for (const auto& [l, r] : merges) {
+    if (!vocab.contains(l + r)) vocab[l + r] = next_id++;
+    merge_list.push_back(l + " " + r);
+  }
+  const nlohmann::json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
+  // The Qwen2 split: text is cut where Qwen's tokenizer cuts it, then the merges apply by rank.
+  const nlohmann::json split = {
+      {"type", "Split"},
+      {"pattern",
+       {{"Regex",
+         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+         "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
+      {"behavior", "Isolated"},
+      {"invert", false}};
   const nlohmann::json j = {
       {"version", "1.0"},
       {"truncation", nullptr},
       {"padding", nullptr},
       {"added_tokens", added},
       {"normalizer", nullptr},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+      {"pre_tokenizer",
+       qwen_split ? nlohmann::json{{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}} : byte_level},
       {"post_processor", nullptr},
-      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+      {"decoder", byte_level},
       {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
                  {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
-                 {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
+                 {"vocab", vocab}, {"merges", merge_list}}},
   };
-  return j.dump(2) + "\n";
+  return {j.dump(2) + "\n", next_id};
 }
 
 bool ByteTokenizer::describes(const std::string& text) {

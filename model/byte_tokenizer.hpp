@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace toolgrpo::model {
@@ -42,6 +43,15 @@ int byte_level_byte(uint32_t code_point);
 
 // Appends bytes as UTF-8 text, replacing invalid sequences with U+FFFD as Rust's from_utf8_lossy does.
 void utf8_lossy_append(std::string& out, std::string_view bytes);
+
+// A Hugging Face tokenizer.json of byte-level BPE: the 256 byte tokens (ids 0..255), the special tokens of
+// ByteTokenizer (256..), then each merge's token in order of first appearance; with `qwen_split`, the Qwen2
+// split pre-tokenizer before the byte-level step. No merges and no split: ByteTokenizer's own file.
+struct ByteLevelBpeJson {
+  std::string text;
+  int64_t vocab_size = 0;
+};
+ByteLevelBpeJson byte_level_bpe_json(const std::vector<std::pair<std::string, std::string>>& merges, bool qwen_split);
 
 // The Qwen/ChatML rendering of a system + user turn with the assistant generation prompt.
 std::string render_chatml(std::string_view system, std::string_view user);
