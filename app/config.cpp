@@ -134,6 +134,8 @@ const std::vector<Field>& fields() {
       field("grpo.micro_batch_tokens", &Config::grpo, &GrpoSection::micro_batch_tokens),
       field("grpo.activation_checkpointing", &Config::grpo, &GrpoSection::activation_checkpointing),
       field("grpo.skip_zero_advantage", &Config::grpo, &GrpoSection::skip_zero_advantage),
+      field("grpo.prefix_sharing", &Config::grpo, &GrpoSection::prefix_sharing),
+      field("grpo.response_only_head", &Config::grpo, &GrpoSection::response_only_head),
       field("grpo.epochs", &Config::grpo, &GrpoSection::epochs),
       field("grpo.steps", &Config::grpo, &GrpoSection::steps),
       field("grpo.clip_low", &Config::grpo, &GrpoSection::clip_low),

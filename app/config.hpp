@@ -52,6 +52,8 @@ struct GrpoSection {
   int64_t micro_batch_tokens = 8192;
   bool activation_checkpointing = false;  // recompute each layer in backward: same gradients, less memory
   bool skip_zero_advantage = true;  // no forward/backward for sequences whose loss gradient is exactly zero
+  bool prefix_sharing = true;  // a group's prompt forwarded (and back-propagated) once for all its samples
+  bool response_only_head = true;  // the vocabulary head at response positions only (false: every position)
   int64_t epochs = 1;
   int64_t steps = 0;  // 0: as many as the epochs take
   double clip_low = 0.2;

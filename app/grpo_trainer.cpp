@@ -63,19 +63,21 @@ void add_stats(io::MetricsRow& row, const std::string& name, const std::vector<d
 }
 
 // Log-probs of the target tokens of `seqs[i]` for i in `which` (no gradient), in micro-batches of `budget`.
+// With share_prefix, each prompt's forward runs once for the sequences that continue it; without
+// response_only, the head runs over every position of unshared rows.
 void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const std::vector<SeqRef>& seqs,
-                     const std::vector<std::size_t>& which, int64_t budget,
+                     const std::vector<std::size_t>& which, int64_t budget, bool share_prefix, bool response_only,
                      std::vector<std::vector<float>>& out) {
   at::NoGradGuard no_grad;
   for_each_micro_batch(
       seqs, which, budget, pol.device,
       [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
-        model::LogprobOptions o;
-        o.only_at = b.target_any;  // every response token, trained or not
-        const at::Tensor lp = model::token_logprobs(pol.cfg, w, b.ids, b.attention, o).logprobs;
+        // every response token, trained or not
+        const at::Tensor lp = batch_logprobs(pol.cfg, w, b, {}, response_only ? b.target_any : at::Tensor()).logprobs;
         std::vector<std::vector<float>> v = target_values_unpack(part, lp);
         for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
-      });
+      },
+      share_prefix);
 }
 
 // GRPO on this rank: the three parts of a step (collect, train, sync) and the evaluation, over the run's state.
@@ -115,11 +117,21 @@ class GrpoTrainer final : public StepTrainer {
     w.trains = roles_.trains;
     w.reference = ref_w_.embed.defined();
     if (roles_.trains) {
-      const int64_t per_mini = (c_.rollout.prompts_per_step * G + c_.grpo.mini_batches - 1) / c_.grpo.mini_batches;
-      const int64_t per_rank = (per_mini + training_ranks() - 1) / std::max(1, training_ranks());
-      w.longest_sequence = prompt + new_tokens;
-      w.micro_batch_tokens = largest_micro_batch(c_.grpo.micro_batch_tokens, w.longest_sequence, per_rank);
-      w.head_tokens = w.micro_batch_tokens / w.longest_sequence * new_tokens;  // response positions only
+      const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / std::max<int64_t>(1, b); };
+      const int64_t budget = c_.grpo.micro_batch_tokens, ranks = training_ranks();
+      if (c_.grpo.prefix_sharing) {  // rows of one prompt and the k samples that fit the budget after it
+        const int64_t k = std::clamp<int64_t>((budget - prompt) / std::max<int64_t>(1, new_tokens), 1, G);
+        const int64_t groups = ceil_div(ceil_div(c_.rollout.prompts_per_step, c_.grpo.mini_batches), ranks);
+        w.longest_sequence = prompt + k * new_tokens;
+        w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, groups * ceil_div(G, k));
+        w.head_tokens = w.micro_batch_tokens / w.longest_sequence * k * new_tokens;
+      } else {
+        const int64_t per_rank = ceil_div(ceil_div(c_.rollout.prompts_per_step * G, c_.grpo.mini_batches), ranks);
+        w.longest_sequence = prompt + new_tokens;
+        w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, per_rank);
+        w.head_tokens = c_.grpo.response_only_head ? w.micro_batch_tokens / w.longest_sequence * new_tokens
+                                                   : w.micro_batch_tokens;
+      }
       w.checkpointing = c_.grpo.activation_checkpointing;
     }
     if (roles_.generates) {
@@ -237,18 +249,19 @@ class GrpoTrainer final : public StepTrainer {
     const int64_t N = static_cast<int64_t>(seqs.size());
     if (roles_.trains && N > 0) {
       const parallel::Comm& tc = roles_.training;
+      const bool share = c_.grpo.prefix_sharing;
       const int64_t mb = std::min<int64_t>(c_.grpo.mini_batches, N), per = (N + mb - 1) / mb;
       std::vector<std::vector<std::size_t>> shares;  // this rank's sequences of each mini-batch, split by tokens
       std::vector<std::size_t> my;
       for (int64_t s0 = 0; s0 < N; s0 += per) {
         std::vector<std::size_t> items(static_cast<std::size_t>(std::min(N, s0 + per) - s0));
         std::iota(items.begin(), items.end(), static_cast<std::size_t>(s0));
-        shares.push_back(rank_share(seqs, items, tc.size(), tc.rank()));
+        shares.push_back(rank_share(seqs, items, tc.size(), tc.rank(), share));
         my.insert(my.end(), shares.back().begin(), shares.back().end());
       }
       std::sort(my.begin(), my.end());
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
-      target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, old_lp);
+      target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, share, c_.grpo.response_only_head, old_lp);
       for (std::size_t j : my)
         if (seqs[j].trained && sampled[j] != nullptr)
           for (std::size_t k = 0; k < old_lp[j].size() && k < sampled[j]->size(); ++k) {
@@ -256,7 +269,7 @@ class GrpoTrainer final : public StepTrainer {
             u.gap_sum += d, u.gap_tokens += 1, u.gap_max = std::max(u.gap_max, d);
           }
       if (c_.grpo.kl_coef > 0) {
-        target_logprobs(pol_, ref_w_, seqs, my, c_.grpo.micro_batch_tokens, ref_lp);
+        target_logprobs(pol_, ref_w_, seqs, my, c_.grpo.micro_batch_tokens, share, c_.grpo.response_only_head, ref_lp);
         std::vector<double> kl_seq(static_cast<std::size_t>(N), 0.0);
         for (std::size_t j : my) {
           const at::Tensor k = model::kl_penalty(at::tensor(old_lp[j]), at::tensor(ref_lp[j]), kl_kind_).to(at::kDouble);
@@ -308,9 +321,9 @@ class GrpoTrainer final : public StepTrainer {
               }
               model::LogprobOptions o;
               o.with_entropy = c_.grpo.entropy_coef != 0;
-              o.only_at = b.target_mask;  // the trained response tokens
               o.checkpoint_layers = c_.grpo.activation_checkpointing;
-              const model::TokenLogprobs lp = model::token_logprobs(pol_.cfg, pol_.w, b.ids, b.attention, o);
+              // the trained response tokens (packed rows give every response token; the loss masks the rest)
+              const model::TokenLogprobs lp = batch_logprobs(pol_.cfg, pol_.w, b, o, c_.grpo.response_only_head ? b.target_mask : at::Tensor());
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,
@@ -319,7 +332,8 @@ class GrpoTrainer final : public StepTrainer {
               l.loss.backward();
               u.pg_loss += l.pg_loss, u.clip_fraction += l.clip_fraction, u.entropy += l.entropy;
               u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
-            });
+            },
+            share);
         u.grad_norm = learner->update(lr, c_.grpo.max_grad_norm);
       }
     }

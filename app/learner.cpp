@@ -4,6 +4,8 @@
 #include <ATen/Functions.h>
 
 #include <algorithm>
+#include <numeric>
+#include <unordered_map>
 
 #include "parallel/rollout_transport.hpp"
 
@@ -42,8 +44,10 @@ SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device)
       if (seqs[static_cast<std::size_t>(r)].trained) ma[r][lp + k - 1] = 1;
     }
   }
-  if (!device.is_cpu())
-    b = {b.ids.to(device), b.attention.to(device), b.target_mask.to(device), b.target_any.to(device)};
+  if (!device.is_cpu()) {
+    b.ids = b.ids.to(device), b.attention = b.attention.to(device);
+    b.target_mask = b.target_mask.to(device), b.target_any = b.target_any.to(device);
+  }
   return b;
 }
 
@@ -91,33 +95,102 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
   return out;
 }
 
+std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items) {
+  std::vector<std::vector<std::size_t>> units;
+  std::unordered_map<const std::vector<int64_t>*, std::size_t> unit_of;
+  for (std::size_t i : items) {
+    const auto [it, fresh] = unit_of.emplace(seqs[i].prompt, units.size());
+    if (fresh) units.emplace_back();
+    units[it->second].push_back(i);
+  }
+  return units;
+}
+
+int64_t unit_tokens(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& unit) {
+  int64_t n = unit.empty() ? 0 : static_cast<int64_t>(seqs[unit.front()].prompt->size());
+  for (std::size_t i : unit) n += static_cast<int64_t>(seqs[i].target->size());
+  return n;
+}
+
 std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
-                                    int rank) {
+                                    int rank, bool share_prefix) {
+  std::vector<std::vector<std::size_t>> units;
+  if (share_prefix) {
+    units = prefix_units(seqs, items);
+  } else {
+    for (std::size_t i : items) units.push_back({i});
+  }
   std::vector<int64_t> cost;
-  for (std::size_t i : items) cost.push_back(seqs[i].length());
+  for (const auto& u : units) cost.push_back(unit_tokens(seqs, u));
   const std::vector<int> owner = parallel::balance_by_tokens(cost, ranks);
   std::vector<std::size_t> mine;
-  for (std::size_t k = 0; k < items.size(); ++k)
-    if (owner[k] == rank) mine.push_back(items[k]);
-  std::stable_sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) { return seqs[a].length() > seqs[b].length(); });
-  return mine;
+  std::vector<int64_t> mine_cost;
+  for (std::size_t k = 0; k < units.size(); ++k)
+    if (owner[k] == rank)
+      for (std::size_t i : units[k]) {
+        mine.push_back(i);
+        mine_cost.push_back(share_prefix ? cost[k] : seqs[i].length());
+      }
+  std::vector<std::size_t> order(mine.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return mine_cost[a] > mine_cost[b]; });
+  std::vector<std::size_t> out;
+  for (std::size_t k : order) out.push_back(mine[k]);
+  return out;
 }
 
 void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
                           at::Device device,
                           const std::function<void(const std::vector<std::size_t>&, const std::vector<SeqRef>&,
-                                                   const SequenceBatch&)>& fn) {
+                                                   const SequenceBatch&)>& fn,
+                          bool share_prefix) {
+  // Rows: one sequence each, or with sharing a prompt and the targets that fit the budget after it.
+  std::vector<std::vector<std::size_t>> rows;
+  if (share_prefix) {
+    for (const auto& unit : prefix_units(seqs, which)) {
+      const int64_t prompt = static_cast<int64_t>(seqs[unit.front()].prompt->size());
+      int64_t len = prompt;
+      for (std::size_t i : unit) {
+        const int64_t t = static_cast<int64_t>(seqs[i].target->size());
+        if (rows.empty() || seqs[rows.back().front()].prompt != seqs[i].prompt || len + t > budget) {
+          rows.push_back({});
+          len = prompt;
+        }
+        rows.back().push_back(i);
+        len += t;
+      }
+    }
+  } else {
+    for (std::size_t i : which) rows.push_back({i});
+  }
   std::vector<int64_t> lengths;
-  for (std::size_t i : which) lengths.push_back(seqs[i].length());
+  for (const auto& r : rows) lengths.push_back(unit_tokens(seqs, r));
   for (const auto& mb : micro_batches(lengths, budget)) {
     std::vector<std::size_t> idx;
     std::vector<SeqRef> part;
+    std::vector<model::PackedRow> packed;
     for (std::size_t k : mb) {
-      idx.push_back(which[k]);
-      part.push_back(seqs[which[k]]);
+      model::PackedRow row;
+      row.prompt = seqs[rows[k].front()].prompt;
+      for (std::size_t i : rows[k]) {
+        row.targets.push_back(seqs[i].target);
+        row.out_rows.push_back(static_cast<int64_t>(idx.size()));
+        idx.push_back(i);
+        part.push_back(seqs[i]);
+      }
+      packed.push_back(std::move(row));
     }
-    fn(idx, part, sequences_pack(part, device));
+    SequenceBatch b = sequences_pack(part, device);
+    if (share_prefix) b.packed = model::prefix_pack(packed, b.target_any.size(0), b.target_any.size(1), device);
+    fn(idx, part, b);
   }
+}
+
+model::TokenLogprobs batch_logprobs(const model::ModelConfig& cfg, const model::DecoderWeights& w,
+                                    const SequenceBatch& b, model::LogprobOptions o, const at::Tensor& only_at) {
+  if (b.packed.ids.defined()) return model::token_logprobs_packed(cfg, w, b.packed, o);
+  o.only_at = only_at;
+  return model::token_logprobs(cfg, w, b.ids, b.attention, o);
 }
 
 Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm)

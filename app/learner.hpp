@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "model/decoder.hpp"
 #include "model/optimizer.hpp"
 #include "parallel/comm.hpp"
 #include "parallel/tensor_collectives.hpp"
@@ -29,7 +30,17 @@ struct SequenceBatch {
   at::Tensor attention;    // (B, L) int64, 1 on real tokens
   at::Tensor target_mask;  // (B, L-1) float32, 1 where position t predicts a trained target token
   at::Tensor target_any;   // (B, L-1) float32, 1 where position t predicts any target token (trained or not)
+  // With prefix sharing: the same sequences with each shared prompt once (model::token_logprobs_packed gives
+  // their values in the layout above); undefined otherwise.
+  model::PrefixPacked packed;
 };
+
+// Log-probs (and entropy) of a micro-batch's target tokens in the (B, L-1) layout, 0 elsewhere: from the
+// packed rows when the batch has them, else from the padded rows with the head at `only_at` (target_mask for
+// the trained tokens, target_any for every response token; undefined: every position, values outside the
+// targets left in place).
+model::TokenLogprobs batch_logprobs(const model::ModelConfig& cfg, const model::DecoderWeights& w,
+                                    const SequenceBatch& b, model::LogprobOptions o, const at::Tensor& only_at);
 
 SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device = at::kCPU);
 
@@ -44,17 +55,28 @@ std::vector<std::vector<float>> target_values_unpack(const std::vector<SeqRef>& 
 // longer than the budget goes alone.
 std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& lengths, int64_t budget);
 
+// The sequences among `items` grouped by prompt (the same prompt vector), in order of first appearance: each
+// unit shares one prompt pass when prefix sharing is on.
+std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items);
+
+// Tokens of a unit's packed row: its prompt once plus every target.
+int64_t unit_tokens(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& unit);
+
 // The sequences among `items` (indices into `seqs`) that rank `rank` of `ranks` handles when they are split by
-// tokens (parallel::balance_by_tokens, in the order of `items`), longest first.
+// tokens (parallel::balance_by_tokens, in the order of `items`), longest first. With share_prefix, whole
+// prefix units are balanced (a unit costs its packed tokens), so a group's samples stay on one rank.
 std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
-                                    int rank);
+                                    int rank, bool share_prefix = false);
 
 // Runs `fn` on consecutive micro-batches of the sequences `which` (indices into `seqs`) under the token budget:
-// `idx` are the indices of the micro-batch's sequences, `batch` their packed tensors on `device`.
+// `idx` are the indices of the micro-batch's sequences, `batch` their packed tensors on `device`. With
+// share_prefix, sequences with the same prompt go into one packed row (batch.packed), the prompt counted once
+// against the budget; a unit over the budget is split into rows that each fit (at least one target per row).
 void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
                           at::Device device,
                           const std::function<void(const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
-                                                   const SequenceBatch& batch)>& fn);
+                                                   const SequenceBatch& batch)>& fn,
+                          bool share_prefix = false);
 
 class Learner {
  public:

@@ -74,7 +74,7 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     const double kept = w.checkpointing ? layers * h + 2 * per_token_layer : (layers + 1) * per_token_layer;
     training += add("activations", T * kept * kFloat,
                     std::to_string(w.micro_batch_tokens) + " tokens x " + std::to_string(c.num_layers) +
-                        " layers, sequences up to " + std::to_string(w.longest_sequence) + " tokens" +
+                        " layers, rows up to " + std::to_string(w.longest_sequence) + " tokens" +
                         (w.checkpointing ? ", checkpointed" : ""));
     const double rows = static_cast<double>(w.head_tokens), chunk = std::min<double>(rows, 512);
     training += add("vocabulary head", (rows + 2 * chunk) * vocab * kFloat,

@@ -19,7 +19,8 @@ struct MemoryWorkload {
   bool reference = false;       // holds a separate reference copy of the weights (KL against the reference)
   bool snapshot = false;        // holds the asynchronous checkpoint's host copy of weights and AdamW moments
   int64_t micro_batch_tokens = 0;  // padded tokens (sequences x longest) of the largest training micro-batch
-  int64_t longest_sequence = 0;    // tokens of the longest trained sequence (prompt + response or answer)
+  int64_t longest_sequence = 0;    // tokens of the longest row (prompt + response or answer; with prefix
+                                   // sharing a prompt and the samples packed after it)
   int64_t head_tokens = 0;         // positions of one micro-batch that go through the vocabulary head
   bool checkpointing = false;      // activation checkpointing: a layer keeps only its input
   int64_t gen_sequences = 0;       // sequences this rank samples at once (0: it does not generate)

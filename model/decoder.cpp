@@ -310,7 +310,8 @@ at::Tensor layer_checkpointed(const ModelConfig& cfg, const LayerWeights& l, con
 
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids,
-                              bool keep_hidden_states, bool compute_logits, bool checkpoint_layers) {
+                              bool keep_hidden_states, bool compute_logits, bool checkpoint_layers,
+                              const at::Tensor& attention_pattern) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1), D = cfg.head_dim;
   const auto dev = input_ids.device();
   at::Tensor x = at::embedding(w.embed, input_ids);  // (B, T, hidden)
@@ -323,9 +324,13 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
 
   // Additive mask (B, 1, T, T): 0 where key j <= query i and j is a token, the dtype's minimum elsewhere.
   const auto fopts = at::TensorOptions(at::kFloat).device(dev);
-  const at::Tensor causal = at::ones({T, T}, at::TensorOptions(at::kBool).device(dev)).tril();
-  const at::Tensor allowed =
-      causal.view({1, 1, T, T}).logical_and(attention_mask.to(at::kBool).view({B, 1, 1, T}));
+  at::Tensor allowed;
+  if (attention_pattern.defined()) {
+    allowed = attention_pattern.to(at::kBool).view({B, 1, T, T});
+  } else {
+    const at::Tensor causal = at::ones({T, T}, at::TensorOptions(at::kBool).device(dev)).tril();
+    allowed = causal.view({1, 1, T, T}).logical_and(attention_mask.to(at::kBool).view({B, 1, 1, T}));
+  }
   const at::Tensor mask =
       at::where(allowed, at::zeros({1}, fopts), at::full({1}, std::numeric_limits<float>::lowest(), fopts));
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -344,6 +349,34 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   return out;
 }
 
+namespace {
+
+// The head at selected positions: row sel[i] of `hidden` (N_all, hidden) predicts target[i]; the values are
+// scattered into zeros of `out_numel` at out_index, `chunk` rows through the head at a time.
+TokenLogprobs head_at(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& sel,
+                      const at::Tensor& target, const at::Tensor& out_index, int64_t out_numel,
+                      const LogprobOptions& opt) {
+  const at::Tensor rows = hidden.index_select(0, sel);
+  const int64_t N = sel.size(0);
+  std::vector<at::Tensor> logp, ent;
+  int64_t s = 0;
+  do {  // at least once, so that an empty selection still yields (empty) tensors
+    const int64_t c = std::min(opt.chunk, N - s);
+    const HeadLogprobs h =
+        head_logprobs(rows.narrow(0, s, c), lm_head, target.narrow(0, s, c), opt.temperature, opt.with_entropy);
+    logp.push_back(h.logprobs);
+    if (opt.with_entropy) ent.push_back(h.entropy);
+    s += c;
+  } while (s < N);
+  const at::Tensor zeros = at::zeros({out_numel}, hidden.options().dtype(at::kFloat));
+  TokenLogprobs out;
+  out.logprobs = zeros.scatter(0, out_index, at::cat(logp));
+  if (opt.with_entropy) out.entropy = zeros.scatter(0, out_index, at::cat(ent));
+  return out;
+}
+
+}  // namespace
+
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const LogprobOptions& opt) {
   if (opt.chunk <= 0) throw std::invalid_argument("token_logprobs: chunk must be positive");
@@ -356,26 +389,13 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
   TokenLogprobs out;
   if (opt.only_at.defined()) {
     // Output position p = b * (T-1) + t is predicted by row b * T + t = p + b of the flattened hidden states
-    // (which predicts token row + 1); the selected rows go through the head in chunks and are scattered back
-    // into zeros.
+    // (which predicts token row + 1).
     const at::Tensor pos = opt.only_at.ne(0).reshape({B * (T - 1)}).nonzero().squeeze(1);
     const at::Tensor sel = pos + at::div(pos, std::max<int64_t>(1, T - 1), "floor");
-    const at::Tensor hidden = f.final_hidden.reshape({B * T, cfg.hidden_size}).index_select(0, sel);
-    const at::Tensor target = input_ids.reshape({B * T}).index_select(0, sel + 1);
-    const int64_t N = sel.size(0);
-    std::vector<at::Tensor> logp, ent;
-    int64_t s = 0;
-    do {  // at least once, so that an empty selection still yields (empty) tensors
-      const int64_t c = std::min(chunk, N - s);
-      const HeadLogprobs h =
-          head_logprobs(hidden.narrow(0, s, c), w.lm_head, target.narrow(0, s, c), opt.temperature, with_entropy);
-      logp.push_back(h.logprobs);
-      if (with_entropy) ent.push_back(h.entropy);
-      s += c;
-    } while (s < N);
-    const at::Tensor zeros = at::zeros({B * (T - 1)}, f.final_hidden.options().dtype(at::kFloat));
-    out.logprobs = zeros.scatter(0, pos, at::cat(logp)).view({B, T - 1});
-    if (with_entropy) out.entropy = zeros.scatter(0, pos, at::cat(ent)).view({B, T - 1});
+    out = head_at(f.final_hidden.reshape({B * T, cfg.hidden_size}), w.lm_head, sel,
+                  input_ids.reshape({B * T}).index_select(0, sel + 1), pos, B * (T - 1), opt);
+    out.logprobs = out.logprobs.view({B, T - 1});
+    if (with_entropy) out.entropy = out.entropy.view({B, T - 1});
     return out;
   }
   std::vector<at::Tensor> logp, ent;
@@ -389,6 +409,22 @@ TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, co
   }
   out.logprobs = at::cat(logp, 1);
   if (with_entropy) out.entropy = at::cat(ent, 1);
+  return out;
+}
+
+TokenLogprobs token_logprobs_packed(const ModelConfig& cfg, const DecoderWeights& w, const PrefixPacked& p,
+                                    const LogprobOptions& opt) {
+  if (opt.chunk <= 0) throw std::invalid_argument("token_logprobs_packed: chunk must be positive");
+  if (opt.position_ids.defined() || opt.only_at.defined())
+    throw std::invalid_argument("token_logprobs_packed: the packing sets the positions and the selection");
+  const int64_t R = p.ids.size(0), T = p.ids.size(1);
+  const ForwardOutput f = decoder_forward(cfg, w, p.ids, at::ones_like(p.ids), p.positions,
+                                          /*keep_hidden_states=*/false, /*compute_logits=*/false,
+                                          opt.checkpoint_layers, p.pattern);
+  TokenLogprobs out = head_at(f.final_hidden.reshape({R * T, cfg.hidden_size}), w.lm_head, p.source, p.target,
+                              p.out_index, p.out_rows * p.out_cols, opt);
+  out.logprobs = out.logprobs.view({p.out_rows, p.out_cols});
+  if (opt.with_entropy) out.entropy = out.entropy.view({p.out_rows, p.out_cols});
   return out;
 }
 

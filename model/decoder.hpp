@@ -62,10 +62,12 @@ struct ForwardOutput {
 // input_ids (B, T) int64; attention_mask (B, T) 1 = token, 0 = padding; position_ids (B, T) int64 or undefined
 // (then 0..T-1 for every row). With checkpoint_layers (and autograd on), each layer keeps only its input for
 // backward and runs again there (activation checkpointing): the same gradients for a fraction of the memory.
+// attention_pattern (B, T, T) bool, when given, replaces the causal and padding masks: query i sees key j where
+// it is true (the packed rows of PrefixPacked).
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
                               bool keep_hidden_states = false, bool compute_logits = true,
-                              bool checkpoint_layers = false);
+                              bool checkpoint_layers = false, const at::Tensor& attention_pattern = {});
 
 struct TokenLogprobs {
   at::Tensor logprobs;  // (B, T-1) float32: log p(ids[:, t+1] | ids[:, :t+1]) under softmax(logits / temperature)
@@ -90,6 +92,38 @@ struct LogprobOptions {
 // (B, T, vocab) tensor is never held whole.
 TokenLogprobs token_logprobs(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                              const at::Tensor& attention_mask, const LogprobOptions& opt = {});
+
+// Sequences that share a prompt, packed for one forward pass: each row holds the prompt once, then every
+// target (response) that continues it, each target at the positions it has right after the prompt and seeing
+// only the prompt and its own earlier tokens. A target token's log-prob is the one it has in its own
+// prompt + target row, while the prompt's forward and backward run once per row instead of once per sequence.
+struct PrefixPacked {
+  at::Tensor ids;        // (R, T) int64, right-padded with 0
+  at::Tensor positions;  // (R, T) int64 position ids
+  at::Tensor pattern;    // (R, T, T) bool: query i sees key j
+  at::Tensor source;     // (N) int64: the flattened position (row * T + t) whose output predicts a target token
+  at::Tensor target;     // (N) int64: that token
+  at::Tensor out_index;  // (N) int64: where its value goes in the flattened (out_rows, out_cols) result
+  int64_t out_rows = 0, out_cols = 0;
+};
+
+// One packed row: a prompt, the targets continuing it, and each target's row in the expanded layout.
+struct PackedRow {
+  const std::vector<int64_t>* prompt = nullptr;
+  std::vector<const std::vector<int64_t>*> targets;
+  std::vector<int64_t> out_rows;
+};
+
+// The packed input of `rows`. Values land where the expanded layout (one prompt + target per row, right-padded
+// to out_cols + 1 tokens) puts them: target token k of a sequence with prompt length P at column P + k - 1 of
+// its out_row (k = 0 has no value when P = 0).
+PrefixPacked prefix_pack(const std::vector<PackedRow>& rows, int64_t out_rows, int64_t out_cols,
+                         at::Device device = at::kCPU);
+
+// token_logprobs of the expanded sequences, computed on their packed rows: the same values (and gradients) at
+// every target token, 0 elsewhere. opt.position_ids and opt.only_at must be undefined (the packing sets both).
+TokenLogprobs token_logprobs_packed(const ModelConfig& cfg, const DecoderWeights& w, const PrefixPacked& p,
+                                    const LogprobOptions& opt = {});
 
 // Mean next-token cross-entropy over positions whose token and target are both real (mask 1), as the
 // causal-LM loss of the reference implementation.

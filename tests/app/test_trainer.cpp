@@ -232,6 +232,10 @@ TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
   const app::TrainResult all_seqs =
       app::grpo_train(small_config({"grpo.skip_zero_advantage=false"}, np), world(), quiet());
   EXPECT_LE(weight_difference(all_seqs.policy, grpo.policy), 1e-6);
+  // The head over every position (response_only_head=false, unshared rows) ends at the same weights.
+  const app::TrainResult full_head = app::grpo_train(
+      small_config({"grpo.response_only_head=false", "grpo.prefix_sharing=false"}, np), world(), quiet());
+  EXPECT_LE(weight_difference(full_head.policy, grpo.policy), 1e-5);
   double zero_groups = 0;  // there were sequences to skip
   for (const auto& m : grpo.metrics) zero_groups += app::metric(m, "zero_std_group_fraction");
   EXPECT_GT(zero_groups, 0.0);
@@ -239,6 +243,33 @@ TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
   const app::TrainResult sft_ck = app::sft_train(sft_config({"sft.activation_checkpointing=true"}, np), world(), quiet());
   EXPECT_GT(weight_change(sft.policy, 3), 1e-4);
   EXPECT_LE(weight_difference(sft_ck.policy, sft.policy), 1e-6);
+}
+
+// Prefix sharing (the default) forwards each group's prompt once; the runs end at the weights of the expanded
+// batch (each sample's prompt forwarded again), with micro-batches that hold whole groups (96 tokens) or split
+// them (40 tokens: two samples per packed row), with the KL in the loss, the entropy term and the KL in the reward.
+TEST(Trainers, PrefixSharingGivesTheWeightsOfTheExpandedBatch) {
+  const int np = world().size();
+  const std::vector<std::vector<std::string>> cases = {
+      {"grpo.micro_batch_tokens=96"},
+      {"grpo.micro_batch_tokens=40", "grpo.kl_coef=0.01", "grpo.entropy_coef=0.01"},
+      {"grpo.micro_batch_tokens=96", "grpo.kl_coef=0.01", "grpo.kl_where=reward", "grpo.skip_zero_advantage=false"}};
+  for (const auto& extra : cases) {
+    std::vector<std::string> off(extra);
+    off.push_back("grpo.prefix_sharing=false");
+    const app::TrainResult shared = app::grpo_train(small_config(extra, np), world(), quiet());
+    const app::TrainResult expanded = app::grpo_train(small_config(off, np), world(), quiet());
+    EXPECT_GT(weight_change(shared.policy, 5), 1e-4) << extra[0];
+    const double d = weight_difference(shared.policy, expanded.policy);
+    if (world().rank() == 0) std::printf("prefix sharing %s np %d: relative weight difference %.3g\n", extra.back().c_str(), np, d);
+    EXPECT_LE(d, 1e-5) << extra.back();
+    ASSERT_EQ(shared.metrics.size(), expanded.metrics.size());
+    for (std::size_t s = 0; s < shared.metrics.size(); ++s)
+      for (const char* m : {"pg_loss", "kl", "entropy", "approx_kl", "grad_norm"})
+        EXPECT_NEAR(app::metric(shared.metrics[s], m), app::metric(expanded.metrics[s], m),
+                    1e-5 * std::max(1.0, std::abs(app::metric(expanded.metrics[s], m))))
+            << m << " step " << s << " " << extra.back();
+  }
 }
 
 }  // namespace

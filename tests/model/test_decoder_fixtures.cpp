@@ -58,14 +58,17 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
 
   // The log-probs (and entropy) of a batch under `o`, and every parameter's gradient of the loss
   // -sum(log-probs * m) + 0.1 sum(entropy * m).
+  // With `packed`, the values come from its packed rows instead of (ids, mask).
   std::pair<TokenLogprobs, std::vector<at::Tensor>> loss_gradients(const at::Tensor& ids, const at::Tensor& mask,
-                                                                   const LogprobOptions& o, const at::Tensor& m) {
+                                                                   const LogprobOptions& o, const at::Tensor& m,
+                                                                   const PrefixPacked* packed = nullptr) {
     const auto params = decoder_named_parameters(cfg_, w_);
     for (const auto& [n, t] : params) {
       t.set_requires_grad(true);
       if (t.grad().defined()) t.mutable_grad().zero_();
     }
-    const TokenLogprobs lp = token_logprobs(cfg_, w_, ids, mask, o);
+    const TokenLogprobs lp =
+        packed != nullptr ? token_logprobs_packed(cfg_, w_, *packed, o) : token_logprobs(cfg_, w_, ids, mask, o);
     (-(lp.logprobs * m).sum() + 0.1 * (lp.entropy * m).sum()).backward();
     std::vector<at::Tensor> g;
     for (const auto& [n, t] : params) g.push_back(t.grad().clone());
@@ -285,6 +288,62 @@ TEST_P(ModelFixture, ActivationCheckpointingGivesTheSameGradients) {
   EXPECT_LE((lp_ckpt - lp_stored).abs().max().item<double>(), 1e-6);
   EXPECT_LE(((lp_ckpt - ref("right_padded.next_token_logprobs")).abs() * valid).max().item<double>(), 1e-4);
   expect_same_gradients(g_ckpt, g_stored, 1e-6);
+}
+
+// Prefix-shared packing: three targets after one prompt and one after another, packed into two rows, give the
+// expanded rows' log-probs, entropy and gradients, and the reference log-probs where a target is the fixture
+// row's own continuation.
+TEST_P(ModelFixture, PrefixPackedRowsMatchTheExpandedRows) {
+  const json& b = batch("full_len40");
+  const at::Tensor ids = ids_tensor(b["input_ids"]);
+  const auto slice = [&](int64_t row, int64_t from, int64_t to) {
+    std::vector<int64_t> v;
+    for (int64_t k = from; k < to; ++k) v.push_back(ids[row][k].item<int64_t>());
+    return v;
+  };
+  const std::vector<int64_t> prompt0 = slice(0, 0, 24), prompt1 = slice(1, 0, 12);
+  const std::vector<int64_t> t0 = slice(0, 24, 40), t1 = slice(1, 30, 40), t2 = slice(0, 24, 27), u0 = slice(1, 12, 21);
+  // The expanded rows, in an order that differs from the packing's: prompt1+u0, prompt0+t0, prompt0+t1, prompt0+t2.
+  const std::vector<std::pair<const std::vector<int64_t>*, const std::vector<int64_t>*>> seqs = {
+      {&prompt1, &u0}, {&prompt0, &t0}, {&prompt0, &t1}, {&prompt0, &t2}};
+  const int64_t B = 4, L = 40;
+  at::Tensor eids = at::zeros({B, L}, at::kLong), emask = at::zeros({B, L}, at::kLong);
+  at::Tensor sel = at::zeros({B, L - 1}, at::kFloat);
+  for (int64_t r = 0; r < B; ++r) {
+    const auto& [p, t] = seqs[static_cast<std::size_t>(r)];
+    std::vector<int64_t> all(*p);
+    all.insert(all.end(), t->begin(), t->end());
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      eids[r][static_cast<int64_t>(k)] = all[k];
+      emask[r][static_cast<int64_t>(k)] = 1;
+      if (k >= p->size()) sel[r][static_cast<int64_t>(k) - 1] = 1;
+    }
+  }
+  LogprobOptions o;
+  o.with_entropy = true;
+  o.chunk = 7;
+  o.only_at = sel;
+  const auto [expanded, g_expanded] = loss_gradients(eids, emask, o, sel);
+  const PrefixPacked packed =
+      prefix_pack({{&prompt0, {&t0, &t1, &t2}, {1, 2, 3}}, {&prompt1, {&u0}, {0}}}, B, L - 1);
+  EXPECT_EQ(packed.ids.size(0), 2);
+  EXPECT_EQ(packed.ids.size(1), 24 + 16 + 10 + 3);  // the prompt once, not three times
+  EXPECT_EQ(packed.source.size(0), sel.sum().item<int64_t>());
+  o.only_at = at::Tensor();
+  const auto [shared, g_shared] = loss_gradients(eids, emask, o, sel, &packed);
+  EXPECT_LE((shared.logprobs - expanded.logprobs).abs().max().item<double>(), 1e-5);
+  EXPECT_LE((shared.entropy - expanded.entropy).abs().max().item<double>(), 1e-5);
+  EXPECT_EQ((shared.logprobs * (1 - sel)).abs().max().item<double>(), 0.0);
+  expect_same_gradients(g_shared, g_expanded, 1e-5);
+  // t0 and u0 continue their fixture rows: the reference's next-token log-probs at those positions.
+  const at::Tensor want = ref("full_len40.next_token_logprobs");
+  EXPECT_LE((shared.logprobs[1].narrow(0, 23, 16) - want[0].narrow(0, 23, 16)).abs().max().item<double>(), 1e-4);
+  EXPECT_LE((shared.logprobs[0].narrow(0, 11, 9) - want[1].narrow(0, 11, 9)).abs().max().item<double>(), 1e-4);
+  // With activation checkpointing too.
+  o.checkpoint_layers = true;
+  const auto [ckpt, g_ckpt] = loss_gradients(eids, emask, o, sel, &packed);
+  EXPECT_LE((ckpt.logprobs - shared.logprobs).abs().max().item<double>(), 1e-6);
+  expect_same_gradients(g_ckpt, g_shared, 1e-6);
 }
 
 }  // namespace
