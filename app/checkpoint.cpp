@@ -99,11 +99,11 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(const RunStat
   const auto named = model::decoder_named_parameters(s.policy.cfg, s.policy.w);
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& [name, t] : named) out.emplace_back("model/" + name, t);
-  if (s.learner) {
-    model::AdamW& opt = s.learner->optimizer();
-    for (std::size_t i = 0; i < named.size(); ++i) {
-      out.emplace_back("optim/" + named[i].first + "/exp_avg", opt.exp_avg()[i]);
-      out.emplace_back("optim/" + named[i].first + "/exp_avg_sq", opt.exp_avg_sq()[i]);
+  if (s.learner) {  // sharded: the moments gathered for this save (none before, e.g. when sizing the snapshot)
+    const std::vector<at::Tensor> m = s.learner->exp_avg(), v = s.learner->exp_avg_sq();
+    for (std::size_t i = 0; i < named.size() && i < m.size(); ++i) {
+      out.emplace_back("optim/" + named[i].first + "/exp_avg", m[i]);
+      out.emplace_back("optim/" + named[i].first + "/exp_avg_sq", v[i]);
     }
   }
   return out;
@@ -136,7 +136,7 @@ SaveJob job_make(const std::string& path, const RunState& s, const RunFacts& f, 
     names.push_back(std::move(name));
     live.push_back(std::move(t));
   }
-  const int64_t opt_step = s.learner ? s.learner->optimizer().steps() : 0;
+  const int64_t opt_step = s.learner ? s.learner->optimizer_steps() : 0;
   if (snapshot) {
     snapshot_allocate(shapes_of(live), *snapshot);
     copy_parallel(live, *snapshot);
@@ -256,8 +256,9 @@ LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer) {
   return l;
 }
 
-CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step)
-    : dir_(std::move(dir)), cfg_(cfg), active_(active), pause_step_(pause_step) {}
+CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step,
+                                 bool saving)
+    : dir_(std::move(dir)), cfg_(cfg), active_(active), saving_(saving || active), pause_step_(pause_step) {}
 
 CheckpointSaver::~CheckpointSaver() {
   try {
@@ -291,12 +292,19 @@ void CheckpointSaver::prepare(const RunState& s) {
 }
 
 double CheckpointSaver::save(const RunState& s, const RunFacts& facts) {
-  if (!active_) return 0;
   const auto t0 = Clock::now();
+  // A sharded optimizer's moments come together on the writing rank (every training rank takes part).
+  const bool gather = saving_ && s.learner && s.learner->sharded();
+  if (gather) s.learner->moments_gather();
+  if (!active_) {
+    saved_step_ = s.step;  // every rank agrees on whether the last step was saved (the gather is collective)
+    return gather ? std::chrono::duration<double>(Clock::now() - t0).count() : 0;
+  }
   wait();
   fs::create_directories(dir_);
   const std::string name = io::checkpoint_file_name(s.step);
   auto job = std::make_shared<SaveJob>(job_make(dir_ + "/" + name, s, facts, cfg_.async ? &snapshot_ : nullptr));
+  if (gather) s.learner->moments_release();  // the job holds (or has copied) what it writes
   io::CheckpointWriteOptions wo;
   if (s.step == pause_step_)
     wo.before_commit = [marker = job->path + ".paused"] {  // the crash test kills the process while it sleeps here

@@ -65,9 +65,11 @@ std::string checkpoint_resolve(const std::string& path);
 
 class CheckpointSaver {
  public:
-  // `active`: this rank holds the whole state and writes; on other ranks every call does nothing.
+  // `active`: this rank holds the whole state and writes; on other ranks a save only takes part in gathering a
+  // sharded optimizer's moments, when `saving` (the run saves checkpoints, whichever rank writes them).
   // `before_commit` (tests): runs in the save of step `pause_step` just before its commit marker.
-  CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step = -1);
+  CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step = -1,
+                  bool saving = false);
   ~CheckpointSaver();  // waits for a save in flight (a failure is printed, not thrown)
   CheckpointSaver(const CheckpointSaver&) = delete;
   CheckpointSaver& operator=(const CheckpointSaver&) = delete;
@@ -80,6 +82,7 @@ class CheckpointSaver {
   void prepare(const RunState& s);
   // Whether this rank keeps a host snapshot of the state (it writes, asynchronously): the memory plan counts it.
   bool snapshots() const { return active_ && cfg_.async; }
+  bool writes() const { return active_; }  // this rank writes the checkpoints
   void wait();  // until the save in flight is complete; rethrows its failure
   int64_t saved_step() const { return saved_step_; }     // step of the last save started, -1 before the first
   double write_seconds() const { return write_seconds_; }  // the last completed save's wall time (0 before one)
@@ -88,7 +91,7 @@ class CheckpointSaver {
  private:
   std::string dir_;
   CheckpointSection cfg_;
-  bool active_;
+  bool active_, saving_;
   int64_t pause_step_;
   int64_t saved_step_ = -1;
   std::atomic<double> write_seconds_{0};  // set by the writer thread

@@ -169,6 +169,7 @@ const std::vector<Field>& fields() {
       field("parallel.mode", &Config::parallel, &ParallelSection::mode),
       field("parallel.generation_ranks", &Config::parallel, &ParallelSection::generation_ranks),
       field("parallel.threads", &Config::parallel, &ParallelSection::threads),
+      field("parallel.shard_optimizer", &Config::parallel, &ParallelSection::shard_optimizer),
       field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
       field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),

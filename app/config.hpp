@@ -91,6 +91,7 @@ struct ParallelSection {
   std::string mode = "colocated";  // colocated | split
   int64_t generation_ranks = 1;    // split mode: ranks that generate
   int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
+  bool shard_optimizer = false;    // AdamW moments split over the training ranks (ZeRO stage 1)
 };
 struct CheckpointSection {
   int64_t every = 0;  // steps; 0 = only at the end (and when the run is stopped by a signal or its time limit)

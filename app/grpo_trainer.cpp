@@ -91,7 +91,8 @@ class GrpoTrainer final : public StepTrainer {
         kl_kind_(model::kl_estimator_from_name(c.grpo.kl_type)),
         adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
     if (roles_.trains) {
-      s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training);
+      s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
+                                           c.parallel.shard_optimizer);
       if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
     }
     lcfg_.clip_low = c.grpo.clip_low;

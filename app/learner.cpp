@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 #include <unordered_map>
 
+#include "app/sharded_optimizer.hpp"
 #include "parallel/rollout_transport.hpp"
 
 
@@ -193,14 +195,24 @@ model::TokenLogprobs batch_logprobs(const model::ModelConfig& cfg, const model::
   return model::token_logprobs(cfg, w, b.ids, b.attention, o);
 }
 
-Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm)
-    : params_(std::move(params)), opt_(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}), reducer_(comm) {
+Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm, bool shard_optimizer)
+    : params_(std::move(params)),
+      opt_(shard_optimizer ? std::vector<at::Tensor>{} : params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}),
+      reducer_(comm) {
   for (auto& p : params_) p.set_requires_grad(true);
+  if (shard_optimizer)
+    sharded_ = std::make_unique<ShardedAdamW>(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}, comm);
 }
 
-void Learner::zero_grad() { opt_.zero_grad(); }
+Learner::~Learner() = default;
+
+void Learner::zero_grad() {
+  for (auto& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
 
 double Learner::update(double lr, double max_norm) {
+  if (sharded_) return sharded_->step(lr, max_norm);
   std::vector<at::Tensor> grads;
   for (auto& p : params_) {
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
@@ -210,6 +222,39 @@ double Learner::update(double lr, double max_norm) {
   const double norm = model::clip_grad_norm(params_, max_norm);
   opt_.step(lr);
   return norm;
+}
+
+int64_t Learner::optimizer_steps() const { return sharded_ ? sharded_->steps() : opt_.steps(); }
+
+void Learner::set_optimizer_steps(int64_t s) {
+  if (sharded_) sharded_->set_steps(s);
+  else opt_.set_steps(s);
+}
+
+std::vector<at::Tensor> Learner::exp_avg() const { return sharded_ ? gathered_m_ : opt_.exp_avg(); }
+std::vector<at::Tensor> Learner::exp_avg_sq() const { return sharded_ ? gathered_v_ : opt_.exp_avg_sq(); }
+
+void Learner::moments_gather() {
+  if (!sharded_) return;
+  std::tie(gathered_m_, gathered_v_) = sharded_->moments_gather(0);
+}
+
+void Learner::moments_release() {
+  gathered_m_.clear();
+  gathered_v_.clear();
+}
+
+void Learner::moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq) {
+  if (exp_avg.empty()) return;  // a state without optimizer moments
+  if (sharded_) {
+    sharded_->moments_set(exp_avg, exp_avg_sq);
+    return;
+  }
+  at::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < exp_avg.size() && i < opt_.exp_avg().size(); ++i) {
+    opt_.exp_avg()[i].copy_(exp_avg[i]);
+    opt_.exp_avg_sq()[i].copy_(exp_avg_sq[i]);
+  }
 }
 
 }  // namespace toolgrpo::app

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "model/decoder.hpp"
@@ -78,21 +79,38 @@ void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std
                                                    const SequenceBatch& batch)>& fn,
                           bool share_prefix = false);
 
+class ShardedAdamW;
+
 class Learner {
  public:
-  // `comm`: the training ranks, over which gradients are summed (it must outlive the learner).
-  Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm);
+  // `comm`: the training ranks, over which gradients are summed (it must outlive the learner). With
+  // `shard_optimizer`, the AdamW moments are split over them (ShardedAdamW) instead of held whole by each.
+  Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm, bool shard_optimizer = false);
+  ~Learner();
   void zero_grad();
-  // Sums the gradients over the training ranks (one flat bucket: MPI on CPU, NCCL on CUDA), clips to max_norm
-  // (0 = off), applies AdamW with `lr`. Returns the global gradient norm before clipping.
+  // Sums the gradients over the training ranks (one flat bucket, or reduce-scattered into each rank's shard: MPI
+  // on CPU, NCCL on CUDA), clips to max_norm (0 = off), applies AdamW with `lr`. Returns the global gradient norm
+  // before clipping.
   double update(double lr, double max_norm);
   const std::vector<at::Tensor>& params() const { return params_; }
-  model::AdamW& optimizer() { return opt_; }
+  bool sharded() const { return sharded_ != nullptr; }
+  int64_t optimizer_steps() const;
+  void set_optimizer_steps(int64_t s);
+  // Each parameter's AdamW moments in full shape: the optimizer's own tensors when unsharded; when sharded, the
+  // ones moments_gather() collected on training rank 0 (empty before it, after moments_release() and elsewhere).
+  std::vector<at::Tensor> exp_avg() const;
+  std::vector<at::Tensor> exp_avg_sq() const;
+  void moments_gather();   // collective over the training ranks when sharded; nothing otherwise
+  void moments_release();  // drops the gathered copies
+  // Full-shape moments (a checkpoint's): copied into the optimizer, or each rank's shard of them.
+  void moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq);
 
  private:
   std::vector<at::Tensor> params_;
   model::AdamW opt_;
   parallel::GradientReducer reducer_;
+  std::unique_ptr<ShardedAdamW> sharded_;
+  std::vector<at::Tensor> gathered_m_, gathered_v_;
 };
 
 }  // namespace toolgrpo::app

@@ -121,6 +121,10 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
                        const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
   w.snapshot = saver.snapshots();
+  if (c.parallel.shard_optimizer && w.trains) {
+    w.optimizer_shards = trainer.training_ranks();
+    w.gathers_moments = saver.writes();
+  }
   std::string source = "run.memory_limit_gb";
   const double available =
       c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, source);
@@ -144,6 +148,10 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
       (checkpointing ? "" : ", set " + kind + ".activation_checkpointing=true") +
       (sft ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
       "; set checkpoint.async=false (no host snapshot)" + (sft ? "" : "; grpo.kl_coef=0 (no reference copy)") +
+      (c.parallel.shard_optimizer || trainer.training_ranks() < 2
+           ? ""
+           : "; set parallel.shard_optimizer=true (AdamW moments split over the " +
+                 std::to_string(trainer.training_ranks()) + " training ranks)") +
       "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the detected memory is wrong "
       "(run.memory_check=false to go on regardless)");
 }
@@ -227,15 +235,12 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.reference = s.policy.origin;
   }
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
-  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step);
+  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step,
+                        opt.save);
   memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) {
-    model::AdamW& adam = s.learner->optimizer();
-    for (std::size_t i = 0; i < ck->exp_avg.size(); ++i) {
-      adam.exp_avg()[i].copy_(ck->exp_avg[i]);
-      adam.exp_avg_sq()[i].copy_(ck->exp_avg_sq[i]);
-    }
-    adam.set_steps(ck->optimizer_step);
+    s.learner->moments_set(ck->exp_avg, ck->exp_avg_sq);
+    s.learner->set_optimizer_steps(ck->optimizer_step);
   }
   facts.generation_ranks = trainer->generation_ranks();
   facts.training_ranks = trainer->training_ranks();

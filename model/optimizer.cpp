@@ -16,23 +16,25 @@ AdamW::AdamW(std::vector<at::Tensor> params, AdamWConfig cfg) : params_(std::mov
   }
 }
 
+void adamw_apply(const at::Tensor& p, const at::Tensor& g_in, const at::Tensor& m, const at::Tensor& v, double lr,
+                 const AdamWConfig& cfg, double bc1, double bc2) {
+  const at::Tensor g = g_in.to(at::kFloat);
+  at::Tensor master = p.to(at::kFloat);
+  master.mul_(1 - lr * cfg.weight_decay);
+  m.mul_(cfg.beta1).add_(g, 1 - cfg.beta1);
+  v.mul_(cfg.beta2).addcmul_(g, g, 1 - cfg.beta2);
+  const at::Tensor denom = (v / bc2).sqrt_().add_(cfg.eps);
+  master.addcdiv_(m, denom, -lr / bc1);
+  if (master.data_ptr() != p.data_ptr()) p.copy_(master);
+}
+
 void AdamW::step(double lr) {
   at::NoGradGuard no_grad;
   ++step_;
   const double bc1 = 1 - std::pow(cfg_.beta1, static_cast<double>(step_));
   const double bc2 = 1 - std::pow(cfg_.beta2, static_cast<double>(step_));
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    at::Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    const at::Tensor g = p.grad().to(at::kFloat);
-    at::Tensor master = p.to(at::kFloat);
-    master.mul_(1 - lr * cfg_.weight_decay);
-    m_[i].mul_(cfg_.beta1).add_(g, 1 - cfg_.beta1);
-    v_[i].mul_(cfg_.beta2).addcmul_(g, g, 1 - cfg_.beta2);
-    const at::Tensor denom = (v_[i] / bc2).sqrt_().add_(cfg_.eps);
-    master.addcdiv_(m_[i], denom, -lr / bc1);
-    if (master.data_ptr() != p.data_ptr()) p.copy_(master);
-  }
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].grad().defined()) adamw_apply(params_[i], params_[i].grad(), m_[i], v_[i], lr, cfg_, bc1, bc2);
 }
 
 void AdamW::zero_grad() {

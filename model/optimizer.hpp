@@ -17,6 +17,12 @@ struct AdamWConfig {
   double weight_decay = 0.01;
 };
 
+// One AdamW update of `p` in place from gradient `g` with moments `m` and `v` (tensors or views of one shape),
+// bias corrections bc1 = 1 - beta1^t and bc2 = 1 - beta2^t. Element-wise: a slice of a tensor updated alone gets
+// the values the whole tensor's update gives it (the sharded optimizer relies on this).
+void adamw_apply(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v, double lr,
+                 const AdamWConfig& cfg, double bc1, double bc2);
+
 class AdamW {
  public:
   AdamW(std::vector<at::Tensor> params, AdamWConfig cfg);
@@ -26,6 +32,8 @@ class AdamW {
   int64_t steps() const { return step_; }
   std::vector<at::Tensor>& exp_avg() { return m_; }
   std::vector<at::Tensor>& exp_avg_sq() { return v_; }
+  const std::vector<at::Tensor>& exp_avg() const { return m_; }
+  const std::vector<at::Tensor>& exp_avg_sq() const { return v_; }
   void set_steps(int64_t s) { step_ = s; }
 
  private:

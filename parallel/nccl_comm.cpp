@@ -60,4 +60,13 @@ void NcclComm::broadcast(void* data, std::size_t count, DeviceDType dtype, int r
   TOOLGRPO_NCCL_CHECK(ncclBroadcast(data, data, count, nccl_type(dtype), root, comm_, stream));
 }
 
+void NcclComm::reduce_scatter_sum(const void* in, void* out, std::size_t block, DeviceDType dtype,
+                                  CUstream_st* stream) const {
+  TOOLGRPO_NCCL_CHECK(ncclReduceScatter(in, out, block, nccl_type(dtype), ncclSum, comm_, stream));
+}
+
+void NcclComm::allgather(const void* in, void* out, std::size_t block, DeviceDType dtype, CUstream_st* stream) const {
+  TOOLGRPO_NCCL_CHECK(ncclAllGather(in, out, block, nccl_type(dtype), comm_, stream));
+}
+
 }  // namespace toolgrpo::parallel

@@ -72,6 +72,57 @@ void GradientReducer::allreduce_sum(const std::vector<at::Tensor>& tensors) {
 #endif
 }
 
+namespace {
+void check_flat(const at::Tensor& t, const char* what) {
+  if (t.scalar_type() != at::kFloat || !t.is_contiguous())
+    throw std::invalid_argument(std::string(what) + ": expects contiguous float32 tensors");
+}
+}  // namespace
+
+NcclComm& ShardCollectives::nccl(const at::Tensor& t) {
+#ifdef TOOLGRPO_HAVE_NCCL
+  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, t.get_device());
+  return *nccl_;
+#else
+  throw std::invalid_argument("sharded optimizer on " + t.device().str() +
+                              ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
+#endif
+}
+
+void ShardCollectives::reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out) {
+  check_flat(in, "reduce_scatter_sum");
+  check_flat(out, "reduce_scatter_sum");
+  const auto n = static_cast<std::size_t>(out.numel());
+  if (static_cast<std::size_t>(in.numel()) != n * static_cast<std::size_t>(comm_->size()))
+    throw std::invalid_argument("reduce_scatter_sum: input must hold size() x output elements");
+  if (in.device().is_cpu()) {
+    comm_->reduce_scatter_sum(in.data_ptr<float>(), out.data_ptr<float>(), n);
+    return;
+  }
+#ifdef TOOLGRPO_HAVE_NCCL
+  nccl(in).reduce_scatter_sum(in.data_ptr(), out.data_ptr(), n, DeviceDType::F32, nullptr);
+#else
+  nccl(in);
+#endif
+}
+
+void ShardCollectives::allgather(const at::Tensor& in, const at::Tensor& out) {
+  check_flat(in, "allgather");
+  check_flat(out, "allgather");
+  const auto n = static_cast<std::size_t>(in.numel());
+  if (static_cast<std::size_t>(out.numel()) != n * static_cast<std::size_t>(comm_->size()))
+    throw std::invalid_argument("allgather: output must hold size() x input elements");
+  if (in.device().is_cpu()) {
+    comm_->allgather(in.data_ptr<float>(), out.data_ptr<float>(), n);
+    return;
+  }
+#ifdef TOOLGRPO_HAVE_NCCL
+  nccl(in).allgather(in.data_ptr(), out.data_ptr(), n, DeviceDType::F32, nullptr);
+#else
+  nccl(in);
+#endif
+}
+
 void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm) {
   if (tensors.empty()) return;
   // Raw bytes of each tensor's own dtype, so the values arrive bit for bit.

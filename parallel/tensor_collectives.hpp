@@ -32,6 +32,23 @@ class GradientReducer {
   std::shared_ptr<NcclComm> nccl_;
 };
 
+// Reduce-scatter and all-gather of flat float32 tensors over `comm` (MPI for CPU tensors, NCCL for CUDA ones):
+// the collectives of a sharded optimizer.
+class ShardCollectives {
+ public:
+  explicit ShardCollectives(const Comm& comm) : comm_(&comm) {}
+  // `in`: size() x n floats; `out`: n floats, rank r's block of their sum over the ranks.
+  void reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out);
+  // `in`: n floats of this rank; `out`: size() x n floats, every rank's in rank order.
+  void allgather(const at::Tensor& in, const at::Tensor& out);
+  const Comm& comm() const { return *comm_; }
+
+ private:
+  NcclComm& nccl(const at::Tensor& t);
+  const Comm* comm_;
+  std::shared_ptr<NcclComm> nccl_;
+};
+
 // Copies root's values of every tensor to all ranks of `comm`, bit for bit (CUDA tensors are staged through host
 // memory, so the MPI needs no CUDA support).
 void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm);

@@ -168,18 +168,19 @@ TEST(Resume, GrpoRestartEqualityStopInTraining) { restart_equality(app::grpo_tra
 TEST(Resume, GrpoRestartEqualityStopInGeneration) { restart_equality(app::grpo_train, grpo_config, world(), "generate"); }
 TEST(Resume, SftRestartEquality) { restart_equality(app::sft_train, sft_config, world(), "train"); }
 
-// An np 2 run stopped after step 3 and resumed on `other` ranks with `extra` settings, against the uninterrupted
-// np 2 run; returns the relative weight difference.
+// An np 2 run (with `first` settings) stopped after step 3 and resumed on `other` ranks with `extra` settings,
+// against the uninterrupted np 2 run; returns the relative weight difference.
 double cross_world(TrainFn train, app::Config (*config)(const std::string&, const std::vector<std::string>&, int),
-                   const std::string& tag, const std::vector<std::string>& extra, int other) {
+                   const std::string& tag, const std::vector<std::string>& extra, int other,
+                   const std::vector<std::string>& first = {}) {
   const int rank = world().rank();
   const parallel::Comm two = world().split(rank < 2 ? 0 : -1, rank);
   const std::string dir = scratch(world(), tag);
   app::TrainResult whole;
   if (rank < 2) {
-    whole = train(config(dir + "/a", {}, 2), two, options());
-    const app::TrainResult first = train(config(dir + "/b", {}, 2), two, options(2, "train"));
-    EXPECT_EQ(first.end, app::RunEnd::Stopped);
+    whole = train(config(dir + "/a", first, 2), two, options());
+    const app::TrainResult stopped = train(config(dir + "/b", first, 2), two, options(2, "train"));
+    EXPECT_EQ(stopped.end, app::RunEnd::Stopped);
   }
   world().barrier();
   const parallel::Comm resumed = world().split(rank < other ? 0 : -1, rank);
@@ -239,6 +240,36 @@ TEST(Resume, SftAtOtherWorldSizes) {
   }
   if (np >= 4) {
     const double d4 = cross_world(app::sft_train, sft_config, "sft_np4", {}, 4);
+    if (world().rank() == 0) {
+      EXPECT_LE(d4, 1e-6);
+    }
+  }
+}
+
+// The sharded optimizer's state: the same run resumed at the same rank count is bit for bit (restart equality),
+// and a checkpoint of an np 2 sharded run resumes sharded at np 1 and np 4 and unsharded at np 2.
+app::Config grpo_sharded_config(const std::string& out_dir, const std::vector<std::string>& extra, int np) {
+  std::vector<std::string> e(extra);
+  e.push_back("parallel.shard_optimizer=true");
+  return grpo_config(out_dir, e, np);
+}
+
+TEST(Resume, ShardedOptimizerRestartEquality) {
+  restart_equality(app::grpo_train, grpo_sharded_config, world(), "train");
+}
+
+TEST(Resume, ShardedOptimizerAtOtherWorldSizes) {
+  const int np = world().size();
+  if (np < 2) GTEST_SKIP() << "needs an np 2 run to resume";
+  const std::vector<std::string> sharded = {"parallel.shard_optimizer=true"};
+  const double d1 = cross_world(app::grpo_train, grpo_config, "sharded_np1", sharded, 1, sharded);
+  const double d2 = cross_world(app::grpo_train, grpo_config, "sharded_unsharded", {}, 2, sharded);
+  if (world().rank() == 0) {
+    EXPECT_LE(d1, 1e-6);
+    EXPECT_LE(d2, 1e-6);
+  }
+  if (np >= 4) {
+    const double d4 = cross_world(app::grpo_train, grpo_config, "sharded_np4", sharded, 4, sharded);
     if (world().rank() == 0) {
       EXPECT_LE(d4, 1e-6);
     }

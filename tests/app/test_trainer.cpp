@@ -239,10 +239,15 @@ TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
   double zero_groups = 0;  // there were sequences to skip
   for (const auto& m : grpo.metrics) zero_groups += app::metric(m, "zero_std_group_fraction");
   EXPECT_GT(zero_groups, 0.0);
+  // The AdamW moments split over the ranks (parallel.shard_optimizer) give the replicated optimizer's weights.
+  const app::TrainResult grpo_sh = app::grpo_train(small_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
+  EXPECT_LE(weight_difference(grpo_sh.policy, grpo.policy), 1e-6);
   const app::TrainResult sft = app::sft_train(sft_config({}, np), world(), quiet());
   const app::TrainResult sft_ck = app::sft_train(sft_config({"sft.activation_checkpointing=true"}, np), world(), quiet());
   EXPECT_GT(weight_change(sft.policy, 3), 1e-4);
   EXPECT_LE(weight_difference(sft_ck.policy, sft.policy), 1e-6);
+  const app::TrainResult sft_sh = app::sft_train(sft_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
+  EXPECT_LE(weight_difference(sft_sh.policy, sft.policy), 1e-6);
 }
 
 // Prefix sharing (the default) forwards each group's prompt once; the runs end at the weights of the expanded

@@ -64,9 +64,9 @@ void bench(const std::string& label, const model::ModelConfig& cfg, const std::s
   s.policy.origin = {"preset", label, 1, 0};
   s.reference = s.policy.origin;
   s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm);
-  for (auto& m : s.learner->optimizer().exp_avg()) m.normal_(0, 1e-3);
-  for (auto& v : s.learner->optimizer().exp_avg_sq()) v.uniform_(0, 1e-6);
-  s.learner->optimizer().set_steps(7);
+  for (auto m : s.learner->exp_avg()) m.normal_(0, 1e-3);
+  for (auto v : s.learner->exp_avg_sq()) v.uniform_(0, 1e-6);
+  s.learner->set_optimizer_steps(7);
   s.step = 7;
   app::RunFacts facts;
   facts.kind = "grpo";

@@ -1,0 +1,133 @@
+// The sharded AdamW; see sharded_optimizer.hpp.
+#include "app/sharded_optimizer.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace toolgrpo::app {
+
+ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cfg, const parallel::Comm& comm,
+                           int64_t block)
+    : params_(std::move(params)), cfg_(cfg), coll_(comm), rank_(comm.rank()), ranks_(comm.size()) {
+  for (const at::Tensor& p : params_) {
+    if (p.scalar_type() != at::kFloat || !p.is_contiguous())
+      throw std::invalid_argument("sharded optimizer: parameters must be contiguous float32 tensors");
+    starts_.push_back(total_);
+    total_ += p.numel();
+  }
+  const int64_t n = ranks_;
+  block_ = std::max<int64_t>(1, std::min(block, (total_ + n - 1) / n));
+  buckets_ = (total_ + n * block_ - 1) / (n * block_);
+  for (int64_t k = 0; k < buckets_; ++k) {
+    const int64_t begin = k * n * block_ + rank_ * block_, end = std::min(total_, begin + block_);
+    if (begin >= end) continue;
+    for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
+      mine_.push_back({i, off, len, k * block_ + at});
+    });
+  }
+  const auto opts = params_.empty() ? at::TensorOptions(at::kFloat) : params_[0].options();
+  m_ = at::zeros({buckets_ * block_}, opts);
+  v_ = at::zeros({buckets_ * block_}, opts);
+}
+
+template <class F>
+void ShardedAdamW::for_range(int64_t begin, int64_t end, F&& fn) const {
+  // The first parameter whose elements reach past `begin`, then on while they start before `end`.
+  std::size_t i = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin());
+  i = i == 0 ? 0 : i - 1;
+  for (; i < params_.size() && starts_[i] < end; ++i) {
+    const int64_t lo = std::max(begin, starts_[i]), hi = std::min(end, starts_[i] + params_[i].numel());
+    if (lo < hi) fn(i, lo - starts_[i], hi - lo, lo - begin);
+  }
+}
+
+void ShardedAdamW::params_to_flat(at::Tensor dst, int64_t begin, int64_t end, bool grads) const {
+  for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
+    const at::Tensor& src = grads ? params_[i].grad() : params_[i];
+    dst.narrow(0, at, len).copy_(src.view({-1}).narrow(0, off, len));
+  });
+}
+
+void ShardedAdamW::flat_to_params(const at::Tensor& src, int64_t begin, int64_t end, bool grads) const {
+  for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
+    at::Tensor dst = grads ? params_[i].grad() : params_[i];
+    dst.view({-1}).narrow(0, off, len).copy_(src.narrow(0, at, len));
+  });
+}
+
+double ShardedAdamW::step(double lr, double max_norm) {
+  at::NoGradGuard no_grad;
+  for (auto& p : params_)
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+  const int64_t span = ranks_ * block_;
+  at::Tensor bucket = at::empty({span}, m_.options()), part = at::empty({block_}, m_.options());
+  // The sums of this rank's gradient blocks, written back over its own gradients.
+  for (int64_t k = 0; k < buckets_; ++k) {
+    const int64_t base = k * span, len = std::min(span, total_ - base);
+    params_to_flat(bucket, base, base + len, true);
+    if (len < span) bucket.narrow(0, len, span - len).zero_();
+    coll_.reduce_scatter_sum(bucket, part);
+    const int64_t mine = base + rank_ * block_;
+    if (mine < total_) flat_to_params(part, mine, std::min(total_, mine + block_), true);
+  }
+  double sq = 0;
+  for (const Piece& c : mine_) sq += params_[c.param].grad().view({-1}).narrow(0, c.offset, c.length).to(at::kDouble).pow(2).sum().item<double>();
+  const double norm = std::sqrt(coll_.comm().allreduce_sum(sq));
+  const double scale = max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+  ++step_;
+  const double bc1 = 1 - std::pow(cfg_.beta1, static_cast<double>(step_));
+  const double bc2 = 1 - std::pow(cfg_.beta2, static_cast<double>(step_));
+  for (const Piece& c : mine_) {
+    const at::Tensor g = params_[c.param].grad().view({-1}).narrow(0, c.offset, c.length);
+    if (scale != 1.0) g.mul_(scale);
+    model::adamw_apply(params_[c.param].view({-1}).narrow(0, c.offset, c.length), g, m_.narrow(0, c.shard, c.length),
+                       v_.narrow(0, c.shard, c.length), lr, cfg_, bc1, bc2);
+  }
+  for (int64_t k = 0; k < buckets_; ++k) {
+    const int64_t base = k * span, len = std::min(span, total_ - base), mine = base + rank_ * block_;
+    part.zero_();
+    if (mine < total_) params_to_flat(part, mine, std::min(total_, mine + block_), false);
+    coll_.allgather(part, bucket);
+    flat_to_params(bucket, base, base + len, false);
+  }
+  return norm;
+}
+
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> ShardedAdamW::moments_gather(int root) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> full[2];
+  const int64_t span = ranks_ * block_;
+  at::Tensor bucket = at::empty({span}, m_.options());
+  const at::Tensor* moments[2] = {&m_, &v_};
+  for (int which = 0; which < 2; ++which) {
+    if (rank_ == root)
+      for (const at::Tensor& p : params_) full[which].push_back(at::zeros_like(p));
+    for (int64_t k = 0; k < buckets_; ++k) {
+      coll_.allgather(moments[which]->narrow(0, k * block_, block_), bucket);
+      if (rank_ != root) continue;
+      const int64_t base = k * span, len = std::min(span, total_ - base);
+      for_range(base, base + len, [&](std::size_t i, int64_t off, int64_t n, int64_t at) {
+        full[which][i].view({-1}).narrow(0, off, n).copy_(bucket.narrow(0, at, n));
+      });
+    }
+  }
+  return {std::move(full[0]), std::move(full[1])};
+}
+
+void ShardedAdamW::moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq) {
+  at::NoGradGuard no_grad;
+  if (exp_avg.size() != params_.size() || exp_avg_sq.size() != params_.size())
+    throw std::invalid_argument("sharded optimizer: moments for " + std::to_string(exp_avg.size()) + " tensors, " +
+                                std::to_string(params_.size()) + " parameters");
+  for (const Piece& c : mine_) {
+    m_.narrow(0, c.shard, c.length).copy_(exp_avg[c.param].reshape({-1}).narrow(0, c.offset, c.length));
+    v_.narrow(0, c.shard, c.length).copy_(exp_avg_sq[c.param].reshape({-1}).narrow(0, c.offset, c.length));
+  }
+}
+
+}  // namespace toolgrpo::app
