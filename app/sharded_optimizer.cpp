@@ -105,8 +105,8 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> ShardedAdamW::moment
   at::Tensor bucket = at::empty({span}, m_.options());
   const at::Tensor* moments[2] = {&m_, &v_};
   for (int which = 0; which < 2; ++which) {
-    if (rank_ == root)
-      for (const at::Tensor& p : params_) full[which].push_back(at::zeros_like(p));
+    if (rank_ == root)  // in host memory: a GPU rank does not need room for every moment to save them
+      for (const at::Tensor& p : params_) full[which].push_back(at::zeros(p.sizes(), at::kFloat));
     for (int64_t k = 0; k < buckets_; ++k) {
       coll_.allgather(moments[which]->narrow(0, k * block_, block_), bucket);
       if (rank_ != root) continue;

@@ -32,7 +32,8 @@ class ShardedAdamW {
   void set_steps(int64_t s) { step_ = s; }
   int64_t shard_numel() const { return m_.numel(); }  // elements of each moment this rank holds
 
-  // Collective: every parameter's moments (exp_avg, exp_avg_sq) in full shape on rank `root`; empty elsewhere.
+  // Collective: every parameter's moments (exp_avg, exp_avg_sq) in full shape, in host memory, on rank `root`;
+  // empty elsewhere.
   std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> moments_gather(int root);
   // Every rank keeps its shard of full-shape moments (a checkpoint's, saved at any world size).
   void moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq);

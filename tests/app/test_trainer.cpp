@@ -282,8 +282,9 @@ TEST(Trainers, PrefixSharingGivesTheWeightsOfTheExpandedBatch) {
 namespace {
 
 // The sampler's log-probs travel with the rollouts and are compared with the trainer's recomputed old log-probs:
-// at temperature 1 the two passes agree to float rounding; at temperature 2 the sampler's distribution is not
-// the trainer's (which scores at temperature 1), and the metric shows it.
+// the trainer scores at the sampling temperature (softmax(logits / T), as the sampler), so at temperature 1 and at
+// temperature 2 the two passes agree to float rounding (scored at temperature 1, the T = 2 samples would differ
+// by about 0.5 nats per token).
 TEST(GrpoTrainer, SamplerAndTrainerLogprobGapIsReported) {
   const int np = world().size();
   const app::TrainResult t1 = app::grpo_train(small_config({"grpo.steps=2"}, np), world(), quiet());
@@ -293,9 +294,12 @@ TEST(GrpoTrainer, SamplerAndTrainerLogprobGapIsReported) {
     EXPECT_LE(app::metric(m, "logprob_gap_max"), 1e-3);
   }
   const app::TrainResult t2 =
-      app::grpo_train(small_config({"grpo.steps=1", "rollout.temperature=2"}, np), world(), quiet());
-  EXPECT_GT(app::metric(t2.metrics[0], "logprob_gap_mean"), 1e-3);
-  EXPECT_GE(app::metric(t2.metrics[0], "logprob_gap_max"), app::metric(t2.metrics[0], "logprob_gap_mean"));
+      app::grpo_train(small_config({"grpo.steps=2", "rollout.temperature=2"}, np), world(), quiet());
+  for (const auto& m : t2.metrics) {
+    EXPECT_LE(app::metric(m, "logprob_gap_mean"), 1e-4);
+    EXPECT_LE(app::metric(m, "logprob_gap_max"), 1e-3);
+    EXPECT_GE(app::metric(m, "logprob_gap_max"), app::metric(m, "logprob_gap_mean"));
+  }
 }
 
 }  // namespace
