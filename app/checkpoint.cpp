@@ -99,7 +99,8 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(const RunStat
   const auto named = model::decoder_named_parameters(s.policy.cfg, s.policy.w);
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& [name, t] : named) out.emplace_back("model/" + name, t);
-  if (s.learner) {  // sharded: the moments gathered for this save (none before, e.g. when sizing the snapshot)
+  if (s.learner) {  // sharded: the moments gathered for this save (none before, e.g. when sizing the
+                    // snapshot)
     const std::vector<at::Tensor> m = s.learner->exp_avg(), v = s.learner->exp_avg_sq();
     for (std::size_t i = 0; i < named.size() && i < m.size(); ++i) {
       out.emplace_back("optim/" + named[i].first + "/exp_avg", m[i]);
@@ -256,8 +257,8 @@ LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer) {
   return l;
 }
 
-CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step,
-                                 bool saving)
+CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active,
+                                 int64_t pause_step, bool saving)
     : dir_(std::move(dir)), cfg_(cfg), active_(active), saving_(saving || active), pause_step_(pause_step) {}
 
 CheckpointSaver::~CheckpointSaver() {

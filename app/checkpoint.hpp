@@ -65,8 +65,8 @@ std::string checkpoint_resolve(const std::string& path);
 
 class CheckpointSaver {
  public:
-  // `active`: this rank holds the whole state and writes; on other ranks a save only takes part in gathering a
-  // sharded optimizer's moments, when `saving` (the run saves checkpoints, whichever rank writes them).
+  // `active`: this rank holds the whole state and writes; on other ranks a save only takes part in gathering
+  // a sharded optimizer's moments, when `saving` (the run saves checkpoints, whichever rank writes them).
   // `before_commit` (tests): runs in the save of step `pause_step` just before its commit marker.
   CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active, int64_t pause_step = -1,
                   bool saving = false);

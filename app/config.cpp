@@ -106,8 +106,11 @@ const std::vector<Field>& fields() {
       field("run.seed", &Config::run, &RunSection::seed),
       field("run.memory_check", &Config::run, &RunSection::memory_check),
       field("run.memory_limit_gb", &Config::run, &RunSection::memory_limit_gb),
-      Field{"run.time_limit", [](Config& c, const YAML::Node& n) { c.run.time_limit = time_limit_seconds(n); },
-            [](const Config& c, YAML::Emitter& e) { e << YAML::Key << "time_limit" << YAML::Value << c.run.time_limit; }},
+      Field{"run.time_limit",
+            [](Config& c, const YAML::Node& n) { c.run.time_limit = time_limit_seconds(n); },
+            [](const Config& c, YAML::Emitter& e) {
+              e << YAML::Key << "time_limit" << YAML::Value << c.run.time_limit;
+            }},
       field("model.path", &Config::model, &ModelSection::path),
       field("model.arch", &Config::model, &ModelSection::arch),
       field("model.preset", &Config::model, &ModelSection::preset),

@@ -64,10 +64,11 @@ void add_stats(io::MetricsRow& row, const std::string& name, const std::vector<d
 
 // Log-probs of the target tokens of `seqs[i]` for i in `which` (no gradient), in micro-batches of `budget`.
 // With share_prefix, each prompt's forward runs once for the sequences that continue it; without
-// response_only, the head runs over every position of unshared rows. Log-probs at `temperature` (the sampler's).
+// response_only, the head runs over every position of unshared rows. Log-probs at `temperature` (the
+// sampler's).
 void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const std::vector<SeqRef>& seqs,
-                     const std::vector<std::size_t>& which, int64_t budget, bool share_prefix, bool response_only,
-                     double temperature, std::vector<std::vector<float>>& out) {
+                     const std::vector<std::size_t>& which, int64_t budget, bool share_prefix,
+                     bool response_only, double temperature, std::vector<std::vector<float>>& out) {
   at::NoGradGuard no_grad;
   for_each_micro_batch(
       seqs, which, budget, pol.device,
@@ -75,7 +76,8 @@ void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const st
         // every response token, trained or not
         model::LogprobOptions o;
         o.temperature = temperature;
-        const at::Tensor lp = batch_logprobs(pol.cfg, w, b, o, response_only ? b.target_any : at::Tensor()).logprobs;
+        const at::Tensor lp =
+            batch_logprobs(pol.cfg, w, b, o, response_only ? b.target_any : at::Tensor()).logprobs;
         std::vector<std::vector<float>> v = target_values_unpack(part, lp);
         for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
       },
@@ -94,7 +96,7 @@ class GrpoTrainer final : public StepTrainer {
         adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
     if (roles_.trains) {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
-                                           c.parallel.shard_optimizer);
+                                            c.parallel.shard_optimizer);
       if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
     }
     lcfg_.clip_low = c.grpo.clip_low;
@@ -129,7 +131,8 @@ class GrpoTrainer final : public StepTrainer {
         w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, groups * ceil_div(G, k));
         w.head_tokens = w.micro_batch_tokens / w.longest_sequence * k * new_tokens;
       } else {
-        const int64_t per_rank = ceil_div(ceil_div(c_.rollout.prompts_per_step * G, c_.grpo.mini_batches), ranks);
+        const int64_t per_rank =
+            ceil_div(ceil_div(c_.rollout.prompts_per_step * G, c_.grpo.mini_batches), ranks);
         w.longest_sequence = prompt + new_tokens;
         w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, per_rank);
         w.head_tokens = c_.grpo.response_only_head ? w.micro_batch_tokens / w.longest_sequence * new_tokens
@@ -329,7 +332,8 @@ class GrpoTrainer final : public StepTrainer {
               o.temperature = c_.rollout.temperature;  // the distribution the responses were sampled from
               o.checkpoint_layers = c_.grpo.activation_checkpointing;
               // the trained response tokens (packed rows give every response token; the loss masks the rest)
-              const model::TokenLogprobs lp = batch_logprobs(pol_.cfg, pol_.w, b, o, c_.grpo.response_only_head ? b.target_mask : at::Tensor());
+              const model::TokenLogprobs lp = batch_logprobs(
+                  pol_.cfg, pol_.w, b, o, c_.grpo.response_only_head ? b.target_mask : at::Tensor());
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,

@@ -97,7 +97,8 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
   return out;
 }
 
-std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items) {
+std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs,
+                                                   const std::vector<std::size_t>& items) {
   std::vector<std::vector<std::size_t>> units;
   std::unordered_map<const std::vector<int64_t>*, std::size_t> unit_of;
   for (std::size_t i : items) {
@@ -114,8 +115,8 @@ int64_t unit_tokens(const std::vector<SeqRef>& seqs, const std::vector<std::size
   return n;
 }
 
-std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
-                                    int rank, bool share_prefix) {
+std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items,
+                                    int ranks, int rank, bool share_prefix) {
   std::vector<std::vector<std::size_t>> units;
   if (share_prefix) {
     units = prefix_units(seqs, items);
@@ -135,16 +136,17 @@ std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::
       }
   std::vector<std::size_t> order(mine.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return mine_cost[a] > mine_cost[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return mine_cost[a] > mine_cost[b]; });
   std::vector<std::size_t> out;
   for (std::size_t k : order) out.push_back(mine[k]);
   return out;
 }
 
-void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
-                          at::Device device,
-                          const std::function<void(const std::vector<std::size_t>&, const std::vector<SeqRef>&,
-                                                   const SequenceBatch&)>& fn,
+void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which,
+                          int64_t budget, at::Device device,
+                          const std::function<void(const std::vector<std::size_t>&,
+                                                   const std::vector<SeqRef>&, const SequenceBatch&)>& fn,
                           bool share_prefix) {
   // Rows: one sequence each, or with sharing a prompt and the targets that fit the budget after it.
   std::vector<std::vector<std::size_t>> rows;
@@ -183,25 +185,30 @@ void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std
       packed.push_back(std::move(row));
     }
     SequenceBatch b = sequences_pack(part, device);
-    if (share_prefix) b.packed = model::prefix_pack(packed, b.target_any.size(0), b.target_any.size(1), device);
+    if (share_prefix)
+      b.packed = model::prefix_pack(packed, b.target_any.size(0), b.target_any.size(1), device);
     fn(idx, part, b);
   }
 }
 
 model::TokenLogprobs batch_logprobs(const model::ModelConfig& cfg, const model::DecoderWeights& w,
-                                    const SequenceBatch& b, model::LogprobOptions o, const at::Tensor& only_at) {
+                                    const SequenceBatch& b, model::LogprobOptions o,
+                                    const at::Tensor& only_at) {
   if (b.packed.ids.defined()) return model::token_logprobs_packed(cfg, w, b.packed, o);
   o.only_at = only_at;
   return model::token_logprobs(cfg, w, b.ids, b.attention, o);
 }
 
-Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm, bool shard_optimizer)
+Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm,
+                 bool shard_optimizer)
     : params_(std::move(params)),
-      opt_(shard_optimizer ? std::vector<at::Tensor>{} : params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}),
+      opt_(shard_optimizer ? std::vector<at::Tensor>{} : params_,
+           model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}),
       reducer_(comm) {
   for (auto& p : params_) p.set_requires_grad(true);
   if (shard_optimizer)
-    sharded_ = std::make_unique<ShardedAdamW>(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}, comm);
+    sharded_ =
+        std::make_unique<ShardedAdamW>(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}, comm);
 }
 
 Learner::~Learner() = default;
@@ -224,15 +231,23 @@ double Learner::update(double lr, double max_norm) {
   return norm;
 }
 
-int64_t Learner::optimizer_steps() const { return sharded_ ? sharded_->steps() : opt_.steps(); }
-
-void Learner::set_optimizer_steps(int64_t s) {
-  if (sharded_) sharded_->set_steps(s);
-  else opt_.set_steps(s);
+int64_t Learner::optimizer_steps() const {
+  return sharded_ ? sharded_->steps() : opt_.steps();
 }
 
-std::vector<at::Tensor> Learner::exp_avg() const { return sharded_ ? gathered_m_ : opt_.exp_avg(); }
-std::vector<at::Tensor> Learner::exp_avg_sq() const { return sharded_ ? gathered_v_ : opt_.exp_avg_sq(); }
+void Learner::set_optimizer_steps(int64_t s) {
+  if (sharded_)
+    sharded_->set_steps(s);
+  else
+    opt_.set_steps(s);
+}
+
+std::vector<at::Tensor> Learner::exp_avg() const {
+  return sharded_ ? gathered_m_ : opt_.exp_avg();
+}
+std::vector<at::Tensor> Learner::exp_avg_sq() const {
+  return sharded_ ? gathered_v_ : opt_.exp_avg_sq();
+}
 
 void Learner::moments_gather() {
   if (!sharded_) return;

@@ -41,7 +41,8 @@ struct SequenceBatch {
 // the trained tokens, target_any for every response token; undefined: every position, values outside the
 // targets left in place).
 model::TokenLogprobs batch_logprobs(const model::ModelConfig& cfg, const model::DecoderWeights& w,
-                                    const SequenceBatch& b, model::LogprobOptions o, const at::Tensor& only_at);
+                                    const SequenceBatch& b, model::LogprobOptions o,
+                                    const at::Tensor& only_at);
 
 SequenceBatch sequences_pack(const std::vector<SeqRef>& seqs, at::Device device = at::kCPU);
 
@@ -58,26 +59,28 @@ std::vector<std::vector<std::size_t>> micro_batches(const std::vector<int64_t>& 
 
 // The sequences among `items` grouped by prompt (the same prompt vector), in order of first appearance: each
 // unit shares one prompt pass when prefix sharing is on.
-std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items);
+std::vector<std::vector<std::size_t>> prefix_units(const std::vector<SeqRef>& seqs,
+                                                   const std::vector<std::size_t>& items);
 
 // Tokens of a unit's packed row: its prompt once plus every target.
 int64_t unit_tokens(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& unit);
 
-// The sequences among `items` (indices into `seqs`) that rank `rank` of `ranks` handles when they are split by
-// tokens (parallel::balance_by_tokens, in the order of `items`), longest first. With share_prefix, whole
+// The sequences among `items` (indices into `seqs`) that rank `rank` of `ranks` handles when they are split
+// by tokens (parallel::balance_by_tokens, in the order of `items`), longest first. With share_prefix, whole
 // prefix units are balanced (a unit costs its packed tokens), so a group's samples stay on one rank.
-std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items, int ranks,
-                                    int rank, bool share_prefix = false);
+std::vector<std::size_t> rank_share(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& items,
+                                    int ranks, int rank, bool share_prefix = false);
 
-// Runs `fn` on consecutive micro-batches of the sequences `which` (indices into `seqs`) under the token budget:
-// `idx` are the indices of the micro-batch's sequences, `batch` their packed tensors on `device`. With
-// share_prefix, sequences with the same prompt go into one packed row (batch.packed), the prompt counted once
-// against the budget; a unit over the budget is split into rows that each fit (at least one target per row).
-void for_each_micro_batch(const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget,
-                          at::Device device,
-                          const std::function<void(const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
-                                                   const SequenceBatch& batch)>& fn,
-                          bool share_prefix = false);
+// Runs `fn` on consecutive micro-batches of the sequences `which` (indices into `seqs`) under the token
+// budget: `idx` are the indices of the micro-batch's sequences, `batch` their packed tensors on `device`.
+// With share_prefix, sequences with the same prompt go into one packed row (batch.packed), the prompt counted
+// once against the budget; a unit over the budget is split into rows that each fit (at least one target per
+// row).
+void for_each_micro_batch(
+    const std::vector<SeqRef>& seqs, const std::vector<std::size_t>& which, int64_t budget, at::Device device,
+    const std::function<void(const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part,
+                             const SequenceBatch& batch)>& fn,
+    bool share_prefix = false);
 
 class ShardedAdamW;
 
@@ -85,19 +88,21 @@ class Learner {
  public:
   // `comm`: the training ranks, over which gradients are summed (it must outlive the learner). With
   // `shard_optimizer`, the AdamW moments are split over them (ShardedAdamW) instead of held whole by each.
-  Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm, bool shard_optimizer = false);
+  Learner(std::vector<at::Tensor> params, double weight_decay, const parallel::Comm& comm,
+          bool shard_optimizer = false);
   ~Learner();
   void zero_grad();
-  // Sums the gradients over the training ranks (one flat bucket, or reduce-scattered into each rank's shard: MPI
-  // on CPU, NCCL on CUDA), clips to max_norm (0 = off), applies AdamW with `lr`. Returns the global gradient norm
-  // before clipping.
+  // Sums the gradients over the training ranks (one flat bucket, or reduce-scattered into each rank's shard:
+  // MPI on CPU, NCCL on CUDA), clips to max_norm (0 = off), applies AdamW with `lr`. Returns the global
+  // gradient norm before clipping.
   double update(double lr, double max_norm);
   const std::vector<at::Tensor>& params() const { return params_; }
   bool sharded() const { return sharded_ != nullptr; }
   int64_t optimizer_steps() const;
   void set_optimizer_steps(int64_t s);
-  // Each parameter's AdamW moments in full shape: the optimizer's own tensors when unsharded; when sharded, the
-  // ones moments_gather() collected on training rank 0 (empty before it, after moments_release() and elsewhere).
+  // Each parameter's AdamW moments in full shape: the optimizer's own tensors when unsharded; when sharded,
+  // the ones moments_gather() collected on training rank 0 (empty before it, after moments_release() and
+  // elsewhere).
   std::vector<at::Tensor> exp_avg() const;
   std::vector<at::Tensor> exp_avg_sq() const;
   void moments_gather();   // collective over the training ranks when sharded; nothing otherwise

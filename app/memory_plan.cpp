@@ -61,12 +61,14 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     persistent += add("gradients", P * kFloat, "fp32");
     const double shards = static_cast<double>(std::max<int64_t>(1, w.optimizer_shards));
     persistent += add("optimizer", 2 * P * kFloat / shards,
-                      w.optimizer_shards > 1 ? "AdamW moments, fp32, 1/" + std::to_string(w.optimizer_shards) + " per rank"
-                                             : std::string("AdamW moments, fp32"));
+                      w.optimizer_shards > 1
+                          ? "AdamW moments, fp32, 1/" + std::to_string(w.optimizer_shards) + " per rank"
+                          : std::string("AdamW moments, fp32"));
   }
   if (w.reference) persistent += add("reference", P * kFloat, "weights of the KL reference");
   if (w.snapshot) persistent += add("checkpoint snapshot", 3 * P * kFloat, "checkpoint.async host copy");
-  if (w.gathers_moments) persistent += add("checkpoint gather", 2 * P * kFloat, "sharded moments collected to write");
+  if (w.gathers_moments)
+    persistent += add("checkpoint gather", 2 * P * kFloat, "sharded moments collected to write");
   persistent += add("runtime", kRuntimeBytes, "libraries and thread pools");
 
   double training = 0;

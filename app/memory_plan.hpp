@@ -18,8 +18,8 @@ struct MemoryWorkload {
   bool trains = true;           // holds gradients and optimizer state
   bool reference = false;       // holds a separate reference copy of the weights (KL against the reference)
   bool snapshot = false;        // holds the asynchronous checkpoint's host copy of weights and AdamW moments
-  int64_t optimizer_shards = 1;  // parallel.shard_optimizer: the training ranks the AdamW moments are split over
-  bool gathers_moments = false;  // sharded: this rank collects every moment when it writes a checkpoint
+  int64_t optimizer_shards = 1;    // parallel.shard_optimizer: ranks the AdamW moments are split over
+  bool gathers_moments = false;    // sharded: this rank collects every moment when it writes a checkpoint
   int64_t micro_batch_tokens = 0;  // padded tokens (sequences x longest) of the largest training micro-batch
   int64_t longest_sequence = 0;    // tokens of the longest row (prompt + response or answer; with prefix
                                    // sharing a prompt and the samples packed after it)

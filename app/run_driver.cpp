@@ -141,19 +141,21 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
   const bool sft = kind == "sft";
   const int64_t budget = sft ? c.sft.micro_batch_tokens : c.grpo.micro_batch_tokens;
   const bool checkpointing = sft ? c.sft.activation_checkpointing : c.grpo.activation_checkpointing;
-  throw UsageError(
-      kind + ": the memory plan needs about " + format_fixed(peak / 1e9, 2) + " GB per rank but a rank has " +
-      format_fixed(plan.available / 1e9, 2) + " GB (" + plan.available_source + "; see the plan above). To fit: lower " +
-      kind + ".micro_batch_tokens (now " + std::to_string(budget) + ")" +
-      (checkpointing ? "" : ", set " + kind + ".activation_checkpointing=true") +
-      (sft ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
-      "; set checkpoint.async=false (no host snapshot)" + (sft ? "" : "; grpo.kl_coef=0 (no reference copy)") +
-      (c.parallel.shard_optimizer || trainer.training_ranks() < 2
-           ? ""
-           : "; set parallel.shard_optimizer=true (AdamW moments split over the " +
-                 std::to_string(trainer.training_ranks()) + " training ranks)") +
-      "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the detected memory is wrong "
-      "(run.memory_check=false to go on regardless)");
+  throw UsageError(kind + ": the memory plan needs about " + format_fixed(peak / 1e9, 2) +
+                   " GB per rank but a rank has " + format_fixed(plan.available / 1e9, 2) + " GB (" +
+                   plan.available_source + "; see the plan above). To fit: lower " + kind +
+                   ".micro_batch_tokens (now " + std::to_string(budget) + ")" +
+                   (checkpointing ? "" : ", set " + kind + ".activation_checkpointing=true") +
+                   (sft ? ", sft.max_seq_tokens" : ", rollout.max_prompt_tokens or rollout.max_new_tokens") +
+                   "; set checkpoint.async=false (no host snapshot)" +
+                   (sft ? "" : "; grpo.kl_coef=0 (no reference copy)") +
+                   (c.parallel.shard_optimizer || trainer.training_ranks() < 2
+                        ? ""
+                        : "; set parallel.shard_optimizer=true (AdamW moments split over the " +
+                              std::to_string(trainer.training_ranks()) + " training ranks)") +
+                   "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the "
+                   "detected memory is wrong "
+                   "(run.memory_check=false to go on regardless)");
 }
 
 }  // namespace
@@ -235,8 +237,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.reference = s.policy.origin;
   }
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
-  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(), opt.pause_save_step,
-                        opt.save);
+  CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(),
+                        opt.pause_save_step, opt.save);
   memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) {
     s.learner->moments_set(ck->exp_avg, ck->exp_avg_sq);

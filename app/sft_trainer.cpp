@@ -90,7 +90,8 @@ class SftTrainer final : public StepTrainer {
       : c_(c), world_(world), opt_(opt), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
         train_(examples_make(pol_, data.train, c.sft.max_seq_tokens)), seqs_(refs_of(train_)),
         eval_(examples_make(pol_, data.eval, c.sft.max_seq_tokens)), eval_seqs_(refs_of(eval_)) {
-    s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world, c.parallel.shard_optimizer);
+    s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world,
+                                          c.parallel.shard_optimizer);
     const int64_t per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train_.size()) / c.sft.batch_size);
     total_ = c.sft.steps > 0 ? c.sft.steps : per_epoch * c.sft.epochs;
   }

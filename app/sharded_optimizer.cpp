@@ -38,7 +38,8 @@ ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cf
 template <class F>
 void ShardedAdamW::for_range(int64_t begin, int64_t end, F&& fn) const {
   // The first parameter whose elements reach past `begin`, then on while they start before `end`.
-  std::size_t i = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin());
+  std::size_t i =
+      static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin());
   i = i == 0 ? 0 : i - 1;
   for (; i < params_.size() && starts_[i] < end; ++i) {
     const int64_t lo = std::max(begin, starts_[i]), hi = std::min(end, starts_[i] + params_[i].numel());
@@ -76,7 +77,15 @@ double ShardedAdamW::step(double lr, double max_norm) {
     if (mine < total_) flat_to_params(part, mine, std::min(total_, mine + block_), true);
   }
   double sq = 0;
-  for (const Piece& c : mine_) sq += params_[c.param].grad().view({-1}).narrow(0, c.offset, c.length).to(at::kDouble).pow(2).sum().item<double>();
+  for (const Piece& c : mine_)
+    sq += params_[c.param]
+              .grad()
+              .view({-1})
+              .narrow(0, c.offset, c.length)
+              .to(at::kDouble)
+              .pow(2)
+              .sum()
+              .item<double>();
   const double norm = std::sqrt(coll_.comm().allreduce_sum(sq));
   const double scale = max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
   ++step_;
@@ -85,8 +94,8 @@ double ShardedAdamW::step(double lr, double max_norm) {
   for (const Piece& c : mine_) {
     const at::Tensor g = params_[c.param].grad().view({-1}).narrow(0, c.offset, c.length);
     if (scale != 1.0) g.mul_(scale);
-    model::adamw_apply(params_[c.param].view({-1}).narrow(0, c.offset, c.length), g, m_.narrow(0, c.shard, c.length),
-                       v_.narrow(0, c.shard, c.length), lr, cfg_, bc1, bc2);
+    model::adamw_apply(params_[c.param].view({-1}).narrow(0, c.offset, c.length), g,
+                       m_.narrow(0, c.shard, c.length), v_.narrow(0, c.shard, c.length), lr, cfg_, bc1, bc2);
   }
   for (int64_t k = 0; k < buckets_; ++k) {
     const int64_t base = k * span, len = std::min(span, total_ - base), mine = base + rank_ * block_;
@@ -119,11 +128,12 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> ShardedAdamW::moment
   return {std::move(full[0]), std::move(full[1])};
 }
 
-void ShardedAdamW::moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq) {
+void ShardedAdamW::moments_set(const std::vector<at::Tensor>& exp_avg,
+                               const std::vector<at::Tensor>& exp_avg_sq) {
   at::NoGradGuard no_grad;
   if (exp_avg.size() != params_.size() || exp_avg_sq.size() != params_.size())
-    throw std::invalid_argument("sharded optimizer: moments for " + std::to_string(exp_avg.size()) + " tensors, " +
-                                std::to_string(params_.size()) + " parameters");
+    throw std::invalid_argument("sharded optimizer: moments for " + std::to_string(exp_avg.size()) +
+                                " tensors, " + std::to_string(params_.size()) + " parameters");
   for (const Piece& c : mine_) {
     m_.narrow(0, c.shard, c.length).copy_(exp_avg[c.param].reshape({-1}).narrow(0, c.offset, c.length));
     v_.narrow(0, c.shard, c.length).copy_(exp_avg_sq[c.param].reshape({-1}).narrow(0, c.offset, c.length));

@@ -1,10 +1,10 @@
-// AdamW with its moments split over the training ranks (ZeRO stage 1): the parameters, seen as one flat vector,
-// are cut into buckets of size() x block elements; rank r owns block r of every bucket. A step reduce-scatters
-// the gradients bucket by bucket (each rank receives the sum of its blocks only), takes the global gradient norm
-// from the ranks' shards, updates its shard with the same element-wise AdamW as the unsharded optimizer, and
-// all-gathers the new parameters. Each rank holds 2/size() of the moments instead of all of them; the transient
-// buffers are one bucket. The weights equal the unsharded optimizer's (element-wise the same arithmetic; sums
-// over ranks may round in another order past two ranks).
+// AdamW with its moments split over the training ranks (ZeRO stage 1): the parameters, seen as one flat
+// vector, are cut into buckets of size() x block elements; rank r owns block r of every bucket. A step
+// reduce-scatters the gradients bucket by bucket (each rank receives the sum of its blocks only), takes the
+// global gradient norm from the ranks' shards, updates its shard with the same element-wise AdamW as the
+// unsharded optimizer, and all-gathers the new parameters. Each rank holds 2/size() of the moments instead of
+// all of them; the transient buffers are one bucket. The weights equal the unsharded optimizer's
+// (element-wise the same arithmetic; sums over ranks may round in another order past two ranks).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -24,16 +24,16 @@ class ShardedAdamW {
   // `block`: elements per rank and bucket (the default keeps a bucket at 64 MB per rank).
   ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cfg, const parallel::Comm& comm,
                int64_t block = int64_t{1} << 24);
-  // Collective. Sums the parameters' .grad() over the ranks (the gradients of this rank's shard are replaced by
-  // the sums; the rest are left as they are), clips them to max_norm (0 = off) by the global norm, updates and
-  // all-gathers the parameters. Returns the global norm before clipping.
+  // Collective. Sums the parameters' .grad() over the ranks (the gradients of this rank's shard are replaced
+  // by the sums; the rest are left as they are), clips them to max_norm (0 = off) by the global norm, updates
+  // and all-gathers the parameters. Returns the global norm before clipping.
   double step(double lr, double max_norm);
   int64_t steps() const { return step_; }
   void set_steps(int64_t s) { step_ = s; }
   int64_t shard_numel() const { return m_.numel(); }  // elements of each moment this rank holds
 
-  // Collective: every parameter's moments (exp_avg, exp_avg_sq) in full shape, in host memory, on rank `root`;
-  // empty elsewhere.
+  // Collective: every parameter's moments (exp_avg, exp_avg_sq) in full shape, in host memory, on rank
+  // `root`; empty elsewhere.
   std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> moments_gather(int root);
   // Every rank keeps its shard of full-shape moments (a checkpoint's, saved at any world size).
   void moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq);
@@ -44,7 +44,8 @@ class ShardedAdamW {
     std::size_t param;
     int64_t offset, length, shard;
   };
-  // Calls fn(param, offset in param, count, offset in range) for the parameter pieces of flat range [begin, end).
+  // Calls fn(param, offset in param, count, offset in range) for the parameter pieces of flat range [begin,
+  // end).
   template <class F>
   void for_range(int64_t begin, int64_t end, F&& fn) const;
   void flat_to_params(const at::Tensor& src, int64_t begin, int64_t end, bool grads) const;

@@ -362,8 +362,8 @@ TokenLogprobs head_at(const at::Tensor& hidden, const at::Tensor& lm_head, const
   int64_t s = 0;
   do {  // at least once, so that an empty selection still yields (empty) tensors
     const int64_t c = std::min(opt.chunk, N - s);
-    const HeadLogprobs h =
-        head_logprobs(rows.narrow(0, s, c), lm_head, target.narrow(0, s, c), opt.temperature, opt.with_entropy);
+    const HeadLogprobs h = head_logprobs(rows.narrow(0, s, c), lm_head, target.narrow(0, s, c),
+                                         opt.temperature, opt.with_entropy);
     logp.push_back(h.logprobs);
     if (opt.with_entropy) ent.push_back(h.entropy);
     s += c;

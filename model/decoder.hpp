@@ -59,11 +59,11 @@ struct ForwardOutput {
   std::vector<at::Tensor> hidden_states;  // embeddings, each layer's output; the last one final-normed
 };
 
-// input_ids (B, T) int64; attention_mask (B, T) 1 = token, 0 = padding; position_ids (B, T) int64 or undefined
-// (then 0..T-1 for every row). With checkpoint_layers (and autograd on), each layer keeps only its input for
-// backward and runs again there (activation checkpointing): the same gradients for a fraction of the memory.
-// attention_pattern (B, T, T) bool, when given, replaces the causal and padding masks: query i sees key j where
-// it is true (the packed rows of PrefixPacked).
+// input_ids (B, T) int64; attention_mask (B, T) 1 = token, 0 = padding; position_ids (B, T) int64 or
+// undefined (then 0..T-1 for every row). With checkpoint_layers (and autograd on), each layer keeps only its
+// input for backward and runs again there (activation checkpointing): the same gradients for a fraction of
+// the memory. attention_pattern (B, T, T) bool, when given, replaces the causal and padding masks: query i
+// sees key j where it is true (the packed rows of PrefixPacked).
 ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, const at::Tensor& input_ids,
                               const at::Tensor& attention_mask, const at::Tensor& position_ids = {},
                               bool keep_hidden_states = false, bool compute_logits = true,
@@ -101,8 +101,8 @@ struct PrefixPacked {
   at::Tensor ids;        // (R, T) int64, right-padded with 0
   at::Tensor positions;  // (R, T) int64 position ids
   at::Tensor pattern;    // (R, T, T) bool: query i sees key j
-  at::Tensor source;     // (N) int64: the flattened position (row * T + t) whose output predicts a target token
-  at::Tensor target;     // (N) int64: that token
+  at::Tensor source;  // (N) int64: the flattened position (row * T + t) whose output predicts a target token
+  at::Tensor target;  // (N) int64: that token
   at::Tensor out_index;  // (N) int64: where its value goes in the flattened (out_rows, out_cols) result
   int64_t out_rows = 0, out_cols = 0;
 };
@@ -114,14 +114,15 @@ struct PackedRow {
   std::vector<int64_t> out_rows;
 };
 
-// The packed input of `rows`. Values land where the expanded layout (one prompt + target per row, right-padded
-// to out_cols + 1 tokens) puts them: target token k of a sequence with prompt length P at column P + k - 1 of
-// its out_row (k = 0 has no value when P = 0).
+// The packed input of `rows`. Values land where the expanded layout (one prompt + target per row,
+// right-padded to out_cols + 1 tokens) puts them: target token k of a sequence with prompt length P at column
+// P + k - 1 of its out_row (k = 0 has no value when P = 0).
 PrefixPacked prefix_pack(const std::vector<PackedRow>& rows, int64_t out_rows, int64_t out_cols,
                          at::Device device = at::kCPU);
 
 // token_logprobs of the expanded sequences, computed on their packed rows: the same values (and gradients) at
-// every target token, 0 elsewhere. opt.position_ids and opt.only_at must be undefined (the packing sets both).
+// every target token, 0 elsewhere. opt.position_ids and opt.only_at must be undefined (the packing sets
+// both).
 TokenLogprobs token_logprobs_packed(const ModelConfig& cfg, const DecoderWeights& w, const PrefixPacked& p,
                                     const LogprobOptions& opt = {});
 

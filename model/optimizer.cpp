@@ -16,8 +16,8 @@ AdamW::AdamW(std::vector<at::Tensor> params, AdamWConfig cfg) : params_(std::mov
   }
 }
 
-void adamw_apply(const at::Tensor& p, const at::Tensor& g_in, const at::Tensor& m, const at::Tensor& v, double lr,
-                 const AdamWConfig& cfg, double bc1, double bc2) {
+void adamw_apply(const at::Tensor& p, const at::Tensor& g_in, const at::Tensor& m, const at::Tensor& v,
+                 double lr, const AdamWConfig& cfg, double bc1, double bc2) {
   const at::Tensor g = g_in.to(at::kFloat);
   at::Tensor master = p.to(at::kFloat);
   master.mul_(1 - lr * cfg.weight_decay);
@@ -34,7 +34,8 @@ void AdamW::step(double lr) {
   const double bc1 = 1 - std::pow(cfg_.beta1, static_cast<double>(step_));
   const double bc2 = 1 - std::pow(cfg_.beta2, static_cast<double>(step_));
   for (std::size_t i = 0; i < params_.size(); ++i)
-    if (params_[i].grad().defined()) adamw_apply(params_[i], params_[i].grad(), m_[i], v_[i], lr, cfg_, bc1, bc2);
+    if (params_[i].grad().defined())
+      adamw_apply(params_[i], params_[i].grad(), m_[i], v_[i], lr, cfg_, bc1, bc2);
 }
 
 void AdamW::zero_grad() {

@@ -17,11 +17,11 @@ struct AdamWConfig {
   double weight_decay = 0.01;
 };
 
-// One AdamW update of `p` in place from gradient `g` with moments `m` and `v` (tensors or views of one shape),
-// bias corrections bc1 = 1 - beta1^t and bc2 = 1 - beta2^t. Element-wise: a slice of a tensor updated alone gets
-// the values the whole tensor's update gives it (the sharded optimizer relies on this).
-void adamw_apply(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v, double lr,
-                 const AdamWConfig& cfg, double bc1, double bc2);
+// One AdamW update of `p` in place from gradient `g` with moments `m` and `v` (tensors or views of one
+// shape), bias corrections bc1 = 1 - beta1^t and bc2 = 1 - beta2^t. Element-wise: a slice of a tensor updated
+// alone gets the values the whole tensor's update gives it (the sharded optimizer relies on this).
+void adamw_apply(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v,
+                 double lr, const AdamWConfig& cfg, double bc1, double bc2);
 
 class AdamW {
  public:

@@ -8,7 +8,8 @@
 
 namespace toolgrpo::model {
 
-PrefixPacked prefix_pack(const std::vector<PackedRow>& rows, int64_t out_rows, int64_t out_cols, at::Device device) {
+PrefixPacked prefix_pack(const std::vector<PackedRow>& rows, int64_t out_rows, int64_t out_cols,
+                         at::Device device) {
   const int64_t R = static_cast<int64_t>(rows.size());
   int64_t T = 1, N = 0;
   for (const PackedRow& r : rows) {

@@ -124,14 +124,15 @@ void Comm::allreduce_sum(float* data, std::size_t count) const {
 
 namespace {
 int block_count(std::size_t block, const char* what) {
-  if (block >= (std::size_t{1} << 31)) throw std::invalid_argument(std::string(what) + ": block of 2^31 elements or more");
+  if (block >= (std::size_t{1} << 31))
+    throw std::invalid_argument(std::string(what) + ": block of 2^31 elements or more");
   return static_cast<int>(block);
 }
 }  // namespace
 
 void Comm::reduce_scatter_sum(const float* in, float* out, std::size_t block) const {
-  TOOLGRPO_MPI_CHECK(MPI_Reduce_scatter_block(in, out, block_count(block, "reduce_scatter_sum"), MPI_FLOAT, MPI_SUM,
-                                              raw_of(impl_)));
+  TOOLGRPO_MPI_CHECK(MPI_Reduce_scatter_block(in, out, block_count(block, "reduce_scatter_sum"), MPI_FLOAT,
+                                              MPI_SUM, raw_of(impl_)));
 }
 
 void Comm::allgather(const float* in, float* out, std::size_t block) const {

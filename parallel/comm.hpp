@@ -39,8 +39,8 @@ class Comm {
   void allreduce_sum(std::vector<double>& v) const;          // in place, element-wise
   void allreduce_sum(std::vector<int64_t>& v) const;         // in place, element-wise
   void allreduce_sum(float* data, std::size_t count) const;  // in place; a flat gradient bucket
-  // `in` holds size() blocks of `block` floats; their element-wise sum over the ranks is scattered so that rank r
-  // receives block r in `out` (MPI_Reduce_scatter_block). block < 2^31.
+  // `in` holds size() blocks of `block` floats; their element-wise sum over the ranks is scattered so that
+  // rank r receives block r in `out` (MPI_Reduce_scatter_block). block < 2^31.
   void reduce_scatter_sum(const float* in, float* out, std::size_t block) const;
   // Every rank's `block` floats of `in`, in rank order, into `out` (size() x block floats). block < 2^31.
   void allgather(const float* in, float* out, std::size_t block) const;

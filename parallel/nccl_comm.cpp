@@ -65,7 +65,8 @@ void NcclComm::reduce_scatter_sum(const void* in, void* out, std::size_t block, 
   TOOLGRPO_NCCL_CHECK(ncclReduceScatter(in, out, block, nccl_type(dtype), ncclSum, comm_, stream));
 }
 
-void NcclComm::allgather(const void* in, void* out, std::size_t block, DeviceDType dtype, CUstream_st* stream) const {
+void NcclComm::allgather(const void* in, void* out, std::size_t block, DeviceDType dtype,
+                         CUstream_st* stream) const {
   TOOLGRPO_NCCL_CHECK(ncclAllGather(in, out, block, nccl_type(dtype), comm_, stream));
 }
 

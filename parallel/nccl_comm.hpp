@@ -24,7 +24,8 @@ class NcclComm {
   void allreduce_sum(void* data, std::size_t count, DeviceDType dtype, CUstream_st* stream) const;
   void broadcast(void* data, std::size_t count, DeviceDType dtype, int root, CUstream_st* stream) const;
   // `in` holds size x `block` elements; rank r receives the sum of block r in `out` (ncclReduceScatter).
-  void reduce_scatter_sum(const void* in, void* out, std::size_t block, DeviceDType dtype, CUstream_st* stream) const;
+  void reduce_scatter_sum(const void* in, void* out, std::size_t block, DeviceDType dtype,
+                          CUstream_st* stream) const;
   // Every rank's `block` elements of `in`, in rank order, into `out` (ncclAllGather).
   void allgather(const void* in, void* out, std::size_t block, DeviceDType dtype, CUstream_st* stream) const;
   int device() const { return device_; }

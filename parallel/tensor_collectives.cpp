@@ -55,7 +55,7 @@ void allreduce_sum_flat(const std::vector<at::Tensor>& tensors, const Comm& comm
 }
 
 void GradientReducer::allreduce_sum(const std::vector<at::Tensor>& tensors) {
-  if (tensors.empty()) return;
+  if (tensors.empty() || comm_->size() == 1) return;  // one rank: the sum is the gradient (no bucket copy)
   if (tensors[0].device().is_cpu()) {
     allreduce_sum_flat(tensors, *comm_);
     return;
@@ -90,36 +90,34 @@ NcclComm& ShardCollectives::nccl(const at::Tensor& t) {
 }
 
 void ShardCollectives::reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out) {
-  check_flat(in, "reduce_scatter_sum");
-  check_flat(out, "reduce_scatter_sum");
-  const auto n = static_cast<std::size_t>(out.numel());
-  if (static_cast<std::size_t>(in.numel()) != n * static_cast<std::size_t>(comm_->size()))
-    throw std::invalid_argument("reduce_scatter_sum: input must hold size() x output elements");
-  if (in.device().is_cpu()) {
-    comm_->reduce_scatter_sum(in.data_ptr<float>(), out.data_ptr<float>(), n);
-    return;
-  }
-#ifdef TOOLGRPO_HAVE_NCCL
-  nccl(in).reduce_scatter_sum(in.data_ptr(), out.data_ptr(), n, DeviceDType::F32, nullptr);
-#else
-  nccl(in);
-#endif
+  run(out, in, true);
 }
 
 void ShardCollectives::allgather(const at::Tensor& in, const at::Tensor& out) {
-  check_flat(in, "allgather");
-  check_flat(out, "allgather");
-  const auto n = static_cast<std::size_t>(in.numel());
-  if (static_cast<std::size_t>(out.numel()) != n * static_cast<std::size_t>(comm_->size()))
-    throw std::invalid_argument("allgather: output must hold size() x input elements");
-  if (in.device().is_cpu()) {
-    comm_->allgather(in.data_ptr<float>(), out.data_ptr<float>(), n);
+  run(in, out, false);
+}
+
+void ShardCollectives::run(const at::Tensor& part, const at::Tensor& whole, bool scatter) {
+  const char* what = scatter ? "reduce_scatter_sum" : "allgather";
+  check_flat(part, what);
+  check_flat(whole, what);
+  const auto n = static_cast<std::size_t>(part.numel());
+  if (static_cast<std::size_t>(whole.numel()) != n * static_cast<std::size_t>(comm_->size()))
+    throw std::invalid_argument(std::string(what) + ": the whole buffer must hold size() x the rank's part");
+  if (part.device().is_cpu()) {
+    if (scatter)
+      comm_->reduce_scatter_sum(whole.data_ptr<float>(), part.data_ptr<float>(), n);
+    else
+      comm_->allgather(part.data_ptr<float>(), whole.data_ptr<float>(), n);
     return;
   }
 #ifdef TOOLGRPO_HAVE_NCCL
-  nccl(in).allgather(in.data_ptr(), out.data_ptr(), n, DeviceDType::F32, nullptr);
+  if (scatter)
+    nccl(part).reduce_scatter_sum(whole.data_ptr(), part.data_ptr(), n, DeviceDType::F32, nullptr);
+  else
+    nccl(part).allgather(part.data_ptr(), whole.data_ptr(), n, DeviceDType::F32, nullptr);
 #else
-  nccl(in);
+  nccl(part);
 #endif
 }
 

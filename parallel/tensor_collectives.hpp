@@ -32,8 +32,8 @@ class GradientReducer {
   std::shared_ptr<NcclComm> nccl_;
 };
 
-// Reduce-scatter and all-gather of flat float32 tensors over `comm` (MPI for CPU tensors, NCCL for CUDA ones):
-// the collectives of a sharded optimizer.
+// Reduce-scatter and all-gather of flat float32 tensors over `comm` (MPI for CPU tensors, NCCL for CUDA
+// ones): the collectives of a sharded optimizer.
 class ShardCollectives {
  public:
   explicit ShardCollectives(const Comm& comm) : comm_(&comm) {}
@@ -45,6 +45,9 @@ class ShardCollectives {
 
  private:
   NcclComm& nccl(const at::Tensor& t);
+  // `part`: this rank's n floats; `whole`: size() x n. scatter: reduce-scatter whole into part; else
+  // all-gather.
+  void run(const at::Tensor& part, const at::Tensor& whole, bool scatter);
   const Comm* comm_;
   std::shared_ptr<NcclComm> nccl_;
 };

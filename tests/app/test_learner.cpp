@@ -47,8 +47,8 @@ TEST(Learner, PrefixSharingPacksEachPromptOnceWithinTheBudget) {
   const std::vector<SeqRef> seqs = {{&a, &a1, true}, {&b, &b1, true}, {&a, &a2, true}, {&a, &a3, true}};
   EXPECT_EQ(prefix_units(seqs, {0, 1, 2, 3}), (std::vector<std::vector<std::size_t>>{{0, 2, 3}, {1}}));
   EXPECT_EQ(unit_tokens(seqs, {0, 2, 3}), 3 + 2 + 3 + 2);
-  // Budget 8: a's unit (10 tokens) splits into [a1 a2] (8 tokens) and [a3] (5); b's row is 6. Rows of 8, 5 and
-  // 6 tokens: [8] alone (2 x 8 > 8), then [5] and [6] would pad to 12 > 8, so each alone.
+  // Budget 8: a's unit (10 tokens) splits into [a1 a2] (8 tokens) and [a3] (5); b's row is 6. Rows of 8, 5
+  // and 6 tokens: [8] alone (2 x 8 > 8), then [5] and [6] would pad to 12 > 8, so each alone.
   std::vector<std::vector<std::size_t>> seen;
   std::vector<int64_t> packed_width;
   for_each_micro_batch(
@@ -71,7 +71,8 @@ TEST(Learner, PrefixSharingPacksEachPromptOnceWithinTheBudget) {
         EXPECT_TRUE(p.ids.equal(at::tensor(std::vector<int64_t>{11, 12, 13, 1, 2, 3, 4, 5}).view({1, 8})));
         EXPECT_TRUE(p.positions.equal(at::tensor(std::vector<int64_t>{0, 1, 2, 3, 4, 3, 4, 5}).view({1, 8})));
         // Query 5 (a2's first token) sees the prompt and itself, not a1.
-        EXPECT_TRUE(p.pattern[0][5].equal(at::tensor(std::vector<int64_t>{1, 1, 1, 0, 0, 1, 0, 0}).to(at::kBool)));
+        EXPECT_TRUE(
+            p.pattern[0][5].equal(at::tensor(std::vector<int64_t>{1, 1, 1, 0, 0, 1, 0, 0}).to(at::kBool)));
         // a2's first token is predicted by the prompt's last position (2), into row 1, column 3 - 1 + 0 = 2.
         EXPECT_TRUE(p.source.equal(at::tensor(std::vector<int64_t>{2, 3, 2, 5, 6})));
         EXPECT_TRUE(p.target.equal(at::tensor(std::vector<int64_t>{1, 2, 3, 4, 5})));
@@ -80,11 +81,12 @@ TEST(Learner, PrefixSharingPacksEachPromptOnceWithinTheBudget) {
       true);
   // Without sharing: one sequence per row, as before.
   std::size_t batches = 0;
-  for_each_micro_batch(seqs, {0, 1, 2, 3}, 8, at::kCPU,
-                       [&](const std::vector<std::size_t>&, const std::vector<SeqRef>&, const SequenceBatch& batch) {
-                         EXPECT_FALSE(batch.packed.ids.defined());
-                         ++batches;
-                       });
+  for_each_micro_batch(
+      seqs, {0, 1, 2, 3}, 8, at::kCPU,
+      [&](const std::vector<std::size_t>&, const std::vector<SeqRef>&, const SequenceBatch& batch) {
+        EXPECT_FALSE(batch.packed.ids.defined());
+        ++batches;
+      });
   EXPECT_EQ(batches, 4u);  // rows of 5, 6, 6 and 5 tokens: any two pad past 8
 }
 
@@ -97,5 +99,6 @@ TEST(Learner, RankShareKeepsAGroupOnOneRankWhenSharing) {
     EXPECT_EQ(seqs[mine[0]].prompt, seqs[mine[1]].prompt);
   }
   // Unshared, the two longest (a+t: 6, a+u: 5) go to different ranks.
-  EXPECT_NE(seqs[rank_share(seqs, {0, 1, 2, 3}, 2, 0)[0]].prompt, seqs[rank_share(seqs, {0, 1, 2, 3}, 2, 0)[1]].prompt);
+  EXPECT_NE(seqs[rank_share(seqs, {0, 1, 2, 3}, 2, 0)[0]].prompt,
+            seqs[rank_share(seqs, {0, 1, 2, 3}, 2, 0)[1]].prompt);
 }

@@ -62,7 +62,8 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   ck.checkpointing = true;  // each layer's input only, and one layer recomputed
   EXPECT_LT(bytes(memory_plan(c, ck, 100e9, "test"), "activations"), bytes(t, "activations") / 5);
   EXPECT_FALSE(memory_plan(c, train, 10e9, "test").fits());
-  // Sharded over 4 training ranks, a rank holds a quarter of the moments; the writing rank collects them to save.
+  // Sharded over 4 training ranks, a rank holds a quarter of the moments; the writing rank collects them to
+  // save.
   MemoryWorkload sharded = train;
   sharded.optimizer_shards = 4;
   EXPECT_EQ(bytes(memory_plan(c, sharded, 100e9, "test"), "optimizer"), 2 * P);

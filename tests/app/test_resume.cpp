@@ -168,9 +168,10 @@ TEST(Resume, GrpoRestartEqualityStopInTraining) { restart_equality(app::grpo_tra
 TEST(Resume, GrpoRestartEqualityStopInGeneration) { restart_equality(app::grpo_train, grpo_config, world(), "generate"); }
 TEST(Resume, SftRestartEquality) { restart_equality(app::sft_train, sft_config, world(), "train"); }
 
-// An np 2 run (with `first` settings) stopped after step 3 and resumed on `other` ranks with `extra` settings,
-// against the uninterrupted np 2 run; returns the relative weight difference.
-double cross_world(TrainFn train, app::Config (*config)(const std::string&, const std::vector<std::string>&, int),
+// An np 2 run (with `first` settings) stopped after step 3 and resumed on `other` ranks with `extra`
+// settings, against the uninterrupted np 2 run; returns the relative weight difference.
+double cross_world(TrainFn train,
+                   app::Config (*config)(const std::string&, const std::vector<std::string>&, int),
                    const std::string& tag, const std::vector<std::string>& extra, int other,
                    const std::vector<std::string>& first = {}) {
   const int rank = world().rank();
@@ -246,8 +247,8 @@ TEST(Resume, SftAtOtherWorldSizes) {
   }
 }
 
-// The sharded optimizer's state: the same run resumed at the same rank count is bit for bit (restart equality),
-// and a checkpoint of an np 2 sharded run resumes sharded at np 1 and np 4 and unsharded at np 2.
+// The sharded optimizer's state: the same run resumed at the same rank count is bit for bit (restart
+// equality), and a checkpoint of an np 2 sharded run resumes sharded at np 1 and np 4 and unsharded at np 2.
 app::Config grpo_sharded_config(const std::string& out_dir, const std::vector<std::string>& extra, int np) {
   std::vector<std::string> e(extra);
   e.push_back("parallel.shard_optimizer=true");

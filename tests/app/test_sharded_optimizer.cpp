@@ -1,7 +1,7 @@
-// The sharded AdamW against the replicated one (gradients summed over the ranks, clipped by their global norm,
-// AdamW on every tensor) at np 1, 2 and 4, with blocks small enough that buckets and shards cut across tensors:
-// the same parameters after several steps, the gathered moments equal the replicated optimizer's, and moments set
-// from full tensors (a checkpoint saved at another world size) continue the same run.
+// The sharded AdamW against the replicated one (gradients summed over the ranks, clipped by their global
+// norm, AdamW on every tensor) at np 1, 2 and 4, with blocks small enough that buckets and shards cut across
+// tensors: the same parameters after several steps, the gathered moments equal the replicated optimizer's,
+// and moments set from full tensors (a checkpoint saved at another world size) continue the same run.
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,9 @@
 namespace toolgrpo {
 namespace {
 
-parallel::Comm& world() { return testing::mpi_runtime().world(); }
+parallel::Comm& world() {
+  return testing::mpi_runtime().world();
+}
 
 std::vector<at::Tensor> make_params() {
   at::manual_seed(11);
@@ -24,13 +26,15 @@ std::vector<at::Tensor> make_params() {
 // This rank's gradients for step `step`: different on every rank.
 void set_grads(const std::vector<at::Tensor>& params, int rank, int step) {
   at::manual_seed(static_cast<uint64_t>(1000 + 17 * rank + step));
-  for (const auto& p : params) p.mutable_grad() = at::randn(p.sizes()) * (step == 1 ? 50.0 : 0.3);  // step 1 clips
+  for (const auto& p : params)
+    p.mutable_grad() = at::randn(p.sizes()) * (step == 1 ? 50.0 : 0.3);  // step 1 clips
 }
 
 double max_relative(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
   double d = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
-    d = std::max(d, (a[i] - b[i]).abs().max().item<double>() / std::max(1e-12, b[i].abs().max().item<double>()));
+    d = std::max(d,
+                 (a[i] - b[i]).abs().max().item<double>() / std::max(1e-12, b[i].abs().max().item<double>()));
   return d;
 }
 
@@ -61,7 +65,8 @@ TEST(ShardedAdamW, SameParametersAndMomentsAsTheReplicatedOptimizer) {
     const double d = max_relative(shard, ref);
     EXPECT_LE(d, comm.size() <= 2 ? 1e-7 : 1e-6) << "block " << block;
     EXPECT_GT(max_relative(shard, make_params()), 1e-3) << "the steps moved the parameters";
-    for (std::size_t s = 0; s < norms_ref.size(); ++s) EXPECT_NEAR(norms_shard[s], norms_ref[s], 1e-6 * norms_ref[s]);
+    for (std::size_t s = 0; s < norms_ref.size(); ++s)
+      EXPECT_NEAR(norms_shard[s], norms_ref[s], 1e-6 * norms_ref[s]);
     EXPECT_GT(norms_ref[1], 1.0);  // clipping took part
     EXPECT_EQ(sharded.steps(), 4);
     // Each rank holds about 1/size() of the moments (whole blocks, so up to one block more).
@@ -76,7 +81,8 @@ TEST(ShardedAdamW, SameParametersAndMomentsAsTheReplicatedOptimizer) {
     } else {
       EXPECT_TRUE(m.empty());
     }
-    // A fresh sharded optimizer given the full moments and the step count continues as the replicated one does.
+    // A fresh sharded optimizer given the full moments and the step count continues as the replicated one
+    // does.
     std::vector<at::Tensor> resumed = clones(shard);
     app::ShardedAdamW again(resumed, cfg, comm, block + 2);  // another layout, as at another world size
     again.moments_set(adam.exp_avg(), adam.exp_avg_sq());

@@ -239,26 +239,31 @@ TEST(Trainers, MemoryAndWorkSavingsGiveTheSameWeights) {
   double zero_groups = 0;  // there were sequences to skip
   for (const auto& m : grpo.metrics) zero_groups += app::metric(m, "zero_std_group_fraction");
   EXPECT_GT(zero_groups, 0.0);
-  // The AdamW moments split over the ranks (parallel.shard_optimizer) give the replicated optimizer's weights.
-  const app::TrainResult grpo_sh = app::grpo_train(small_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
+  // The AdamW moments split over the ranks (parallel.shard_optimizer) give the replicated optimizer's
+  // weights.
+  const app::TrainResult grpo_sh =
+      app::grpo_train(small_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
   EXPECT_LE(weight_difference(grpo_sh.policy, grpo.policy), 1e-6);
   const app::TrainResult sft = app::sft_train(sft_config({}, np), world(), quiet());
   const app::TrainResult sft_ck = app::sft_train(sft_config({"sft.activation_checkpointing=true"}, np), world(), quiet());
   EXPECT_GT(weight_change(sft.policy, 3), 1e-4);
   EXPECT_LE(weight_difference(sft_ck.policy, sft.policy), 1e-6);
-  const app::TrainResult sft_sh = app::sft_train(sft_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
+  const app::TrainResult sft_sh =
+      app::sft_train(sft_config({"parallel.shard_optimizer=true"}, np), world(), quiet());
   EXPECT_LE(weight_difference(sft_sh.policy, sft.policy), 1e-6);
 }
 
 // Prefix sharing (the default) forwards each group's prompt once; the runs end at the weights of the expanded
-// batch (each sample's prompt forwarded again), with micro-batches that hold whole groups (96 tokens) or split
-// them (40 tokens: two samples per packed row), with the KL in the loss, the entropy term and the KL in the reward.
+// batch (each sample's prompt forwarded again), with micro-batches that hold whole groups (96 tokens) or
+// split them (40 tokens: two samples per packed row), with the KL in the loss, the entropy term and the KL in
+// the reward.
 TEST(Trainers, PrefixSharingGivesTheWeightsOfTheExpandedBatch) {
   const int np = world().size();
   const std::vector<std::vector<std::string>> cases = {
       {"grpo.micro_batch_tokens=96"},
       {"grpo.micro_batch_tokens=40", "grpo.kl_coef=0.01", "grpo.entropy_coef=0.01"},
-      {"grpo.micro_batch_tokens=96", "grpo.kl_coef=0.01", "grpo.kl_where=reward", "grpo.skip_zero_advantage=false"}};
+      {"grpo.micro_batch_tokens=96", "grpo.kl_coef=0.01", "grpo.kl_where=reward",
+       "grpo.skip_zero_advantage=false"}};
   for (const auto& extra : cases) {
     std::vector<std::string> off(extra);
     off.push_back("grpo.prefix_sharing=false");
@@ -266,7 +271,8 @@ TEST(Trainers, PrefixSharingGivesTheWeightsOfTheExpandedBatch) {
     const app::TrainResult expanded = app::grpo_train(small_config(off, np), world(), quiet());
     EXPECT_GT(weight_change(shared.policy, 5), 1e-4) << extra[0];
     const double d = weight_difference(shared.policy, expanded.policy);
-    if (world().rank() == 0) std::printf("prefix sharing %s np %d: relative weight difference %.3g\n", extra.back().c_str(), np, d);
+    if (world().rank() == 0)
+      std::printf("prefix sharing %s np %d: relative weight difference %.3g\n", extra.back().c_str(), np, d);
     EXPECT_LE(d, 1e-5) << extra.back();
     ASSERT_EQ(shared.metrics.size(), expanded.metrics.size());
     for (std::size_t s = 0; s < shared.metrics.size(); ++s)
@@ -281,10 +287,10 @@ TEST(Trainers, PrefixSharingGivesTheWeightsOfTheExpandedBatch) {
 
 namespace {
 
-// The sampler's log-probs travel with the rollouts and are compared with the trainer's recomputed old log-probs:
-// the trainer scores at the sampling temperature (softmax(logits / T), as the sampler), so at temperature 1 and at
-// temperature 2 the two passes agree to float rounding (scored at temperature 1, the T = 2 samples would differ
-// by about 0.5 nats per token).
+// The sampler's log-probs travel with the rollouts and are compared with the trainer's recomputed old
+// log-probs: the trainer scores at the sampling temperature (softmax(logits / T), as the sampler), so at
+// temperature 1 and at temperature 2 the two passes agree to float rounding (scored at temperature 1, the T =
+// 2 samples would differ by about 0.5 nats per token).
 TEST(GrpoTrainer, SamplerAndTrainerLogprobGapIsReported) {
   const int np = world().size();
   const app::TrainResult t1 = app::grpo_train(small_config({"grpo.steps=2"}, np), world(), quiet());

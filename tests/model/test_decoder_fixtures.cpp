@@ -59,16 +59,18 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
   // The log-probs (and entropy) of a batch under `o`, and every parameter's gradient of the loss
   // -sum(log-probs * m) + 0.1 sum(entropy * m).
   // With `packed`, the values come from its packed rows instead of (ids, mask).
-  std::pair<TokenLogprobs, std::vector<at::Tensor>> loss_gradients(const at::Tensor& ids, const at::Tensor& mask,
-                                                                   const LogprobOptions& o, const at::Tensor& m,
+  std::pair<TokenLogprobs, std::vector<at::Tensor>> loss_gradients(const at::Tensor& ids,
+                                                                   const at::Tensor& mask,
+                                                                   const LogprobOptions& o,
+                                                                   const at::Tensor& m,
                                                                    const PrefixPacked* packed = nullptr) {
     const auto params = decoder_named_parameters(cfg_, w_);
     for (const auto& [n, t] : params) {
       t.set_requires_grad(true);
       if (t.grad().defined()) t.mutable_grad().zero_();
     }
-    const TokenLogprobs lp =
-        packed != nullptr ? token_logprobs_packed(cfg_, w_, *packed, o) : token_logprobs(cfg_, w_, ids, mask, o);
+    const TokenLogprobs lp = packed != nullptr ? token_logprobs_packed(cfg_, w_, *packed, o)
+                                               : token_logprobs(cfg_, w_, ids, mask, o);
     (-(lp.logprobs * m).sum() + 0.1 * (lp.entropy * m).sum()).backward();
     std::vector<at::Tensor> g;
     for (const auto& [n, t] : params) g.push_back(t.grad().clone());
@@ -302,8 +304,10 @@ TEST_P(ModelFixture, PrefixPackedRowsMatchTheExpandedRows) {
     return v;
   };
   const std::vector<int64_t> prompt0 = slice(0, 0, 24), prompt1 = slice(1, 0, 12);
-  const std::vector<int64_t> t0 = slice(0, 24, 40), t1 = slice(1, 30, 40), t2 = slice(0, 24, 27), u0 = slice(1, 12, 21);
-  // The expanded rows, in an order that differs from the packing's: prompt1+u0, prompt0+t0, prompt0+t1, prompt0+t2.
+  const std::vector<int64_t> t0 = slice(0, 24, 40), t1 = slice(1, 30, 40), t2 = slice(0, 24, 27),
+                             u0 = slice(1, 12, 21);
+  // The expanded rows, in an order that differs from the packing's: prompt1+u0, prompt0+t0, prompt0+t1,
+  // prompt0+t2.
   const std::vector<std::pair<const std::vector<int64_t>*, const std::vector<int64_t>*>> seqs = {
       {&prompt1, &u0}, {&prompt0, &t0}, {&prompt0, &t1}, {&prompt0, &t2}};
   const int64_t B = 4, L = 40;
@@ -337,8 +341,10 @@ TEST_P(ModelFixture, PrefixPackedRowsMatchTheExpandedRows) {
   expect_same_gradients(g_shared, g_expanded, 1e-5);
   // t0 and u0 continue their fixture rows: the reference's next-token log-probs at those positions.
   const at::Tensor want = ref("full_len40.next_token_logprobs");
-  EXPECT_LE((shared.logprobs[1].narrow(0, 23, 16) - want[0].narrow(0, 23, 16)).abs().max().item<double>(), 1e-4);
-  EXPECT_LE((shared.logprobs[0].narrow(0, 11, 9) - want[1].narrow(0, 11, 9)).abs().max().item<double>(), 1e-4);
+  EXPECT_LE((shared.logprobs[1].narrow(0, 23, 16) - want[0].narrow(0, 23, 16)).abs().max().item<double>(),
+            1e-4);
+  EXPECT_LE((shared.logprobs[0].narrow(0, 11, 9) - want[1].narrow(0, 11, 9)).abs().max().item<double>(),
+            1e-4);
   // With activation checkpointing too.
   o.checkpoint_layers = true;
   const auto [ckpt, g_ckpt] = loss_gradients(eids, emask, o, sel, &packed);
