@@ -62,28 +62,6 @@ void add_stats(io::MetricsRow& row, const std::string& name, const std::vector<d
                          {mn::stat_name(name, Stat::Max), hi}});
 }
 
-// Log-probs of the target tokens of `seqs[i]` for i in `which` (no gradient), in micro-batches of `budget`.
-// With share_prefix, each prompt's forward runs once for the sequences that continue it; without
-// response_only, the head runs over every position of unshared rows. Log-probs at `temperature` (the
-// sampler's).
-void target_logprobs(const Policy& pol, const model::DecoderWeights& w, const std::vector<SeqRef>& seqs,
-                     const std::vector<std::size_t>& which, int64_t budget, bool share_prefix,
-                     bool response_only, double temperature, std::vector<std::vector<float>>& out) {
-  at::NoGradGuard no_grad;
-  for_each_micro_batch(
-      seqs, which, budget, pol.device,
-      [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
-        // every response token, trained or not
-        model::LogprobOptions o;
-        o.temperature = temperature;
-        const at::Tensor lp =
-            batch_logprobs(pol.cfg, w, b, o, response_only ? b.target_any : at::Tensor()).logprobs;
-        std::vector<std::vector<float>> v = target_values_unpack(part, lp);
-        for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
-      },
-      share_prefix);
-}
-
 // GRPO on this rank: the three parts of a step (collect, train, sync) and the evaluation, over the run's state.
 class GrpoTrainer final : public StepTrainer {
  public:
@@ -267,8 +245,7 @@ class GrpoTrainer final : public StepTrainer {
       }
       std::sort(my.begin(), my.end());
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
-      target_logprobs(pol_, pol_.w, seqs, my, c_.grpo.micro_batch_tokens, share, c_.grpo.response_only_head,
-                      c_.rollout.temperature, old_lp);
+      target_logprobs(pol_.w, seqs, my, old_lp);
       for (std::size_t j : my)
         if (seqs[j].trained && sampled[j] != nullptr)
           for (std::size_t k = 0; k < old_lp[j].size() && k < sampled[j]->size(); ++k) {
@@ -276,8 +253,7 @@ class GrpoTrainer final : public StepTrainer {
             u.gap_sum += d, u.gap_tokens += 1, u.gap_max = std::max(u.gap_max, d);
           }
       if (c_.grpo.kl_coef > 0) {
-        target_logprobs(pol_, ref_w_, seqs, my, c_.grpo.micro_batch_tokens, share, c_.grpo.response_only_head,
-                        c_.rollout.temperature, ref_lp);
+        target_logprobs(ref_w_, seqs, my, ref_lp);
         std::vector<double> kl_seq(static_cast<std::size_t>(N), 0.0);
         for (std::size_t j : my) {
           const at::Tensor k = model::kl_penalty(at::tensor(old_lp[j]), at::tensor(ref_lp[j]), kl_kind_).to(at::kDouble);
@@ -408,6 +384,24 @@ class GrpoTrainer final : public StepTrainer {
 
  private:
   bool kl_in_loss() const { return c_.grpo.kl_coef > 0 && c_.grpo.kl_where == "loss"; }
+
+  // Log-probs under `w` of every target token of `seqs[i]` for i in `which` (trained or not; no gradient), with
+  // the training pass's settings: its token budget, prefix sharing, head and sampling temperature.
+  void target_logprobs(const model::DecoderWeights& w, const std::vector<SeqRef>& seqs,
+                       const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const {
+    at::NoGradGuard no_grad;
+    for_each_micro_batch(
+        seqs, which, c_.grpo.micro_batch_tokens, pol_.device,
+        [&](const std::vector<std::size_t>& idx, const std::vector<SeqRef>& part, const SequenceBatch& b) {
+          model::LogprobOptions o;
+          o.temperature = c_.rollout.temperature;
+          const at::Tensor only_at = c_.grpo.response_only_head ? b.target_any : at::Tensor();
+          const at::Tensor lp = batch_logprobs(pol_.cfg, w, b, o, only_at).logprobs;
+          std::vector<std::vector<float>> v = target_values_unpack(part, lp);
+          for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(v[k]);
+        },
+        c_.grpo.prefix_sharing);
+  }
 
   RolloutWork work_for(const io::Dataset* data, int64_t step, bool greedy, const StopPoll& stop) const {
     RolloutWork w;

@@ -47,17 +47,12 @@ void ShardedAdamW::for_range(int64_t begin, int64_t end, F&& fn) const {
   }
 }
 
-void ShardedAdamW::params_to_flat(at::Tensor dst, int64_t begin, int64_t end, bool grads) const {
+void ShardedAdamW::copy_range(const at::Tensor& flat, int64_t begin, int64_t end, bool grads, bool to_flat) const {
   for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
-    const at::Tensor& src = grads ? params_[i].grad() : params_[i];
-    dst.narrow(0, at, len).copy_(src.view({-1}).narrow(0, off, len));
-  });
-}
-
-void ShardedAdamW::flat_to_params(const at::Tensor& src, int64_t begin, int64_t end, bool grads) const {
-  for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
-    at::Tensor dst = grads ? params_[i].grad() : params_[i];
-    dst.view({-1}).narrow(0, off, len).copy_(src.narrow(0, at, len));
+    at::Tensor piece = (grads ? params_[i].grad() : params_[i]).view({-1}).narrow(0, off, len);
+    at::Tensor slot = flat.narrow(0, at, len);
+    if (to_flat) slot.copy_(piece);
+    else piece.copy_(slot);
   });
 }
 
@@ -70,11 +65,11 @@ double ShardedAdamW::step(double lr, double max_norm) {
   // The sums of this rank's gradient blocks, written back over its own gradients.
   for (int64_t k = 0; k < buckets_; ++k) {
     const int64_t base = k * span, len = std::min(span, total_ - base);
-    params_to_flat(bucket, base, base + len, true);
+    copy_range(bucket, base, base + len, true, true);
     if (len < span) bucket.narrow(0, len, span - len).zero_();
     coll_.reduce_scatter_sum(bucket, part);
     const int64_t mine = base + rank_ * block_;
-    if (mine < total_) flat_to_params(part, mine, std::min(total_, mine + block_), true);
+    if (mine < total_) copy_range(part, mine, std::min(total_, mine + block_), true, false);
   }
   double sq = 0;
   for (const Piece& c : mine_)
@@ -87,7 +82,7 @@ double ShardedAdamW::step(double lr, double max_norm) {
               .sum()
               .item<double>();
   const double norm = std::sqrt(coll_.comm().allreduce_sum(sq));
-  const double scale = max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+  const double scale = model::clip_coefficient(norm, max_norm);
   ++step_;
   const double bc1 = 1 - std::pow(cfg_.beta1, static_cast<double>(step_));
   const double bc2 = 1 - std::pow(cfg_.beta2, static_cast<double>(step_));
@@ -100,9 +95,9 @@ double ShardedAdamW::step(double lr, double max_norm) {
   for (int64_t k = 0; k < buckets_; ++k) {
     const int64_t base = k * span, len = std::min(span, total_ - base), mine = base + rank_ * block_;
     part.zero_();
-    if (mine < total_) params_to_flat(part, mine, std::min(total_, mine + block_), false);
+    if (mine < total_) copy_range(part, mine, std::min(total_, mine + block_), false, true);
     coll_.allgather(part, bucket);
-    flat_to_params(bucket, base, base + len, false);
+    copy_range(bucket, base, base + len, false, false);
   }
   return norm;
 }

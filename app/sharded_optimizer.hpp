@@ -48,8 +48,8 @@ class ShardedAdamW {
   // end).
   template <class F>
   void for_range(int64_t begin, int64_t end, F&& fn) const;
-  void flat_to_params(const at::Tensor& src, int64_t begin, int64_t end, bool grads) const;
-  void params_to_flat(at::Tensor dst, int64_t begin, int64_t end, bool grads) const;
+  // Copies flat range [begin, end) of the parameters (or their gradients) into `flat` (to_flat) or back.
+  void copy_range(const at::Tensor& flat, int64_t begin, int64_t end, bool grads, bool to_flat) const;
 
   std::vector<at::Tensor> params_;
   std::vector<int64_t> starts_;  // flat offset of each parameter

@@ -62,12 +62,15 @@ double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   for (const auto& p : params)
     if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
   const double norm = std::sqrt(sq);
-  if (max_norm > 0 && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
+  const double scale = clip_coefficient(norm, max_norm);
+  if (scale != 1.0)
     for (const auto& p : params)
       if (p.grad().defined()) p.grad().mul_(scale);
-  }
   return norm;
+}
+
+double clip_coefficient(double norm, double max_norm) {
+  return max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
 }
 
 }  // namespace toolgrpo::model

@@ -46,6 +46,9 @@ class AdamW {
 // constant); cosine (linear warm-up, then cosine decay to 0 at `total`).
 double lr_at(const std::string& schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total);
 
+// The factor clipping applies to gradients of global norm `norm`: 1 when max_norm is 0 (off) or not exceeded.
+double clip_coefficient(double norm, double max_norm);
+
 // Scales all gradients so that their global L2 norm is at most max_norm (0 = no clipping); returns the norm
 // before clipping.
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);

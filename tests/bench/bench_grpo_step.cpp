@@ -68,7 +68,6 @@ double run(const std::string& label, const std::string& model_dir, const std::ve
 // VmRSS or VmHWM of this process in bytes (/proc/self/status), 0 where unreadable.
 double proc_status_bytes(const std::string& key) {
   std::ifstream in("/proc/self/status");
-  std::string k;
   double kb = 0;
   std::string line;
   while (std::getline(in, line))
