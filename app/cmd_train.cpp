@@ -1,15 +1,14 @@
 // toolgrpo train | sft: read the config (file + key=value overrides), decide this rank's CPU threads, and run
-// the GRPO or SFT loop over MPI_COMM_WORLD. TOOLGRPO_FAULT_INJECT=RANK:STEP makes that rank throw at that step
-// (the failure tests use it to show that one failing rank ends the whole job); TOOLGRPO_SIGNAL_INJECT=RANK:STEP:PHASE
-// makes that rank raise SIGUSR1 on itself in that phase (generate, train, eval) of that step, and
-// TOOLGRPO_PAUSE_SAVE_STEP=N pauses the save of step N before its commit marker (the crash tests kill it there).
-// A run stopped by a signal or its time limit returns kRequeueExitCode.
-#include <sched.h>
+// the GRPO or SFT loop over MPI_COMM_WORLD. TOOLGRPO_FAULT_INJECT=RANK:STEP makes that rank throw at that
+// step (the failure tests use it to show that one failing rank ends the whole job);
+// TOOLGRPO_SIGNAL_INJECT=RANK:STEP:PHASE makes that rank raise SIGUSR1 on itself in that phase (generate,
+// train, eval) of that step, and TOOLGRPO_PAUSE_SAVE_STEP=N pauses the save of step N before its commit
+// marker (the crash tests kill it there). A run stopped by a signal or its time limit returns
+// kRequeueExitCode.
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "app/cli_args.hpp"
 #include "app/commands.hpp"
@@ -21,20 +20,9 @@
 namespace toolgrpo::app {
 namespace {
 
-// Threads of this rank when the config leaves it to us: the cores the launcher bound it to, or, when it is not
-// bound (its affinity is the whole node), the node's cores shared among the node's ranks.
-int default_threads(parallel::Runtime& rt) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  const int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
-  if (mine > 0 && mine < cores) return mine;
-  return std::max(1, cores / std::max(1, rt.local_size()));
-}
-
 TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
   TrainOptions opt;
-  opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : default_threads(rt);
+  opt.threads = c.parallel.threads > 0 ? static_cast<int>(c.parallel.threads) : rt.default_threads();
   opt.local_rank = rt.local_rank();
   opt.local_size = rt.local_size();
   opt.progress = progress_style_for_stdout();

@@ -1,5 +1,4 @@
 // toolgrpo version: versions of toolgrpo and the libraries it runs on.
-#include <Kokkos_Core.hpp>
 #include <cstdio>
 
 #include "app/cli_args.hpp"
@@ -10,12 +9,15 @@ namespace toolgrpo::app {
 
 int cmd_version(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
-      "version", "version [--blas-coretype]",
-      "Prints the versions of toolgrpo, libtorch (and the CUDA devices it sees), the BLAS library with its core "
+      "version",
+      "version [--blas-coretype]",
+      "Prints the versions of toolgrpo, libtorch (and the CUDA devices it sees), the BLAS library with its "
+      "core "
       "and threads (and a warning when OpenBLAS runs generic kernels on a CPU with AVX2 or AVX-512), the MPI "
-      "world size and the Kokkos host execution space with its concurrency.",
-      {{"--blas-coretype", "", "print only the OPENBLAS_CORETYPE this CPU should get (an empty line when OpenBLAS "
-                               "already runs kernels for it, or none fits): what TOOLGRPO_BLAS_CORETYPE=auto uses"}},
+      "world size and Kokkos (version, host execution space and its threads).",
+      {{"--blas-coretype", "",
+        "print only the OPENBLAS_CORETYPE this CPU should get (an empty line when OpenBLAS "
+        "already runs kernels for it, or none fits): what TOOLGRPO_BLAS_CORETYPE=auto uses"}},
       {},
       ""};
   const CliArgs cli(args, spec);  // --help, or a UsageError for any other argument
@@ -29,8 +31,7 @@ int cmd_version(parallel::Runtime& rt, const std::vector<std::string>& args) {
   std::printf("%s\n", model::blas_description().c_str());
   if (const std::string w = model::blas_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::printf("MPI world size %d\n", rt.size());
-  std::printf("Kokkos host execution space %s, concurrency %d\n", Kokkos::DefaultHostExecutionSpace::name(),
-              Kokkos::DefaultHostExecutionSpace().concurrency());
+  std::printf("%s\n", parallel::Runtime::kokkos_description().c_str());
   return 0;
 }
 

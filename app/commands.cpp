@@ -1,22 +1,38 @@
 // The table of subcommands, the top-level help text, and the help of train/sft (their code is in cmd_train.cpp).
 #include "app/commands.hpp"
 
+// toolgrpo (TOOLGRPO_LIGHT) has no libtorch: its table names the model commands without their code, and main
+// hands those over to toolgrpo-torch.
+#ifdef TOOLGRPO_LIGHT
+#define TOOLGRPO_TORCH_COMMAND(fn) nullptr
+#else
+#define TOOLGRPO_TORCH_COMMAND(fn) fn
+#endif
+
 namespace toolgrpo::app {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"score", "score JSON Lines outputs with the ToolRL reward", cmd_score},
-      {"init-model", "create a Hugging Face-style model directory with random weights", cmd_init_model},
-      {"generate", "sample from a model directory (KV cache, group prefix sharing)", cmd_generate},
-      {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)", cmd_train},
-      {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)", cmd_sft},
-      {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)", cmd_eval},
-      {"synth-data", "write a synthetic tool-calling task (train and held-out splits) for tiny models", cmd_synth_data},
+      {"init-model", "create a Hugging Face-style model directory with random weights",
+       TOOLGRPO_TORCH_COMMAND(cmd_init_model)},
+      {"generate", "sample from a model directory (KV cache, group prefix sharing)",
+       TOOLGRPO_TORCH_COMMAND(cmd_generate)},
+      {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)",
+       TOOLGRPO_TORCH_COMMAND(cmd_train)},
+      {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)",
+       TOOLGRPO_TORCH_COMMAND(cmd_sft)},
+      {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)",
+       cmd_eval},
+      {"synth-data", "write a synthetic tool-calling task (train and held-out splits) for tiny models",
+       cmd_synth_data},
       {"report", "SVG plots and an index.html of a run directory's metrics and evaluations", cmd_report},
-      {"export", "write a checkpoint or run as a Hugging Face model directory (safetensors, fp32/bf16)", cmd_export},
+      {"export", "write a checkpoint or run as a Hugging Face model directory (safetensors, fp32/bf16)",
+       TOOLGRPO_TORCH_COMMAND(cmd_export)},
       {"ckpt", "inspect a checkpoint file: 'ckpt info FILE [--verify] [--brief]'", cmd_ckpt},
-      {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)", cmd_tokenize},
-      {"version", "print versions of toolgrpo and its libraries", cmd_version},
+      {"tokenize", "JSON Lines {\"text\"} -> {\"ids\"} with a tokenizer.json (or back with --decode)",
+       TOOLGRPO_TORCH_COMMAND(cmd_tokenize)},
+      {"version", "print versions of toolgrpo and its libraries", TOOLGRPO_TORCH_COMMAND(cmd_version)},
   };
   return table;
 }
@@ -25,6 +41,18 @@ const Command* find_command(const std::string& name) {
   for (const auto& c : commands())
     if (name == c.name) return &c;
   return nullptr;
+}
+
+bool command_needs_torch(const std::vector<std::string>& args) {
+  if (args.empty()) return false;
+  const std::string name = args.size() == 2 && args[0] == "help" ? args[1] : args[0];
+  const Command* cmd = find_command(name);
+  if (cmd == nullptr) return false;  // an unknown command: the usage error needs no model
+  if (cmd->run == nullptr) return true;
+  if (name == "eval")  // generating the outputs needs the model; checking given ones does not
+    for (const std::string& a : args)
+      if (a == "--model" || a.rfind("--model=", 0) == 0) return true;
+  return false;
 }
 
 std::string usage_text() {

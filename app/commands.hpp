@@ -15,12 +15,18 @@ using CommandFn = int (*)(parallel::Runtime&, const std::vector<std::string>& ar
 struct Command {
   const char* name;
   const char* summary;
-  CommandFn run;
+  CommandFn run;  // nullptr in toolgrpo for the commands that run in toolgrpo-torch
 };
 
 const std::vector<Command>& commands();
 const Command* find_command(const std::string& name);
 std::string usage_text();
+// Whether the command line (without the program name and --kokkos-* options) runs in toolgrpo-torch: commands
+// without code in this executable (see commands.cpp), and `eval --model`.
+bool command_needs_torch(const std::vector<std::string>& args);
+// In toolgrpo: hands the process over to toolgrpo-torch (exec, same arguments) when command_needs_torch;
+// returns otherwise.
+void hand_over_unless_light(int argc, char** argv);
 
 int cmd_score(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_version(parallel::Runtime&, const std::vector<std::string>& args);

@@ -1,6 +1,7 @@
 // toolgrpo: the table of contents. Start MPI and Kokkos, run one subcommand, and decide how errors end the
 // job: bad input exits 2, anything else 1; with several ranks the whole job is aborted, never one rank alone.
-// "COMMAND --help" (or "help COMMAND") prints the command's help on rank 0 and exits 0.
+// "COMMAND --help" (or "help COMMAND") prints the command's help on rank 0 and exits 0. Built twice: toolgrpo
+// (TOOLGRPO_LIGHT: no libtorch; hands the model commands over to toolgrpo-torch) and toolgrpo-torch (all).
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -22,7 +23,13 @@ int finish(parallel::Runtime& rt, int code, const char* what, const char* kind) 
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef TOOLGRPO_LIGHT
+  app::hand_over_unless_light(argc, argv);  // before MPI starts
+  // Its commands never communicate: MPI only gives each rank its number under a launcher.
+  parallel::Runtime rt(argc, argv, parallel::MpiStart::WhenLaunched);
+#else
   parallel::Runtime rt(argc, argv);
+#endif
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "help") args = {args[1], "--help"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -188,7 +188,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   const RunData data = run_data_load(c);
   model::cpu_threads_set(opt.threads);
   model::cpu_allocator_keep_memory();
-  say(kind + ": " + model::blas_description());
+  say(kind + ": " + model::blas_description() + "; " + parallel::Runtime::kokkos_description() +
+      " (reward scoring)");
   if (const std::string w = model::blas_warning(); !w.empty()) say(kind + ": " + w);
 
   RunFacts facts;

@@ -5,12 +5,19 @@
 #   TOOLGRPO_SKIP_APT=1      do not touch packages (e.g. on a cluster with modules; see INSTALL.md)
 #   TOOLGRPO_EXTRA_PACKAGES  more Debian packages to install
 #   CMAKE_ARGS               extra arguments for the configure step (e.g. -DTOOLGRPO_ENABLE_CUDA=OFF)
+#   TOOLGRPO_KOKKOS=openmp   the Kokkos the reward's parallel loops run on:
+#                              openmp  Kokkos with the OpenMP and Serial backends, built from Debian's own trilinos
+#                                      source package by jobs/kokkos_openmp.sh into $BUILD_DIR/kokkos-openmp (cached;
+#                                      about 40 s the first time). The default.
+#                              serial  the Kokkos CMake finds: Debian's libtrilinos-kokkos-dev (Serial only), or a
+#                                      cluster's module (give -DKokkos_ROOT=... in CMAKE_ARGS). The default when
+#                                      TOOLGRPO_SKIP_APT=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential g++ cmake pkg-config git ccache python3
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev libomp-14-dev patch
   libtorch-dev libopenblas0-pthread
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev
@@ -18,6 +25,7 @@ PACKAGES=(
   libtrilinos-kokkos-dev
   libgtest-dev
   nlohmann-json3-dev
+  libsimdjson-dev
 )
 # shellcheck disable=SC2206
 PACKAGES+=(${TOOLGRPO_EXTRA_PACKAGES:-})
@@ -51,12 +59,25 @@ if [ "${TOOLGRPO_SKIP_APT:-0}" != "1" ]; then
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}
+kokkos_default=openmp
+[ "${TOOLGRPO_SKIP_APT:-0}" != "1" ] || kokkos_default=serial
+TOOLGRPO_KOKKOS=${TOOLGRPO_KOKKOS:-$kokkos_default}
+kokkos_args=()
+case "$TOOLGRPO_KOKKOS" in
+  openmp)
+    mkdir -p "$BUILD_DIR"
+    kokkos_prefix=$(bash jobs/kokkos_openmp.sh "$BUILD_DIR/kokkos-openmp" | tail -1)
+    kokkos_args=(-DKokkos_ROOT="$kokkos_prefix" -DTOOLGRPO_KOKKOS=openmp)
+    ;;
+  serial) kokkos_args=(-UKokkos_ROOT -DTOOLGRPO_KOKKOS=serial) ;;
+  *) log "TOOLGRPO_KOKKOS must be openmp or serial, not '$TOOLGRPO_KOKKOS'"; exit 2 ;;
+esac
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 log "configuring $BUILD_DIR (Release)"
 mkdir -p "$BUILD_DIR"
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" ${CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1 ||
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "${kokkos_args[@]}" ${CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1 ||
   { cat "$BUILD_DIR/configure.log"; exit 1; }
 grep -E '^-- toolgrpo:' "$BUILD_DIR/configure.log" || true
 log "building with $(nproc) jobs"

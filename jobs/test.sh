@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up and builds toolgrpo (jobs/setup.sh), runs the whole CTest suite (MPI tests at np 1, 2 and 4), then
-# builds the reward fuzzer with clang (libFuzzer + AddressSanitizer + UBSan), seeds it from the reference
-# fixtures and runs it for FUZZ_SECONDS (default 60). Exits non-zero on any failure or fuzzer finding.
+# Sets up and builds toolgrpo (jobs/setup.sh) with the OpenMP Kokkos (TOOLGRPO_KOKKOS=openmp unless set), runs
+# the whole CTest suite (MPI tests at np 1, 2 and 4; the reward suite at 1, 2 and 4 Kokkos threads), then builds
+# the reward fuzzer with clang (libFuzzer + AddressSanitizer + UBSan; an OpenMP Kokkos built with clang from the
+# same source, so its batches run on several threads), seeds it from the reference fixtures and runs it for
+# FUZZ_SECONDS (default 60). Exits non-zero on any failure or fuzzer finding.
 # Environment: BUILD_DIR (build), FUZZ_DIR (build-fuzz), FUZZ_SECONDS (60), TOOLGRPO_SHARED_DATA, and those
 # of jobs/setup.sh.
 set -euo pipefail
@@ -14,6 +16,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
+export TOOLGRPO_KOKKOS=${TOOLGRPO_KOKKOS:-openmp}
 bash jobs/setup.sh
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -30,7 +33,15 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   SHARED=${TOOLGRPO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
   echo "[test] building the reward fuzzer (clang-14) in $FUZZ_DIR"
   mkdir -p "$FUZZ_DIR"
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  fuzz_kokkos=(-DTOOLGRPO_KOKKOS=serial)
+  if [ "$TOOLGRPO_KOKKOS" = openmp ]; then
+    # libFuzzer needs clang, and clang's OpenMP runtime is not GCC's: Kokkos once more, with clang, from the
+    # source the main build unpacked.
+    prefix=$(CC=clang-14 CXX=clang++-14 TOOLGRPO_KOKKOS_SOURCE_DIR="$BUILD_DIR/kokkos-openmp/src/packages/kokkos" \
+      bash jobs/kokkos_openmp.sh "$FUZZ_DIR/kokkos-openmp" | tail -1)
+    fuzz_kokkos=(-DTOOLGRPO_KOKKOS=openmp -DKokkos_ROOT="$prefix")
+  fi
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${fuzz_kokkos[@]}" \
     -DTOOLGRPO_REWARD_ONLY=ON -DTOOLGRPO_FUZZ=ON -DTOOLGRPO_BUILD_TESTS=OFF >"$FUZZ_DIR/configure.log" 2>&1 ||
     { cat "$FUZZ_DIR/configure.log"; exit 1; }
   cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds

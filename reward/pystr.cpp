@@ -132,9 +132,15 @@ std::size_t py_len(std::string_view s) {
   return n;
 }
 
-std::string py_float_repr(double x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+void py_float_repr_append(std::string& out, double x) {
+  if (std::isnan(x)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(x)) {
+    out += x > 0 ? "Infinity" : "-Infinity";
+    return;
+  }
   char buf[64];
   // Python repr: shortest round-trip digits; fixed notation for 1e-4 <= |x| < 1e16, else exponent.
   const double ax = std::fabs(x);
@@ -144,8 +150,14 @@ std::string py_float_repr(double x) {
   } else {
     r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::fixed);
   }
-  std::string out(buf, r.ptr);
-  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  const std::string_view digits(buf, static_cast<std::size_t>(r.ptr - buf));
+  out += digits;
+  if (digits.find_first_of(".e") == std::string_view::npos) out += ".0";
+}
+
+std::string py_float_repr(double x) {
+  std::string out;
+  py_float_repr_append(out, x);
   return out;
 }
 

@@ -33,6 +33,8 @@ std::size_t py_len(std::string_view s);
 
 // A float as Python json.dumps writes it ("1.0", "0.1", "1e+16", "NaN", "Infinity"): reads back exactly.
 std::string py_float_repr(double x);
+// The same, appended to `out` (no allocation once `out` has room).
+void py_float_repr_append(std::string& out, double x);
 
 // Appends the UTF-8 (WTF-8 for surrogates) encoding of cp to out.
 void utf8_append(std::string& out, uint32_t cp);

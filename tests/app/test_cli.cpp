@@ -134,6 +134,80 @@ TEST(CliScore, BadInput) {
   expect_bad_input(kGood + "\n\n", "bad.jsonl:2: empty line");
 }
 
+// Reads `content` with both readers; returns (code, message or output file) of each.
+std::pair<std::string, std::string> score_both(const std::string& content, const std::string& name) {
+  const fs::path in = scratch() / (name + ".jsonl");
+  std::ofstream(in, std::ios::binary) << content;
+  std::string seen[2];
+  for (int k = 0; k < 2; ++k) {
+    const fs::path out = scratch() / (name + (k ? "_exact" : "_fast") + ".jsonl");
+    const RunResult r =
+        run("score --data " + in.string() + " --out " + out.string() + (k ? " --reader exact" : ""));
+    std::string text = std::to_string(r.code) + "\n";
+    if (r.code == 0) {
+      for (const auto& line : lines_of(out)) text += line + "\n";
+    } else {
+      text += r.out;
+    }
+    seen[k] = text;
+  }
+  return {seen[0], seen[1]};
+}
+
+// The fast reader (simdjson) gives the rows and FILE:LINE errors of the Python-exact one, line for line.
+TEST(CliScore, FastReaderMatchesTheExactReader) {
+  const std::string good = kGood + "\n";
+  const std::string long_text(20u << 20, 'x');  // a 20 MB line
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"broken", good + "{\"output\": \"x\", \"ground_truth\": \n" + good},
+      {"missing", good + "{\"output\": \"x\"}\n"},
+      {"wrongtype", good + R"({"output": "o", "ground_truth": "g", "step": 1.0})"
+                           "\n"},
+      {"wrongtype2", good + R"({"output": "o", "ground_truth": "g", "step": true})"
+                            "\n"},
+      {"empty", good + "\n" + good},
+      {"blank", good + " \t \n" + good},
+      {"long", good + R"({"output": ")" + long_text +
+                   R"(", "ground_truth": "<think> b </think>"})"
+                   "\n" +
+                   good},
+      {"badutf8", good + "{\"output\": \"\xff\xfe <think>\", \"ground_truth\": \"g\"}\n" + good},
+      {"surrogate", good + R"({"output": "\ud800 <think>", "ground_truth": "g"})"
+                           "\n"},
+      {"nan", R"({"output": "<think> a </think>", "ground_truth": "g", "extra": NaN})"
+              "\n"},
+      {"bigint", R"({"output": "o", "ground_truth": "g", "step": 123456789012345678901234567890})"
+                 "\n"},
+      {"uint64", R"({"output": "o", "ground_truth": "g", "step": 18446744073709551615})"
+                 "\n"},
+      {"duplicate", R"({"output": "first", "ground_truth": "g", "output": "<think> a </think>"})"
+                    "\n"},
+      {"escapedkey", R"({"out\u0070ut": "<think> a </think>", "ground_truth": "<think> a </think>"})"
+                     "\n"},
+      {"deep", R"({"output": "o", "ground_truth": "g", "x": )" + std::string(100, '[') +
+                   std::string(100, ']') + "}\n"},
+      {"crlf", kGood + "\r\n" + kGood + "\r\n"},
+      {"nofinalnewline", good + kGood},
+      {"trailing", kGood + " x\n"},
+      {"twodocs", kGood + kGood + "\n"},
+      {"scalar", "\"just a string\"\n"},
+      {"controlchar", "{\"output\": \"a\tb\", \"ground_truth\": \"g\"}\n"},
+  };
+  for (const auto& [name, content] : cases) {
+    const auto [fast, exact] = score_both(content, name);
+    EXPECT_EQ(fast, exact) << name;
+  }
+  // Every reference fixture file: identical result files.
+  for (const char* f : {"default.jsonl", "withlength.jsonl", "schedulereward.jsonl", "extraction.jsonl"}) {
+    std::ifstream in(shared() + "/reward_fixtures/" + f, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto [fast, exact] = score_both(text.str(), std::string("fixture_") + f);
+    EXPECT_EQ(fast.substr(0, 2), "0\n") << f;
+    EXPECT_EQ(fast, exact) << f;
+  }
+}
+
 TEST(CliScore, UnreadableFileAndBadOptions) {
   const RunResult missing = run("score --data /no/such/file.jsonl");
   EXPECT_EQ(missing.code, 2);
@@ -144,6 +218,7 @@ TEST(CliScore, UnreadableFileAndBadOptions) {
   EXPECT_TRUE(contains(opt.out, "unknown option --bogus")) << opt.out;
   EXPECT_EQ(run("score --data x --step nine").code, 2);
   EXPECT_EQ(run("score --data x --variant withlenght").code, 2);
+  EXPECT_EQ(run("score --data x --reader simd").code, 2);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // repeated to a stable batch; under mpirun each rank scores its shard (rollout i on rank i % size) and the
 // figure is the aggregate. Prints one summary line per figure.
 //   mpirun -np N bench_reward [--fixtures FILE] [--repeat R] [--trials T]
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -100,12 +101,14 @@ int main(int argc, char** argv) {
     }
     std::sort(rates.begin(), rates.end());
     if (world.rank() == 0) {
-      std::printf("bench_reward: %zu fixture rows x %d = %zu rollouts, %zu ground truths, mean output %zu B, "
-                  "%d rank(s), checksum %.6f\n",
-                  f.outputs.size(), repeat, global, f.gts.size(), f.bytes / f.outputs.size(), world.size(),
-                  world.allreduce_sum(checksum) / trials);
-      std::printf("reward.scores_per_s np=%d: median %.0f best %.0f (per rank median %.0f)\n", world.size(),
-                  rates[rates.size() / 2], rates.back(), rates[rates.size() / 2] / world.size());
+      std::printf(
+          "bench_reward: %zu fixture rows x %d = %zu rollouts, %zu ground truths, mean output %zu B, "
+          "%d rank(s), %s; BLAS not used; checksum %.6f\n",
+          f.outputs.size(), repeat, global, f.gts.size(), f.bytes / f.outputs.size(), world.size(),
+          parallel::Runtime::kokkos_description().c_str(), world.allreduce_sum(checksum) / trials);
+      std::printf("reward.scores_per_s np=%d threads=%d: median %.0f best %.0f (per rank median %.0f)\n",
+                  world.size(), Kokkos::DefaultHostExecutionSpace().concurrency(), rates[rates.size() / 2],
+                  rates.back(), rates[rates.size() / 2] / world.size());
     } else {
       world.allreduce_sum(checksum);
     }

@@ -1,14 +1,20 @@
 // libFuzzer target over the whole reward path: chat-template extraction, Python-JSON parsing, ground-truth
 // preparation and scoring under any variant. Input: [flags byte][step byte] output '\0' ground_truth (without
 // '\0' the output is also the ground truth). Properties checked besides "no crash, no sanitizer report":
-// scores are finite and within their ranges, the batch-free scalar path is deterministic, and JSON round-trips.
+// scores are finite and within their ranges, the batch-free scalar path is deterministic, the Kokkos batch
+// scorer on several threads (TOOLGRPO_FUZZ_THREADS, default 4, on an OpenMP Kokkos) gives the scalar results
+// bit for bit, and JSON round-trips.
+#include <Kokkos_Core.hpp>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "reward/batch.hpp"
 #include "reward/extract.hpp"
 #include "reward/json.hpp"
 #include "reward/pystr.hpp"
@@ -65,6 +71,18 @@ bool utf8_ok(std::string_view s) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const char* env = std::getenv("TOOLGRPO_FUZZ_THREADS");
+  static std::string threads = std::string("--kokkos-threads=") + (env ? env : "4");
+  static std::string quiet = "--kokkos-disable-warnings";
+  static char name[] = "fuzz_reward";
+  static char* argv[] = {name, threads.data(), quiet.data(), nullptr};
+  int argc = 3;
+  Kokkos::initialize(argc, argv);
+  std::atexit([] { Kokkos::finalize(); });
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const RewardConfig cfg = config_from_flags(data[0]);
@@ -75,7 +93,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view gt_text = sep == std::string_view::npos ? rest : rest.substr(sep + 1);
 
   static ScoreScratch scratch;
-  const GroundTruth gt{std::string(gt_text)};
+  std::vector<GroundTruth> gts;
+  gts.emplace_back(std::string(gt_text));
+  const GroundTruth& gt = gts.front();
+  BatchInput batch;
+  std::vector<RewardScores> scalar;
   for (ChatTemplate t : {ChatTemplate::Qwen, ChatTemplate::Llama}) {
     const std::string_view predict = extract_prediction(output, t);
     require(predict.size() <= output.size());
@@ -83,6 +105,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const RewardScores b = score_output(predict, gt, cfg, step);  // fresh scratch: same answer
     require(a.ok == b.ok && (!a.ok || (a.total == b.total && a.correctness == b.correctness)));
     check_scores(a, cfg, step);
+    batch.outputs.push_back(predict);
+    scalar.push_back(a);
+  }
+
+  // The same outputs (and the raw text) many times over in one batch, scored on every thread at once.
+  batch.outputs.push_back(output);
+  scalar.push_back(score_output(output, gt, cfg, step));
+  const std::size_t distinct = batch.outputs.size();
+  for (int copy = 1; copy < 8; ++copy)
+    for (std::size_t i = 0; i < distinct; ++i) batch.outputs.push_back(batch.outputs[i]);
+  batch.gt_index.assign(batch.outputs.size(), 0);
+  batch.step = step;
+  const std::vector<RewardScores> batched = score_batch(batch, gts, cfg);
+  require(batched.size() == batch.outputs.size());
+  for (std::size_t i = 0; i < batched.size(); ++i) {
+    const RewardScores& want = scalar[i % distinct];
+    require(batched[i].ok == want.ok && batched[i].format == want.format &&
+            batched[i].correctness == want.correctness && batched[i].length == want.length &&
+            batched[i].total == want.total);
   }
 
   // JSON: whatever well-formed text parses must serialise and parse back to an equal value.
