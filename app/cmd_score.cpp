@@ -2,7 +2,6 @@
 // ToolRL reward through the Kokkos batch scorer; writes one result row per input row and prints a summary.
 #include <simdjson.h>
 
-#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -360,26 +359,19 @@ Row read_line(std::string_view line, std::size_t line_no, const ScoreOptions& op
 // bad line stops the run with the error of the first bad line in file order, as a line-by-line reader would.
 void read_rows(const std::vector<std::string_view>& lines, std::size_t first_line, const ScoreOptions& opt,
                std::vector<ReadScratch>& scratch, std::vector<Row>& rows, Totals& totals) {
-  using Space = Kokkos::DefaultHostExecutionSpace;
   const std::size_t n = lines.size();
   rows.assign(n, Row{});
   std::vector<uint8_t> exact(n, 0);
   std::vector<std::exception_ptr> failed(n);
-  Kokkos::Experimental::UniqueToken<Space> token;
-  Kokkos::parallel_for(
-      "score::read_rows", Kokkos::RangePolicy<Space, Kokkos::Schedule<Kokkos::Dynamic>>(0, n),
-      [&](const std::size_t i) {
-        const int id = token.acquire();
-        try {
-          bool e = false;
-          rows[i] = read_line(lines[i], first_line + i, opt, scratch[static_cast<std::size_t>(id)], e);
-          exact[i] = e;
-        } catch (...) {
-          failed[i] = std::current_exception();
-        }
-        token.release(id);
-      });
-  Space().fence();
+  reward::parallel_rollouts(n, [&](const std::size_t i, const int thread) {
+    try {
+      bool e = false;
+      rows[i] = read_line(lines[i], first_line + i, opt, scratch[static_cast<std::size_t>(thread)], e);
+      exact[i] = e;
+    } catch (...) {
+      failed[i] = std::current_exception();
+    }
+  });
   for (std::size_t i = 0; i < n; ++i) {
     if (failed[i]) std::rethrow_exception(failed[i]);
     totals.exact_rows += exact[i];
@@ -401,8 +393,7 @@ int cmd_score(parallel::Runtime&, const std::vector<std::string>& args) {
   if (!opt.out.empty()) out = std::make_unique<io::AtomicFile>(opt.out);
 
   Totals totals;
-  std::vector<ReadScratch> scratch(static_cast<std::size_t>(
-      Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpace>().size()));
+  std::vector<ReadScratch> scratch(static_cast<std::size_t>(reward::host_threads()));
   std::string results;
   std::vector<std::string_view> lines;
   std::vector<Row> rows;
@@ -441,7 +432,7 @@ int cmd_score(parallel::Runtime&, const std::vector<std::string>& args) {
               totals.correctness / n, totals.length / n, totals.total / n);
   std::printf("score: %.0f scores/s in the scorer (%.3f s, %d threads), %.0f rows/s wall (%.3f s)%s%s\n",
               totals.score_seconds > 0 ? static_cast<double>(scored) / totals.score_seconds : 0.0,
-              totals.score_seconds, Kokkos::DefaultHostExecutionSpace().concurrency(),
+              totals.score_seconds, reward::host_threads(),
               wall > 0 ? static_cast<double>(totals.rows) / wall : 0.0, wall,
               opt.out.empty() ? "" : ", results in ", opt.out.c_str());
   return 0;

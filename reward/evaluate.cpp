@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "reward/batch.hpp"
+
 namespace toolgrpo::reward {
 
 EvalRecord evaluate_output(std::string_view output, const GroundTruth& gt, const RewardConfig& cfg, int64_t step) {
@@ -22,6 +24,22 @@ EvalRecord evaluate_output(std::string_view output, const GroundTruth& gt, const
   r.expects_call = expected.status == CallsStatus::Ok;
   r.response_bytes = output.size();
   return r;
+}
+
+EvalBatch evaluate_batch(const std::vector<std::string_view>& outputs, const std::vector<const GroundTruth*>& gts,
+                         const RewardConfig& cfg, int64_t step) {
+  if (gts.size() != outputs.size()) throw std::invalid_argument("evaluate_batch: one ground truth per output");
+  EvalBatch b;
+  b.records.resize(outputs.size());
+  b.errors.resize(outputs.size());
+  parallel_rollouts(outputs.size(), [&](const std::size_t i, int) {
+    try {
+      b.records[i] = evaluate_output(outputs[i], *gts[i], cfg, step);
+    } catch (const std::invalid_argument& e) {
+      b.errors[i] = e.what();
+    }
+  });
+  return b;
 }
 
 const char* calls_status_name(CallsStatus s) {

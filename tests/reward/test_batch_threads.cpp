@@ -9,11 +9,13 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "fixture_rows.hpp"
 #include "reward/batch.hpp"
+#include "reward/evaluate.hpp"
 #include "reward/score.hpp"
 
 namespace toolgrpo::reward {
@@ -110,6 +112,63 @@ TEST(BatchThreads, HundredRoundsOfEveryFixtureMatchTheScalarScorer) {
   EXPECT_EQ(mismatches, 0u);
   std::printf("[threads] %zu batch scores compared with the scalar scorer on %d threads\n", compared,
               Kokkos::DefaultHostExecutionSpace().concurrency());
+}
+
+// eval's batch: every row of two fixture files, and every 50th output once more against an unusable ground truth
+// (a tool call inside the think text), gives evaluate_output's record or its error message, at whatever thread
+// count this binary runs with.
+TEST(BatchThreads, EvaluateBatchMatchesEvaluateOutput) {
+  std::size_t compared = 0, errors = 0;
+  for (const char* name : {"default.jsonl", "refinedreward.jsonl"}) {
+    const FixtureFile file(name);
+    std::vector<std::unique_ptr<GroundTruth>> owned;
+    std::vector<std::string_view> outputs;
+    std::vector<const GroundTruth*> gts;
+    const GroundTruth unusable("<think> then <tool_call> it </think>\n<tool_call>\n{\"name\": \"f\", "
+                               "\"parameters\": {}}\n</tool_call>");
+    ASSERT_FALSE(unusable.error().empty());
+    for (const auto& row : file.rows()) {
+      owned.push_back(std::make_unique<GroundTruth>(row.str("ground_truth")));
+      outputs.push_back(row.json->find("output")->string());
+      gts.push_back(owned.back().get());
+      if (outputs.size() % 50 == 0) {
+        outputs.push_back(outputs.back());
+        gts.push_back(&unusable);
+      }
+    }
+    const RewardConfig cfg = reward_config_from_name(file.rows().front().str("variant"));
+    for (int round = 0; round < 10; ++round) {
+      const EvalBatch batch = evaluate_batch(outputs, gts, cfg, 7);
+      ASSERT_EQ(batch.records.size(), outputs.size());
+      for (std::size_t i = 0; i < outputs.size(); ++i) {
+        EvalRecord want;
+        std::string want_error;
+        try {
+          want = evaluate_output(outputs[i], *gts[i], cfg, 7);
+        } catch (const std::invalid_argument& e) {
+          want_error = e.what();
+        }
+        ++compared;
+        ASSERT_EQ(batch.errors[i], want_error) << name << " row " << i;
+        if (!want_error.empty()) {
+          errors += round == 0;
+          continue;
+        }
+        const EvalRecord& got = batch.records[i];
+        ASSERT_EQ(got.scores.total, want.scores.total) << name << " row " << i;
+        ASSERT_EQ(got.scores.correctness, want.scores.correctness) << name << " row " << i;
+        ASSERT_EQ(got.format_ok, want.format_ok) << name << " row " << i;
+        ASSERT_EQ(got.parse, want.parse) << name << " row " << i;
+        ASSERT_EQ(got.match.exact, want.match.exact) << name << " row " << i;
+        ASSERT_EQ(got.match.names, want.match.names) << name << " row " << i;
+        ASSERT_EQ(got.match.error, want.match.error) << name << " row " << i;
+        ASSERT_EQ(got.expects_call, want.expects_call) << name << " row " << i;
+        ASSERT_EQ(got.response_bytes, want.response_bytes) << name << " row " << i;
+      }
+    }
+  }
+  std::printf("[threads] %zu evaluations compared (%zu unusable ground truths) on %d threads\n", compared, errors,
+              host_threads());
 }
 
 }  // namespace
