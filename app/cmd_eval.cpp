@@ -316,14 +316,15 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
   std::vector<reward::BfclResult> checks;
   std::vector<bool> format_ok;
   std::string lines;
-  // The reward's parts and the call match of every output on all of this rank's Kokkos threads; then, in order,
-  // the first unusable ground truth stops the run, and the lines are written.
+  // The reward's parts and the call match of every output on all of this rank's Kokkos threads; then, in
+  // order, the first unusable ground truth stops the run, and the lines are written.
   std::map<std::size_t, reward::GroundTruth> gt_of_row;
   std::vector<std::string_view> texts;
   std::vector<const reward::GroundTruth*> gts;
   for (const EvalOutput& o : outputs) {
     auto it = gt_of_row.find(o.row);
-    if (it == gt_of_row.end()) it = gt_of_row.emplace(o.row, reward::GroundTruth(data.rows[o.row].ground_truth)).first;
+    if (it == gt_of_row.end())
+      it = gt_of_row.emplace(o.row, reward::GroundTruth(data.rows[o.row].ground_truth)).first;
     texts.push_back(o.text);
     gts.push_back(&it->second);
   }
@@ -331,7 +332,8 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const EvalOutput& o = outputs[k];
     if (!batch.errors[k].empty())
-      throw UsageError("eval: " + data.path + ": row \"" + o.id + "\": unusable ground truth: " + batch.errors[k]);
+      throw UsageError("eval: " + data.path + ": row \"" + o.id +
+                       "\": unusable ground truth: " + batch.errors[k]);
     records.push_back(std::move(batch.records[k]));
     if (in.format != "bfcl") {
       lines += record_json(o, records.back());

@@ -1,5 +1,5 @@
-// Kokkos batch scorer: a labelled parallel_for over rollouts on every thread of the host execution space, with
-// one scratch (arena, parser, stacks) per concurrent thread; ground truths are read-only and shared.
+// Kokkos batch scorer: a labelled parallel_for over rollouts on every thread of the host execution space,
+// with one scratch (arena, parser, stacks) per concurrent thread; ground truths are read-only and shared.
 #include "reward/batch.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -12,23 +12,25 @@ namespace toolgrpo::reward {
 
 using Space = Kokkos::DefaultHostExecutionSpace;
 
-int host_threads() { return Kokkos::Experimental::UniqueToken<Space>().size(); }
+int host_threads() {
+  return Kokkos::Experimental::UniqueToken<Space>().size();
+}
 
 void parallel_rollouts(std::size_t n, const std::function<void(std::size_t, int)>& body) {
   Kokkos::Experimental::UniqueToken<Space> token;
   std::atomic<bool> failed{false};
   std::exception_ptr error;
-  Kokkos::parallel_for(
-      "reward::parallel_rollouts", Kokkos::RangePolicy<Space, Kokkos::Schedule<Kokkos::Dynamic>>(0, n),
-      [&](const std::size_t i) {
-        const int id = token.acquire();
-        try {
-          body(i, id);
-        } catch (...) {
-          if (!failed.exchange(true)) error = std::current_exception();
-        }
-        token.release(id);
-      });
+  Kokkos::parallel_for("reward::parallel_rollouts",
+                       Kokkos::RangePolicy<Space, Kokkos::Schedule<Kokkos::Dynamic>>(0, n),
+                       [&](const std::size_t i) {
+                         const int id = token.acquire();
+                         try {
+                           body(i, id);
+                         } catch (...) {
+                           if (!failed.exchange(true)) error = std::current_exception();
+                         }
+                         token.release(id);
+                       });
   Space().fence();
   if (error) std::rethrow_exception(error);
 }

@@ -23,10 +23,10 @@ struct BatchInput {
 // The threads of the host execution space (Kokkos' concurrency; 1 with the Serial backend).
 int host_threads();
 
-// Runs body(i, thread) for every i in [0, n) on all threads of the host execution space, dynamically scheduled;
-// `thread` is in [0, host_threads()) and no two concurrent calls get the same one, so it can index per-thread
-// scratch. An exception thrown by body must not leave a parallel region: the first one caught is rethrown here
-// after the loop. Requires Kokkos to be initialised.
+// Runs body(i, thread) for every i in [0, n) on all threads of the host execution space, dynamically
+// scheduled; `thread` is in [0, host_threads()) and no two concurrent calls get the same one, so it can index
+// per-thread scratch. An exception thrown by body must not leave a parallel region: the first one caught is
+// rethrown here after the loop. Requires Kokkos to be initialised.
 void parallel_rollouts(std::size_t n, const std::function<void(std::size_t i, int thread)>& body);
 
 // Identical to calling score_output on each rollout; requires Kokkos to be initialised.

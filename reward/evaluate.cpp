@@ -26,9 +26,10 @@ EvalRecord evaluate_output(std::string_view output, const GroundTruth& gt, const
   return r;
 }
 
-EvalBatch evaluate_batch(const std::vector<std::string_view>& outputs, const std::vector<const GroundTruth*>& gts,
-                         const RewardConfig& cfg, int64_t step) {
-  if (gts.size() != outputs.size()) throw std::invalid_argument("evaluate_batch: one ground truth per output");
+EvalBatch evaluate_batch(const std::vector<std::string_view>& outputs,
+                         const std::vector<const GroundTruth*>& gts, const RewardConfig& cfg, int64_t step) {
+  if (gts.size() != outputs.size())
+    throw std::invalid_argument("evaluate_batch: one ground truth per output");
   EvalBatch b;
   b.records.resize(outputs.size());
   b.errors.resize(outputs.size());

@@ -28,14 +28,14 @@ struct EvalRecord {
 EvalRecord evaluate_output(std::string_view output, const GroundTruth& gt, const RewardConfig& cfg, int64_t step);
 
 // evaluate_output on many outputs at once, on every thread of the host execution space (reward/batch.hpp):
-// records[i] for output i against *gts[i], or errors[i] the message evaluate_output throws for it (an unusable
-// ground truth; records[i] is then empty). Requires Kokkos to be initialised.
+// records[i] for output i against *gts[i], or errors[i] the message evaluate_output throws for it (an
+// unusable ground truth; records[i] is then empty). Requires Kokkos to be initialised.
 struct EvalBatch {
   std::vector<EvalRecord> records;
   std::vector<std::string> errors;
 };
-EvalBatch evaluate_batch(const std::vector<std::string_view>& outputs, const std::vector<const GroundTruth*>& gts,
-                         const RewardConfig& cfg, int64_t step);
+EvalBatch evaluate_batch(const std::vector<std::string_view>& outputs,
+                         const std::vector<const GroundTruth*>& gts, const RewardConfig& cfg, int64_t step);
 
 const char* calls_status_name(CallsStatus s);  // "none", "ok", "unclosed", "bad_json", "not_a_call"
 

@@ -114,9 +114,9 @@ TEST(BatchThreads, HundredRoundsOfEveryFixtureMatchTheScalarScorer) {
               Kokkos::DefaultHostExecutionSpace().concurrency());
 }
 
-// eval's batch: every row of two fixture files, and every 50th output once more against an unusable ground truth
-// (a tool call inside the think text), gives evaluate_output's record or its error message, at whatever thread
-// count this binary runs with.
+// eval's batch: every row of two fixture files, and every 50th output once more against an unusable ground
+// truth (a tool call inside the think text), gives evaluate_output's record or its error message, at whatever
+// thread count this binary runs with.
 TEST(BatchThreads, EvaluateBatchMatchesEvaluateOutput) {
   std::size_t compared = 0, errors = 0;
   for (const char* name : {"default.jsonl", "refinedreward.jsonl"}) {
@@ -124,8 +124,9 @@ TEST(BatchThreads, EvaluateBatchMatchesEvaluateOutput) {
     std::vector<std::unique_ptr<GroundTruth>> owned;
     std::vector<std::string_view> outputs;
     std::vector<const GroundTruth*> gts;
-    const GroundTruth unusable("<think> then <tool_call> it </think>\n<tool_call>\n{\"name\": \"f\", "
-                               "\"parameters\": {}}\n</tool_call>");
+    const GroundTruth unusable(
+        "<think> then <tool_call> it </think>\n<tool_call>\n{\"name\": \"f\", "
+        "\"parameters\": {}}\n</tool_call>");
     ASSERT_FALSE(unusable.error().empty());
     for (const auto& row : file.rows()) {
       owned.push_back(std::make_unique<GroundTruth>(row.str("ground_truth")));
@@ -167,8 +168,8 @@ TEST(BatchThreads, EvaluateBatchMatchesEvaluateOutput) {
       }
     }
   }
-  std::printf("[threads] %zu evaluations compared (%zu unusable ground truths) on %d threads\n", compared, errors,
-              host_threads());
+  std::printf("[threads] %zu evaluations compared (%zu unusable ground truths) on %d threads\n", compared,
+              errors, host_threads());
 }
 
 }  // namespace
