@@ -245,7 +245,7 @@ class GrpoTrainer final : public StepTrainer {
       }
       std::sort(my.begin(), my.end());
       std::vector<std::vector<float>> old_lp(static_cast<std::size_t>(N)), ref_lp(static_cast<std::size_t>(N));
-      target_logprobs(pol_.w, seqs, my, old_lp);
+      target_logprobs(policy_forward_weights(pol_), seqs, my, old_lp);
       for (std::size_t j : my)
         if (seqs[j].trained && sampled[j] != nullptr)
           for (std::size_t k = 0; k < old_lp[j].size() && k < sampled[j]->size(); ++k) {
@@ -308,8 +308,9 @@ class GrpoTrainer final : public StepTrainer {
               o.temperature = c_.rollout.temperature;  // the distribution the responses were sampled from
               o.checkpoint_layers = c_.grpo.activation_checkpointing;
               // the trained response tokens (packed rows give every response token; the loss masks the rest)
-              const model::TokenLogprobs lp = batch_logprobs(
-                  pol_.cfg, pol_.w, b, o, c_.grpo.response_only_head ? b.target_mask : at::Tensor());
+              const model::TokenLogprobs lp =
+                  batch_logprobs(pol_.cfg, policy_forward_weights(pol_), b, o,
+                                 c_.grpo.response_only_head ? b.target_mask : at::Tensor());
               const model::PolicyLoss l = model::grpo_policy_loss(
                   lp.logprobs, target_values_pack(part, old_v, pol_.device),
                   at::tensor(adv_v).to(pol_.device), b.target_mask, lcfg_,
@@ -320,7 +321,9 @@ class GrpoTrainer final : public StepTrainer {
               u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
             },
             share);
+        policy_grads_to_master(pol_);
         u.grad_norm = learner->update(lr, c_.grpo.max_grad_norm);
+        policy_refresh_compute(pol_);
       }
     }
     if (roles_.split) world_.idle_barrier();  // generators sleep while the trainers work
@@ -337,7 +340,10 @@ class GrpoTrainer final : public StepTrainer {
 
   // Split mode: trainer 0 sends the new weights to the generators, one bucketed broadcast.
   void sync() {
-    if (roles_.sync.valid()) parallel::broadcast_flat(policy_parameters(pol_), 0, roles_.sync);
+    if (roles_.sync.valid()) {
+      parallel::broadcast_flat(policy_parameters(pol_), 0, roles_.sync);
+      policy_refresh_compute(pol_);
+    }
   }
 
   // Greedy evaluation on data.eval after s.step steps, one sample per prompt, on the generating ranks.
@@ -426,14 +432,14 @@ class GrpoTrainer final : public StepTrainer {
     const ModelOrigin& r = s.reference;
     const ModelOrigin& p = pol_.origin;
     if (r.kind == p.kind && r.path == p.path && r.seed == p.seed && r.checksum == p.checksum)
-      return model::decoder_weights_clone(pol_.w);
+      return model::decoder_weights_clone(policy_forward_weights(pol_));
     const model::DecoderWeights w = origin_weights_load(r, pol_.cfg, pol_.device);
     const uint32_t crc = weights_checksum(pol_.cfg, w);
     if (crc != r.checksum)
       throw UsageError("reference model (" + r.kind + " " + r.path + "): its weights have CRC-32C " + std::to_string(crc) +
                        ", the run started from weights with CRC-32C " + std::to_string(r.checksum) +
                        "; the KL reference must be the run's starting model (restore it, or start a new run)");
-    return w;
+    return policy_forward_form(pol_, w);
   }
 
   // Tokens of the longest prompt of `d` (the longest of its 16 longest rows in bytes, rendered and encoded).

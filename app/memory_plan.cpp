@@ -1,5 +1,6 @@
-// The memory plan; see memory_plan.hpp. Sizes in fp32 floats, following what autograd keeps for backward in
-// model/decoder.cpp per token and layer: the two RMS-norm inputs and outputs (4 h), q, k and v with their
+// The memory plan; see memory_plan.hpp. Sizes in fp32 floats (bf16 halves the activations, the KV cache and
+// the compute copy of the layers; the vocabulary head stays fp32), following what autograd keeps for backward
+// in model/decoder.cpp per token and layer: the two RMS-norm inputs and outputs (4 h), q, k and v with their
 // rotated copies, the scaled query and the attention output before o_proj (6 q + 4 kv), the MLP's gate, its
 // SiLU, up and their product (4 inter), and the attention probabilities (heads x sequence length).
 #include "app/memory_plan.hpp"
@@ -56,16 +57,24 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     p.parts.push_back({name, bytes, detail});
     return bytes;
   };
-  persistent += add("weights", P * kFloat, params + ", fp32");
+  // Mixed precision: the layers' bf16 copy (an untied head is not copied) and, while training, its gradients.
+  const double head = static_cast<double>(c.vocab_size) * h, untied_head = c.tie_word_embeddings ? 0 : head;
+  const double act = w.bf16 ? 2 : kFloat;  // bytes per activation and cached key/value
+  persistent += add("weights", P * kFloat, params + (w.bf16 ? ", fp32 master" : ", fp32"));
+  if (w.bf16) persistent += add("bf16 copy", (P - untied_head) * 2, "the layers forward and backward run on");
   if (w.trains) {
-    persistent += add("gradients", P * kFloat, "fp32");
+    persistent += add("gradients", P * kFloat + (w.bf16 ? (P - untied_head) * 2 : 0),
+                      w.bf16 ? "fp32, and the bf16 copy's" : "fp32");
     const double shards = static_cast<double>(std::max<int64_t>(1, w.optimizer_shards));
     persistent += add("optimizer", 2 * P * kFloat / shards,
                       w.optimizer_shards > 1
                           ? "AdamW moments, fp32, 1/" + std::to_string(w.optimizer_shards) + " per rank"
                           : std::string("AdamW moments, fp32"));
   }
-  if (w.reference) persistent += add("reference", P * kFloat, "weights of the KL reference");
+  if (w.reference)
+    persistent +=
+        add("reference", w.bf16 ? (P - untied_head) * 2 + head * kFloat : P * kFloat,
+            w.bf16 ? "weights of the KL reference, bf16 with an fp32 head" : "weights of the KL reference");
   if (w.snapshot) persistent += add("checkpoint snapshot", 3 * P * kFloat, "checkpoint.async host copy");
   if (w.gathers_moments)
     persistent += add("checkpoint gather", 2 * P * kFloat, "sharded moments collected to write");
@@ -78,10 +87,10 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     // Saved for backward in every layer, plus one layer's gradients in flight during backward; with activation
     // checkpointing, each layer's input, and one layer recomputed with its gradients.
     const double kept = w.checkpointing ? layers * h + 2 * per_token_layer : (layers + 1) * per_token_layer;
-    training += add("activations", T * kept * kFloat,
+    training += add("activations", T * kept * act,
                     std::to_string(w.micro_batch_tokens) + " tokens x " + std::to_string(c.num_layers) +
                         " layers, rows up to " + std::to_string(w.longest_sequence) + " tokens" +
-                        (w.checkpointing ? ", checkpointed" : ""));
+                        (w.checkpointing ? ", checkpointed" : "") + (w.bf16 ? ", bf16" : ""));
     const double rows = static_cast<double>(w.head_tokens), chunk = std::min<double>(rows, 512);
     training += add("vocabulary head", (rows + 2 * chunk) * vocab * kFloat,
                     std::to_string(w.head_tokens) + " positions x " + std::to_string(c.vocab_size) + " log-softmax");
@@ -91,9 +100,10 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     const double cached = static_cast<double>(w.gen_prompt_tokens) +
                           static_cast<double>(w.gen_sequences) * static_cast<double>(w.gen_new_tokens);
     const double lp = static_cast<double>(w.gen_longest_prompt), prompts = static_cast<double>(w.gen_prompt_tokens);
-    generation += add("generation", layers * 2 * kv * cached * kFloat +                  // KV cache
-                                        2 * static_cast<double>(w.gen_sequences) * vocab * kFloat +  // logits
-                                        prompts * (4 * h + 3 * inter + heads * lp) * kFloat,   // a prefill layer
+    generation += add("generation",
+                      layers * 2 * kv * cached * act +                                 // KV cache
+                          2 * static_cast<double>(w.gen_sequences) * vocab * kFloat +  // logits
+                          prompts * (4 * h + 3 * inter + heads * lp) * act,            // a prefill layer
                       std::to_string(w.gen_sequences) + " sequences, KV cache of " +
                           std::to_string(static_cast<int64_t>(cached)) + " tokens");
   }

@@ -25,6 +25,7 @@ struct MemoryWorkload {
                                    // sharing a prompt and the samples packed after it)
   int64_t head_tokens = 0;         // positions of one micro-batch that go through the vocabulary head
   bool checkpointing = false;      // activation checkpointing: a layer keeps only its input
+  bool bf16 = false;  // model.dtype bf16: a bf16 copy of the layers computes (fp32 master and head)
   int64_t gen_sequences = 0;       // sequences this rank samples at once (0: it does not generate)
   int64_t gen_prompt_tokens = 0;   // their prompts' tokens, each group's prompt counted once
   int64_t gen_longest_prompt = 0;

@@ -1,6 +1,8 @@
 // Policy loading and saving; see policy.hpp.
 #include "app/policy.hpp"
 
+#include <ATen/core/grad_mode.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -57,8 +59,6 @@ std::string model_path_kind(const std::string& given, std::string& path, const s
 }
 
 at::Device policy_device(const ModelSection& m, int local_rank) {
-  if (m.dtype != "fp32")
-    throw UsageError("model.dtype: training keeps fp32 weights (bf16 mixed precision is not implemented), got '" + m.dtype + "'");
   if (m.device != "cuda") return at::kCPU;
   if (!model::cuda_available())
     throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
@@ -138,6 +138,94 @@ void policy_save(const Policy& p, const std::string& dir) {
     f.write(text);
     f.commit();
   }
+}
+
+namespace {
+
+// (master, compute) pairs in decoder_named_parameters order, skipping the head a mixed-precision policy
+// shares.
+std::vector<std::pair<at::Tensor, at::Tensor>> master_compute_pairs(const Policy& p) {
+  const auto master = model::decoder_named_parameters(p.cfg, p.w);
+  const auto compute = model::decoder_named_parameters(p.cfg, p.compute);
+  std::vector<std::pair<at::Tensor, at::Tensor>> out;
+  for (std::size_t i = 0; i < master.size(); ++i)
+    if (!master[i].second.is_same(compute[i].second)) out.emplace_back(master[i].second, compute[i].second);
+  return out;
+}
+
+// A bf16 copy of every tensor of `w` but the head, which stays w's own fp32 tensor.
+model::DecoderWeights bf16_layers(const model::DecoderWeights& w, bool requires_grad) {
+  const auto half = [&](const at::Tensor& t) {
+    return t.defined() ? t.detach().to(at::kBFloat16).requires_grad_(requires_grad) : at::Tensor();
+  };
+  model::DecoderWeights c;
+  c.embed = half(w.embed);
+  for (const model::LayerWeights& l : w.layers) {
+    model::LayerWeights h;
+    for (auto [dst, src] : {std::pair{&h.q_proj, &l.q_proj},
+                            {&h.k_proj, &l.k_proj},
+                            {&h.v_proj, &l.v_proj},
+                            {&h.o_proj, &l.o_proj},
+                            {&h.q_bias, &l.q_bias},
+                            {&h.k_bias, &l.k_bias},
+                            {&h.v_bias, &l.v_bias},
+                            {&h.o_bias, &l.o_bias},
+                            {&h.q_norm, &l.q_norm},
+                            {&h.k_norm, &l.k_norm},
+                            {&h.input_norm, &l.input_norm},
+                            {&h.post_norm, &l.post_norm},
+                            {&h.gate_proj, &l.gate_proj},
+                            {&h.up_proj, &l.up_proj},
+                            {&h.down_proj, &l.down_proj},
+                            {&h.gate_bias, &l.gate_bias},
+                            {&h.up_bias, &l.up_bias},
+                            {&h.down_bias, &l.down_bias}})
+      *dst = half(*src);
+    c.layers.push_back(std::move(h));
+  }
+  c.norm = half(w.norm);
+  c.lm_head = w.lm_head;  // fp32 (the embedding's tensor when tied)
+  return c;
+}
+
+}  // namespace
+
+void policy_mixed_precision(Policy& p, const std::string& dtype) {
+  if (dtype == "fp32") {
+    p.compute = model::DecoderWeights{};
+    return;
+  }
+  if (dtype != "bf16") throw UsageError("model.dtype: expected fp32 or bf16, got '" + dtype + "'");
+  p.w.lm_head.requires_grad_(true);
+  p.compute = bf16_layers(p.w, /*requires_grad=*/true);
+}
+
+model::DecoderWeights policy_forward_form(const Policy& p, const model::DecoderWeights& fp32) {
+  return p.compute.embed.defined() ? bf16_layers(fp32, /*requires_grad=*/false) : fp32;
+}
+
+const model::DecoderWeights& policy_forward_weights(const Policy& p) {
+  return p.compute.embed.defined() ? p.compute : p.w;
+}
+
+void policy_grads_to_master(const Policy& p) {
+  if (!p.compute.embed.defined()) return;
+  for (auto& [master, compute] : master_compute_pairs(p)) {
+    at::Tensor& g = compute.mutable_grad();
+    if (!g.defined()) continue;
+    at::Tensor& mg = master.mutable_grad();
+    if (mg.defined())
+      mg.add_(g.to(at::kFloat));
+    else
+      mg = g.to(at::kFloat);
+    g.reset();
+  }
+}
+
+void policy_refresh_compute(const Policy& p) {
+  if (!p.compute.embed.defined()) return;
+  at::NoGradGuard no_grad;
+  for (auto& [master, compute] : master_compute_pairs(p)) compute.copy_(master);
 }
 
 std::vector<at::Tensor> policy_parameters(const Policy& p) {

@@ -25,7 +25,11 @@ struct ModelOrigin {
 
 struct Policy {
   model::ModelConfig cfg;
-  model::DecoderWeights w;
+  model::DecoderWeights w;  // fp32: what is trained, saved, checkpointed and broadcast (the master weights)
+  // model.dtype bf16 (mixed precision): a bf16 copy of w that generation and every forward and backward pass
+  // run on, except the vocabulary head, which is w's own fp32 head tensor (logits and log-softmax in fp32).
+  // Undefined tensors in fp32 runs. See policy_forward_weights.
+  model::DecoderWeights compute;
   std::unique_ptr<model::BpeTokenizer> tok;
   std::string tokenizer_json;  // the tokenizer file's text, written with the weights
   model::ChatFormat chat = model::ChatFormat::Qwen25;
@@ -65,5 +69,18 @@ void policy_save(const Policy& p, const std::string& dir);
 
 // The trainable tensors of the policy, in the order of model::decoder_named_parameters.
 std::vector<at::Tensor> policy_parameters(const Policy& p);
+
+// Mixed precision. policy_mixed_precision makes p.compute for model.dtype "bf16" (nothing for "fp32");
+// policy_forward_weights is what forward passes use (compute when defined, else w). After the backward passes
+// of an update, policy_grads_to_master adds each bf16 gradient, in fp32, to its master tensor's gradient (the
+// head's already lands there) and drops it; after the master weights change (an optimizer step, a broadcast),
+// policy_refresh_compute copies them into the bf16 copy. Both do nothing in fp32 runs.
+void policy_mixed_precision(Policy& p, const std::string& dtype);
+const model::DecoderWeights& policy_forward_weights(const Policy& p);
+// Other fp32 weights (a frozen reference) in the form p's forward passes use (bf16 layers and an fp32 head
+// when p is mixed precision; the weights themselves otherwise).
+model::DecoderWeights policy_forward_form(const Policy& p, const model::DecoderWeights& fp32);
+void policy_grads_to_master(const Policy& p);
+void policy_refresh_compute(const Policy& p);
 
 }  // namespace toolgrpo::app

@@ -70,7 +70,7 @@ std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const R
   Progress bar(work.progress_label, static_cast<int64_t>(req.prompts.size()) * G * ro.max_new_tokens,
                work.progress);
   req.on_progress = [&bar](int64_t n) { bar.add(n); };
-  const model::GenerationResult gen = model::generate(pol.cfg, pol.w, req);
+  const model::GenerationResult gen = model::generate(pol.cfg, policy_forward_weights(pol), req);
   bar.finish();
   times.generate += std::chrono::duration<double>(Clock::now() - t0).count();
   times.prompt_tokens += gen.prefill_tokens;

@@ -121,6 +121,7 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
                        const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
   w.snapshot = saver.snapshots();
+  w.bf16 = c.model.dtype == "bf16";
   if (c.parallel.shard_optimizer && w.trains) {
     w.optimizer_shards = trainer.training_ranks();
     w.gathers_moments = saver.writes();
@@ -153,6 +154,7 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
                         ? ""
                         : "; set parallel.shard_optimizer=true (AdamW moments split over the " +
                               std::to_string(trainer.training_ranks()) + " training ranks)") +
+                   (c.model.dtype == "bf16" ? "" : "; set model.dtype=bf16 (half the activations)") +
                    "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the "
                    "detected memory is wrong "
                    "(run.memory_check=false to go on regardless)");
@@ -237,6 +239,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.policy = policy_load(c.model, static_cast<uint64_t>(c.run.seed), opt.local_rank);
     s.reference = s.policy.origin;
   }
+  policy_mixed_precision(s.policy, c.model.dtype);
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
   CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(),
                         opt.pause_save_step, opt.save);

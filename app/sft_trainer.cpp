@@ -61,7 +61,8 @@ double nll(const Policy& pol, const std::vector<SeqRef>& seqs, const std::vector
         model::LogprobOptions o;
         o.only_at = b.target_mask;  // the answer tokens
         o.checkpoint_layers = checkpoint_layers;
-        const at::Tensor lp = model::token_logprobs(pol.cfg, pol.w, b.ids, b.attention, o).logprobs;
+        const at::Tensor lp =
+            model::token_logprobs(pol.cfg, policy_forward_weights(pol), b.ids, b.attention, o).logprobs;
         const at::Tensor loss = -(lp * b.target_mask).sum() / norm;
         if (train) loss.backward();
         sum += loss.item<double>();
@@ -127,7 +128,9 @@ class SftTrainer final : public StepTrainer {
     const double loss =
         world_.allreduce_sum(nll(pol_, seqs_, mine, c_.sft.micro_batch_tokens, std::max(1.0, tokens), true,
                                  c_.sft.activation_checkpointing));
+    policy_grads_to_master(pol_);
     const double grad_norm = s.learner->update(lr, c_.sft.max_grad_norm);
+    policy_refresh_compute(pol_);
     const double seconds = world_.allreduce_max(seconds_since(t0));
     double seq_tokens = 0;
     for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs_[r].length());

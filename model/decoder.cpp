@@ -30,6 +30,11 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+at::Tensor head_logits(const at::Tensor& x, const at::Tensor& lm_head) {
+  return at::linear(x.scalar_type() == lm_head.scalar_type() ? x : x.to(lm_head.scalar_type()), lm_head)
+      .to(at::kFloat);
+}
+
 namespace {
 
 // softmax(q k^T * scale + mask) v. q (B, H, T, D); k, v (B, KV, T, D); additive_mask (B, 1, T, T).
@@ -345,7 +350,7 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   x = rms_norm(x, w.norm, cfg.rms_norm_eps);
   if (keep_hidden_states) out.hidden_states.push_back(x);
   out.final_hidden = x;
-  if (compute_logits) out.logits = at::linear(x, w.lm_head).to(at::kFloat);
+  if (compute_logits) out.logits = head_logits(x, w.lm_head);
   return out;
 }
 

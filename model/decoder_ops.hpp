@@ -22,6 +22,9 @@ struct AttentionInputs {
 // RMSNorm computed in float32, returned in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+// float32 logits of final-normed hidden states x under the head; x is cast to the head's dtype first (mixed
+// precision keeps an fp32 head under bf16 layers).
+at::Tensor head_logits(const at::Tensor& x, const at::Tensor& lm_head);
 // positions (B, T) int64.
 RopeTables rope_tables(const ModelConfig& cfg, const at::Tensor& positions, at::ScalarType dtype);
 at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);

@@ -149,7 +149,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
     }
   }
-  at::Tensor logits = at::linear(rms_norm(x.select(1, L - 1), w.norm, cfg.rms_norm_eps), w.lm_head).to(at::kFloat);
+  at::Tensor logits = head_logits(rms_norm(x.select(1, L - 1), w.norm, cfg.rms_norm_eps), w.lm_head);
   if (req.share_prefix) logits = logits.repeat_interleave(G, 0);  // (N, V): each sample starts from its prompt
   res.prefill_seconds = since(t0);
   res.prefill_tokens = attn_mask.sum().item<int64_t>();
@@ -244,7 +244,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
       h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
     }
-    logits = at::linear(rms_norm(h.squeeze(1), w.norm, cfg.rms_norm_eps), w.lm_head).to(at::kFloat);
+    logits = head_logits(rms_norm(h.squeeze(1), w.norm, cfg.rms_norm_eps), w.lm_head);
   }
   if (!res.cancelled) progress_to(N * max_new);
   res.decode_seconds = since(t0);

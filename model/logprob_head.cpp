@@ -61,7 +61,10 @@ struct LogprobHead : torch::autograd::Function<LogprobHead> {
 
 HeadLogprobs head_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& target,
                            double temperature, bool with_entropy) {
-  const variable_list out = LogprobHead::apply(hidden, weight, target, temperature, with_entropy);
+  // Mixed precision: bf16 layers under an fp32 head; the cast is differentiable, so bf16 gradients flow back.
+  const at::Tensor h =
+      hidden.scalar_type() == weight.scalar_type() ? hidden : hidden.to(weight.scalar_type());
+  const variable_list out = LogprobHead::apply(h, weight, target, temperature, with_entropy);
   return {out[0], with_entropy ? out[1] : at::Tensor()};
 }
 

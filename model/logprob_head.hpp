@@ -12,8 +12,8 @@ struct HeadLogprobs {
   at::Tensor entropy;   // (N) float32, or undefined
 };
 
-// hidden (N, hidden) in the weight dtype; weight (vocab, hidden); target (N) int64. Differentiable in hidden
-// and weight (both outputs).
+// hidden (N, hidden), cast to the weight's dtype when it differs (bf16 layers, fp32 head); weight (vocab,
+// hidden); target (N) int64. Differentiable in hidden and weight (both outputs).
 HeadLogprobs head_logprobs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& target,
                            double temperature, bool with_entropy);
 

@@ -640,10 +640,19 @@ TEST(CliTrain, ColocatedStepsWriteTheRunDirectory) {
     EXPECT_TRUE(contains(cuda.out, "model.device: cuda, but this libtorch/node has no usable GPU")) << cuda.out;
     EXPECT_FALSE(fs::exists(out / "cuda")) << "no run directory for a run that could not start";
   }
+  // bf16 mixed precision trains, and the run's model keeps the fp32 master weights.
   const RunResult bf16 = run(base + "grpo.steps=1 run.name=bf16 model.dtype=bf16");
-  EXPECT_EQ(bf16.code, 2) << bf16.out;
-  EXPECT_TRUE(contains(bf16.out, "model.dtype: training keeps fp32 weights")) << bf16.out;
-  EXPECT_FALSE(fs::exists(out / "bf16")) << "no run directory for a run that could not start";
+  EXPECT_EQ(bf16.code, 0) << bf16.out;
+  EXPECT_TRUE(contains(bf16.out, "step 1/1 reward")) << bf16.out;
+  EXPECT_TRUE(contains(bf16.out, "bf16 copy")) << "the memory plan counts the bf16 copy: " << bf16.out;
+  EXPECT_EQ(lines_of(out / "bf16" / "metrics.jsonl").size(), 1u);
+  {
+    std::ifstream st(out / "bf16" / "model.safetensors", std::ios::binary);
+    std::string head(4096, '\0');
+    st.read(head.data(), static_cast<std::streamsize>(head.size()));
+    EXPECT_TRUE(contains(head, "\"F32\"")) << head.substr(0, 200);
+    EXPECT_FALSE(contains(head, "\"BF16\""));
+  }
   // Several configuration mistakes: one message naming each, exit code 2.
   const RunResult bad = run(base + "grpo.lr=fast grpo.mini_batches=3 rollout.top_p=2");
   EXPECT_EQ(bad.code, 2);

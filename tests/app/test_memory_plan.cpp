@@ -70,6 +70,20 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   EXPECT_EQ(bytes(memory_plan(c, sharded, 100e9, "test"), "checkpoint gather"), -1.0);
   sharded.gathers_moments = true;
   EXPECT_EQ(bytes(memory_plan(c, sharded, 100e9, "test"), "checkpoint gather"), 8 * P);
+  // bf16 mixed precision (Qwen2.5-0.5B ties its head): fp32 master weights, gradients and moments, plus a
+  // bf16 copy of the layers and its gradients; half the activations; the vocabulary head stays fp32; the
+  // reference is bf16 with an fp32 head.
+  MemoryWorkload half = train;
+  half.bf16 = true;
+  const MemoryPlan hp = memory_plan(c, half, 100e9, "test");
+  EXPECT_EQ(bytes(hp, "weights"), 4 * P);
+  EXPECT_EQ(bytes(hp, "bf16 copy"), 2 * P);
+  EXPECT_EQ(bytes(hp, "gradients"), 6 * P);
+  EXPECT_EQ(bytes(hp, "optimizer"), 8 * P);
+  EXPECT_EQ(bytes(hp, "reference"), 2 * P + 151936.0 * 896 * 4);
+  EXPECT_EQ(bytes(hp, "activations"), bytes(t, "activations") / 2);
+  EXPECT_EQ(bytes(hp, "vocabulary head"), bytes(t, "vocabulary head"));
+  EXPECT_EQ(bytes(t, "bf16 copy"), -1.0);
   // The plan's table names every part and the source of the available figure.
   const std::string table = t.table();
   for (const char* s : {"weights", "optimizer", "activations", "vocabulary head", "peak", "(test)"})

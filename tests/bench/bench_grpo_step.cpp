@@ -103,6 +103,10 @@ const std::vector<SwitchSetting>& switch_settings() {
       {"head+share+ckpt+shard",
        "the defaults with activation checkpointing and the sharded optimizer",
        {"grpo.activation_checkpointing=true", "parallel.shard_optimizer=true"}},
+      {"head+share+bf16", "the defaults in bf16 mixed precision", {"model.dtype=bf16"}},
+      {"head+share+ckpt+shard+bf16",
+       "the defaults with activation checkpointing, the sharded optimizer and bf16 mixed precision",
+       {"grpo.activation_checkpointing=true", "parallel.shard_optimizer=true", "model.dtype=bf16"}},
   };
   return s;
 }
@@ -238,7 +242,8 @@ int main(int argc, char** argv) {
        {"--model", "NAME", "bench or qwen2.5-0.5b-shape (default bench)", bench::to_text(model_name)},
        {"--switches", "LIST",
         "real shape: comma-separated settings among off, head, head+share, "
-        "head+share+ckpt, head+share+ckpt+shard, or all (default all)",
+        "head+share+ckpt, head+share+ckpt+shard, head+share+bf16, head+share+ckpt+shard+bf16, or all "
+        "(default all)",
         bench::to_text(switches)}});
   if (done >= 0) return done;
   if (model_name != "bench" && model_name != "qwen2.5-0.5b-shape") {
