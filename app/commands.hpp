@@ -24,9 +24,9 @@ std::string usage_text();
 // Whether the command line (without the program name and --kokkos-* options) runs in toolgrpo-torch: commands
 // without code in this executable (see commands.cpp), and `eval --model`.
 bool command_needs_torch(const std::vector<std::string>& args);
-// In toolgrpo: hands the process over to toolgrpo-torch (exec, same arguments) when command_needs_torch;
-// returns otherwise.
-void hand_over_unless_light(int argc, char** argv);
+// In toolgrpo: hands the process over to toolgrpo-torch (exec, same arguments) when command_needs_torch.
+// Returns -1 when the command runs here, or the exit code when the exec failed (the message printed).
+int hand_over_unless_light(int argc, char** argv);
 
 int cmd_score(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_version(parallel::Runtime&, const std::vector<std::string>& args);

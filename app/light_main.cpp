@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -22,11 +21,11 @@ std::vector<EvalOutput> eval_outputs_generate(parallel::Runtime&, const CliArgs&
   throw std::logic_error("eval --model runs in toolgrpo-torch, not in toolgrpo");
 }
 
-void hand_over_unless_light(int argc, char** argv) {
+int hand_over_unless_light(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--kokkos-", 9) != 0) args.emplace_back(argv[i]);
-  if (!command_needs_torch(args)) return;
+  if (!command_needs_torch(args)) return -1;
   std::string self(4096, '\0');
   const ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
   std::string target = "toolgrpo-torch";
@@ -38,7 +37,7 @@ void hand_over_unless_light(int argc, char** argv) {
   execv(target.c_str(), argv);
   std::fprintf(stderr, "toolgrpo: cannot start %s, which runs the commands that load libtorch: %s\n",
                target.c_str(), std::strerror(errno));
-  std::exit(1);
+  return 1;
 }
 
 }  // namespace toolgrpo::app

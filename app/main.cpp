@@ -24,7 +24,7 @@ int finish(parallel::Runtime& rt, int code, const char* what, const char* kind) 
 
 int main(int argc, char** argv) {
 #ifdef TOOLGRPO_LIGHT
-  app::hand_over_unless_light(argc, argv);  // before MPI starts
+  if (const int rc = app::hand_over_unless_light(argc, argv); rc >= 0) return rc;  // before MPI starts
   // Its commands never communicate: MPI only gives each rank its number under a launcher.
   parallel::Runtime rt(argc, argv, parallel::MpiStart::WhenLaunched);
 #else

@@ -153,41 +153,6 @@ std::vector<std::pair<at::Tensor, at::Tensor>> master_compute_pairs(const Policy
   return out;
 }
 
-// A bf16 copy of every tensor of `w` but the head, which stays w's own fp32 tensor.
-model::DecoderWeights bf16_layers(const model::DecoderWeights& w, bool requires_grad) {
-  const auto half = [&](const at::Tensor& t) {
-    return t.defined() ? t.detach().to(at::kBFloat16).requires_grad_(requires_grad) : at::Tensor();
-  };
-  model::DecoderWeights c;
-  c.embed = half(w.embed);
-  for (const model::LayerWeights& l : w.layers) {
-    model::LayerWeights h;
-    for (auto [dst, src] : {std::pair{&h.q_proj, &l.q_proj},
-                            {&h.k_proj, &l.k_proj},
-                            {&h.v_proj, &l.v_proj},
-                            {&h.o_proj, &l.o_proj},
-                            {&h.q_bias, &l.q_bias},
-                            {&h.k_bias, &l.k_bias},
-                            {&h.v_bias, &l.v_bias},
-                            {&h.o_bias, &l.o_bias},
-                            {&h.q_norm, &l.q_norm},
-                            {&h.k_norm, &l.k_norm},
-                            {&h.input_norm, &l.input_norm},
-                            {&h.post_norm, &l.post_norm},
-                            {&h.gate_proj, &l.gate_proj},
-                            {&h.up_proj, &l.up_proj},
-                            {&h.down_proj, &l.down_proj},
-                            {&h.gate_bias, &l.gate_bias},
-                            {&h.up_bias, &l.up_bias},
-                            {&h.down_bias, &l.down_bias}})
-      *dst = half(*src);
-    c.layers.push_back(std::move(h));
-  }
-  c.norm = half(w.norm);
-  c.lm_head = w.lm_head;  // fp32 (the embedding's tensor when tied)
-  return c;
-}
-
 }  // namespace
 
 void policy_mixed_precision(Policy& p, const std::string& dtype) {
@@ -197,11 +162,13 @@ void policy_mixed_precision(Policy& p, const std::string& dtype) {
   }
   if (dtype != "bf16") throw UsageError("model.dtype: expected fp32 or bf16, got '" + dtype + "'");
   p.w.lm_head.requires_grad_(true);
-  p.compute = bf16_layers(p.w, /*requires_grad=*/true);
+  p.compute = model::decoder_weights_cast_layers(p.w, at::kBFloat16);
+  for (const auto& [name, t] : model::decoder_named_parameters(p.cfg, p.compute))
+    if (!t.is_same(p.w.lm_head)) t.requires_grad_(true);
 }
 
 model::DecoderWeights policy_forward_form(const Policy& p, const model::DecoderWeights& fp32) {
-  return p.compute.embed.defined() ? bf16_layers(fp32, /*requires_grad=*/false) : fp32;
+  return p.compute.embed.defined() ? model::decoder_weights_cast_layers(fp32, at::kBFloat16) : fp32;
 }
 
 const model::DecoderWeights& policy_forward_weights(const Policy& p) {

@@ -208,6 +208,12 @@ DecoderWeights decoder_weights_clone(const DecoderWeights& w) {
   return weights_map(w, [](const at::Tensor& t) { return t.clone(); });
 }
 
+DecoderWeights decoder_weights_cast_layers(const DecoderWeights& w, at::ScalarType dtype) {
+  DecoderWeights c = weights_map(w, [&](const at::Tensor& t) { return t.to(dtype, false, /*copy=*/true); });
+  c.lm_head = w.lm_head;
+  return c;
+}
+
 DecoderWeights decoder_weights_to(const DecoderWeights& w, at::Device device) {
   return weights_map(w, [&](const at::Tensor& t) { return t.to(device).clone(); });
 }

@@ -43,6 +43,9 @@ DecoderWeights decoder_weights_from(const ModelConfig& cfg, const WeightSource& 
 
 // A deep copy (detached), e.g. the frozen reference policy; a tied head stays tied to the copied embedding.
 DecoderWeights decoder_weights_clone(const DecoderWeights& w);
+// A copy of every tensor in `dtype` (detached) but the head, which stays w's own tensor (when tied, the
+// original embedding): the bf16 layers of mixed precision under an fp32 head.
+DecoderWeights decoder_weights_cast_layers(const DecoderWeights& w, at::ScalarType dtype);
 // A copy of the weights on `device`.
 DecoderWeights decoder_weights_to(const DecoderWeights& w, at::Device device);
 
