@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "app/cli_args.hpp"
@@ -75,26 +76,31 @@ struct Field {
 struct RowFields {
   bool object = true;
   Field output, ground_truth, step, variant, solution_str, experiment_name;
-  Field* slot(std::string_view key) {
-    if (key == "output") return &output;
-    if (key == "ground_truth") return &ground_truth;
-    if (key == "step") return &step;
-    if (key == "variant") return &variant;
-    if (key == "solution_str") return &solution_str;
-    if (key == "experiment_name") return &experiment_name;
-    return nullptr;
-  }
 };
+// The keys score reads, and where each goes.
+constexpr std::pair<std::string_view, Field RowFields::*> kRowKeys[] = {
+    {"output", &RowFields::output},
+    {"ground_truth", &RowFields::ground_truth},
+    {"step", &RowFields::step},
+    {"variant", &RowFields::variant},
+    {"solution_str", &RowFields::solution_str},
+    {"experiment_name", &RowFields::experiment_name}};
+
+Field* field_slot(RowFields& f, std::string_view key) {
+  for (const auto& [name, member] : kRowKeys)
+    if (name == key) return &(f.*member);
+  return nullptr;
+}
 
 // Python-exact path (the reward's own parser): any line the fast path does not take.
 RowFields fields_of(const reward::Value& json) {
   RowFields f;
   f.object = json.is_object();
   if (!f.object) return f;
-  for (const char* key : {"output", "ground_truth", "step", "variant", "solution_str", "experiment_name"}) {
+  for (const auto& [key, member] : kRowKeys) {
     const reward::Value* v = json.find(key);
     if (v == nullptr) continue;
-    Field& field = *f.slot(key);
+    Field& field = f.*member;
     if (v->is_string())
       field = Field{Field::String, v->string(), 0};
     else if (v->kind == reward::JsonKind::Int)
@@ -118,7 +124,7 @@ bool fields_fast(simdjson::dom::parser& parser, std::string_view line, RowFields
     return true;
   }
   for (const auto field : obj) {
-    Field* slot = f.slot(field.key);
+    Field* slot = field_slot(f, field.key);
     if (slot == nullptr) continue;
     switch (field.value.type()) {
       case simdjson::dom::element_type::STRING:

@@ -23,7 +23,7 @@ const std::vector<Command>& commands() {
       {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)",
        TOOLGRPO_TORCH_COMMAND(cmd_sft)},
       {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)",
-       cmd_eval},
+       cmd_eval, "--model"},
       {"synth-data", "write a synthetic tool-calling task (train and held-out splits) for tiny models",
        cmd_synth_data},
       {"report", "SVG plots and an index.html of a run directory's metrics and evaluations", cmd_report},
@@ -49,9 +49,10 @@ bool command_needs_torch(const std::vector<std::string>& args) {
   const Command* cmd = find_command(name);
   if (cmd == nullptr) return false;  // an unknown command: the usage error needs no model
   if (cmd->run == nullptr) return true;
-  if (name == "eval")  // generating the outputs needs the model; checking given ones does not
-    for (const std::string& a : args)
-      if (a == "--model" || a.rfind("--model=", 0) == 0) return true;
+  if (cmd->torch_option == nullptr) return false;
+  const std::string option = cmd->torch_option;
+  for (const std::string& a : args)
+    if (a == option || a.rfind(option + "=", 0) == 0) return true;
   return false;
 }
 

@@ -16,13 +16,14 @@ struct Command {
   const char* name;
   const char* summary;
   CommandFn run;  // nullptr in toolgrpo for the commands that run in toolgrpo-torch
+  const char* torch_option = nullptr;  // with this option the command runs in toolgrpo-torch (eval --model)
 };
 
 const std::vector<Command>& commands();
 const Command* find_command(const std::string& name);
 std::string usage_text();
 // Whether the command line (without the program name and --kokkos-* options) runs in toolgrpo-torch: commands
-// without code in this executable (see commands.cpp), and `eval --model`.
+// without code in this executable (see commands.cpp), and those given their torch_option.
 bool command_needs_torch(const std::vector<std::string>& args);
 // In toolgrpo: hands the process over to toolgrpo-torch (exec, same arguments) when command_needs_torch.
 // Returns -1 when the command runs here, or the exit code when the exec failed (the message printed).

@@ -142,6 +142,10 @@ void policy_save(const Policy& p, const std::string& dir) {
 
 namespace {
 
+bool mixed_precision(const Policy& p) {
+  return p.compute.embed.defined();
+}
+
 // (master, compute) pairs in decoder_named_parameters order, skipping the head a mixed-precision policy
 // shares.
 std::vector<std::pair<at::Tensor, at::Tensor>> master_compute_pairs(const Policy& p) {
@@ -168,15 +172,15 @@ void policy_mixed_precision(Policy& p, const std::string& dtype) {
 }
 
 model::DecoderWeights policy_forward_form(const Policy& p, const model::DecoderWeights& fp32) {
-  return p.compute.embed.defined() ? model::decoder_weights_cast_layers(fp32, at::kBFloat16) : fp32;
+  return mixed_precision(p) ? model::decoder_weights_cast_layers(fp32, at::kBFloat16) : fp32;
 }
 
 const model::DecoderWeights& policy_forward_weights(const Policy& p) {
-  return p.compute.embed.defined() ? p.compute : p.w;
+  return mixed_precision(p) ? p.compute : p.w;
 }
 
 void policy_grads_to_master(const Policy& p) {
-  if (!p.compute.embed.defined()) return;
+  if (!mixed_precision(p)) return;
   for (auto& [master, compute] : master_compute_pairs(p)) {
     at::Tensor& g = compute.mutable_grad();
     if (!g.defined()) continue;
@@ -190,7 +194,7 @@ void policy_grads_to_master(const Policy& p) {
 }
 
 void policy_refresh_compute(const Policy& p) {
-  if (!p.compute.embed.defined()) return;
+  if (!mixed_precision(p)) return;
   at::NoGradGuard no_grad;
   for (auto& [master, compute] : master_compute_pairs(p)) compute.copy_(master);
 }

@@ -44,44 +44,39 @@ void LineReader::refill() {
   }
 }
 
-bool LineReader::next(std::string_view& line) {
+// The unread bytes up to the first (or, with `last`, the last) '\n' in the buffer, refilling until there is
+// one; at the end of the file the rest without a '\n'. n: their length without it; newline: whether one
+// follows. False when nothing is left.
+bool LineReader::span(bool last, std::size_t& n, bool& newline) {
   for (;;) {
     const char* start = buf_.data() + begin_;
-    if (const void* nl = std::memchr(start, '\n', end_ - begin_)) {
-      const std::size_t n = static_cast<std::size_t>(static_cast<const char*>(nl) - start);
-      line = std::string_view(start, n);
-      begin_ += n + 1;
-      ++line_number_;
-      return true;
-    }
-    if (eof_) {
-      if (begin_ == end_) return false;
-      line = std::string_view(start, end_ - begin_);  // the last line, without a final '\n'
-      begin_ = end_;
-      ++line_number_;
-      return true;
+    const void* nl = last ? memrchr(start, '\n', end_ - begin_) : std::memchr(start, '\n', end_ - begin_);
+    if (nl != nullptr || eof_) {
+      newline = nl != nullptr;
+      n = newline ? static_cast<std::size_t>(static_cast<const char*>(nl) - start) : end_ - begin_;
+      return newline || n > 0;
     }
     refill();
   }
 }
 
+bool LineReader::next(std::string_view& line) {
+  std::size_t n = 0;
+  bool newline = false;
+  if (!span(false, n, newline)) return false;
+  line = std::string_view(buf_.data() + begin_, n);
+  begin_ += n + newline;
+  ++line_number_;
+  return true;
+}
+
 bool LineReader::next_block(std::string_view& block) {
-  for (;;) {
-    const char* start = buf_.data() + begin_;
-    if (const void* nl = memrchr(start, '\n', end_ - begin_)) {
-      const std::size_t n = static_cast<std::size_t>(static_cast<const char*>(nl) - start) + 1;
-      block = std::string_view(start, n);
-      begin_ += n;
-      return true;
-    }
-    if (eof_) {
-      if (begin_ == end_) return false;
-      block = std::string_view(start, end_ - begin_);
-      begin_ = end_;
-      return true;
-    }
-    refill();
-  }
+  std::size_t n = 0;
+  bool newline = false;
+  if (!span(true, n, newline)) return false;
+  block = std::string_view(buf_.data() + begin_, n + newline);
+  begin_ += n + newline;
+  return true;
 }
 
 }  // namespace toolgrpo::io

@@ -34,6 +34,7 @@ class LineReader {
 
  private:
   void refill();
+  bool span(bool last, std::size_t& n, bool& newline);
 
   std::string path_;
   int fd_ = -1;

@@ -27,7 +27,6 @@ namespace {
 struct Run {
   double wall = 0;      // process start to exit, seconds
   double scorer = 0;    // the scorer's scores/s as toolgrpo prints it
-  std::string summary;  // toolgrpo's last line
 };
 
 // Runs `bin score --data in --out out` with OMP_NUM_THREADS=threads; its stdout goes to `log`.
@@ -54,7 +53,6 @@ Run run_score(const std::string& bin, const fs::path& in, const fs::path& out, c
   for (std::string line; std::getline(text, line);) {
     const std::size_t at = line.find(" scores/s in the scorer");
     if (at == std::string::npos) continue;
-    r.summary = line;
     r.scorer = std::stod(line.substr(line.rfind(' ', at - 1) + 1));
   }
   return r;
