@@ -30,6 +30,11 @@ const char* chat_format_name(model::ChatFormat f) {
   }
 }
 
+io::CheckpointGroup group_of(const parallel::Comm& comm) {
+  return {comm.rank(), comm.size(), comm.mpi_handle(),
+          [&comm](const std::string& bytes) { return comm.allgather(bytes); }};
+}
+
 io::TensorView view_of(std::string path, const at::Tensor& t) {
   return io::TensorView{std::move(path), io::ElemType::F32, t.sizes().vec(), t.data_ptr()};
 }
@@ -128,27 +133,11 @@ std::vector<std::vector<int64_t>> shapes_of(const std::vector<at::Tensor>& tenso
   return out;
 }
 
-SaveJob job_make(const std::string& path, const RunState& s, const RunFacts& f, std::vector<at::Tensor>* snapshot) {
-  SaveJob job;
-  job.path = path;
-  std::vector<std::string> names;
-  std::vector<at::Tensor> live;
-  for (auto& [name, t] : checkpoint_tensors(s)) {
-    names.push_back(std::move(name));
-    live.push_back(std::move(t));
-  }
+// The metadata of a checkpoint of `s`.
+std::vector<io::MetaItem> job_meta(const RunState& s, const RunFacts& f) {
   const int64_t opt_step = s.learner ? s.learner->optimizer_steps() : 0;
-  if (snapshot) {
-    snapshot_allocate(shapes_of(live), *snapshot);
-    copy_parallel(live, *snapshot);
-    job.owned = *snapshot;
-  } else {
-    for (const auto& t : live)
-      job.owned.push_back(host_fp32(t) ? t.detach() : t.detach().to(at::kCPU, at::kFloat).contiguous());
-  }
-  for (std::size_t i = 0; i < names.size(); ++i) job.views.push_back(view_of(names[i], job.owned[i]));
   const auto i64 = [](int64_t v) { return io::MetaValue(v); };
-  job.meta = {
+  return {
       {"toolgrpo_version", std::string(TOOLGRPO_VERSION)},
       {"kind", f.kind},
       {"step", i64(s.step)},
@@ -179,7 +168,58 @@ SaveJob job_make(const std::string& path, const RunState& s, const RunFacts& f, 
       {"reference_seed", i64(s.reference.seed)},
       {"reference_checksum", i64(s.reference.checksum)},
   };
+}
+
+SaveJob job_make(const std::string& path, const RunState& s, const RunFacts& f,
+                 std::vector<at::Tensor>* snapshot) {
+  SaveJob job;
+  job.path = path;
+  std::vector<std::string> names;
+  std::vector<at::Tensor> live;
+  for (auto& [name, t] : checkpoint_tensors(s)) {
+    names.push_back(std::move(name));
+    live.push_back(std::move(t));
+  }
+  if (snapshot) {
+    snapshot_allocate(shapes_of(live), *snapshot);
+    copy_parallel(live, *snapshot);
+    job.owned = *snapshot;
+  } else {
+    for (const auto& t : live)
+      job.owned.push_back(host_fp32(t) ? t.detach() : t.detach().to(at::kCPU, at::kFloat).contiguous());
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) job.views.push_back(view_of(names[i], job.owned[i]));
+  job.meta = job_meta(s, f);
   return job;
+}
+
+// A sharded optimizer's run saved by every training rank into one file (io::checkpoint_write_collective):
+// each rank writes the elements of the weights and of both moments that its optimizer shard owns.
+void save_collective(const std::string& path, const RunState& s, const RunFacts& f,
+                     const io::CheckpointWriteOptions& wo) {
+  const auto named = model::decoder_named_parameters(s.policy.cfg, s.policy.w);
+  const std::vector<at::Tensor>& params = s.learner->params();
+  const std::size_t n = named.size();
+  if (params.size() != n)
+    throw std::logic_error("checkpoint: the learner holds " + std::to_string(params.size()) +
+                           " parameters, the model " + std::to_string(n));
+  std::vector<io::TensorView> views;
+  for (const auto& [name, t] : named)
+    views.push_back({"model/" + name, io::ElemType::F32, t.sizes().vec(), nullptr});
+  for (const auto& [name, t] : named)
+    for (const char* moment : {"/exp_avg", "/exp_avg_sq"})
+      views.push_back({"optim/" + name + moment, io::ElemType::F32, t.sizes().vec(), nullptr});
+  // checkpoint_tensors' order: the weights, then each one's two moments.
+  const std::vector<ShardedAdamW::SavePiece> pieces = s.learner->save_pieces();
+  std::vector<io::TensorPart> parts;
+  for (const ShardedAdamW::SavePiece& p : pieces) {
+    const auto off = static_cast<uint64_t>(p.offset), len = static_cast<uint64_t>(p.length);
+    parts.push_back({p.param, off, len, p.weight.data_ptr()});
+    parts.push_back({n + 2 * p.param, off, len, p.exp_avg.data_ptr()});
+    parts.push_back({n + 2 * p.param + 1, off, len, p.exp_avg_sq.data_ptr()});
+  }
+  const parallel::Comm& comm = *s.learner->shard_comm();
+  io::checkpoint_write_collective(path, job_meta(s, f), views, parts, group_of(comm), wo);
 }
 
 }  // namespace
@@ -211,7 +251,53 @@ std::string checkpoint_resolve(const std::string& path) {
   return all.empty() ? "" : all.front();
 }
 
-LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer) {
+namespace {
+
+// This rank's shard of the checkpoint's moments into l.shard_exp_avg[_sq]: the pieces ShardedAdamW::layout
+// gives it, read one by one, their checksums verified together with the other ranks'. `error`: this rank's
+// failure to load the rest ("" for none); every rank throws when any rank failed.
+void load_moment_shards(LoadedCheckpoint& l, const parallel::Comm& shards, std::string error) {
+  std::unique_ptr<io::CheckpointReader> r;
+  std::vector<std::string> paths;
+  std::vector<io::PartChecksum> sums;
+  if (error.empty()) try {
+      r = std::make_unique<io::CheckpointReader>(l.path);
+      std::vector<int64_t> numels;
+      for (const auto& [name, t] : model::decoder_named_parameters(l.cfg, l.weights)) {
+        numels.push_back(t.numel());
+        for (const char* moment : {"/exp_avg", "/exp_avg_sq"}) {
+          paths.push_back("optim/" + name + moment);
+          const io::CheckpointReader::TensorInfo& info = r->info(paths.back());
+          if (info.type != io::ElemType::F32 || info.shape != t.sizes().vec())
+            throw io::CheckpointError(
+                l.path + ": tensor '" + paths.back() + "' is " + io::elem_name(info.type) +
+                " of another shape than its parameter, expected F32 of the parameter's shape");
+        }
+      }
+      const ShardedAdamW::Layout layout = ShardedAdamW::layout(numels, shards.rank(), shards.size());
+      l.shard_exp_avg = at::zeros({layout.shard_numel}, at::kFloat);
+      l.shard_exp_avg_sq = at::zeros({layout.shard_numel}, at::kFloat);
+      for (const ShardedAdamW::Piece& p : layout.pieces)
+        for (std::size_t which = 0; which < 2; ++which) {
+          const std::size_t tensor = 2 * p.param + which;
+          float* dst = (which == 0 ? l.shard_exp_avg : l.shard_exp_avg_sq).data_ptr<float>() + p.shard;
+          const auto off = static_cast<uint64_t>(p.offset), len = static_cast<uint64_t>(p.length);
+          sums.push_back({tensor, off, len, r->read_part(paths[tensor], off, len, dst)});
+        }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  const std::vector<std::string> errors = shards.allgather(error);
+  for (std::size_t k = 0; k < errors.size(); ++k)
+    if (!errors[k].empty())
+      throw io::CheckpointError(k == static_cast<std::size_t>(shards.rank())
+                                    ? errors[k]
+                                    : l.path + ": could not be loaded on training rank " + std::to_string(k) +
+                                          ": " + errors[k]);
+  io::checkpoint_verify_parts(*r, paths, sums, group_of(shards), "");
+}
+
+LoadedCheckpoint load_whole(const std::string& path, bool with_optimizer) {
   const io::CheckpointReader r(path);
   LoadedCheckpoint l;
   l.path = path;
@@ -257,9 +343,30 @@ LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer) {
   return l;
 }
 
+}  // namespace
+
+LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer, const parallel::Comm* shards) {
+  if (!shards || !with_optimizer) return load_whole(path, with_optimizer);
+  LoadedCheckpoint l;
+  std::string error;
+  try {
+    l = load_whole(path, false);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  l.path = path;
+  load_moment_shards(l, *shards, error);
+  return l;
+}
+
 CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active,
-                                 int64_t pause_step, bool saving)
-    : dir_(std::move(dir)), cfg_(cfg), active_(active), saving_(saving || active), pause_step_(pause_step) {}
+                                 int64_t pause_step, bool saving, bool collective)
+    : dir_(std::move(dir)),
+      cfg_(cfg),
+      active_(active),
+      saving_(saving || active),
+      collective_(collective),
+      pause_step_(pause_step) {}
 
 CheckpointSaver::~CheckpointSaver() {
   try {
@@ -294,6 +401,30 @@ void CheckpointSaver::prepare(const RunState& s) {
 
 double CheckpointSaver::save(const RunState& s, const RunFacts& facts) {
   const auto t0 = Clock::now();
+  const std::string name = io::checkpoint_file_name(s.step);
+  const auto pause_hook = [&](const std::string& path) {
+    io::CheckpointWriteOptions wo;
+    if (s.step == pause_step_)
+      wo.before_commit = [marker =
+                              path + ".paused"] {  // the crash test kills the process while it sleeps here
+        std::ofstream(marker) << "paused before the commit marker\n";
+        std::this_thread::sleep_for(std::chrono::seconds(300));
+      };
+    return wo;
+  };
+  if (collective_ && saving_ && s.learner && s.learner->sharded()) {  // every training rank writes its shard
+    wait();
+    if (active_) fs::create_directories(dir_);
+    const std::string path = dir_ + "/" + name;
+    save_collective(path, s, facts, pause_hook(path));
+    if (active_) {
+      io::checkpoint_latest_set(dir_, name);
+      io::checkpoint_prune(dir_, cfg_.keep);
+    }
+    saved_step_ = s.step;
+    write_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
+    return write_seconds_;
+  }
   // A sharded optimizer's moments come together on the writing rank (every training rank takes part).
   const bool gather = saving_ && s.learner && s.learner->sharded();
   if (gather) s.learner->moments_gather();
@@ -303,15 +434,9 @@ double CheckpointSaver::save(const RunState& s, const RunFacts& facts) {
   }
   wait();
   fs::create_directories(dir_);
-  const std::string name = io::checkpoint_file_name(s.step);
   auto job = std::make_shared<SaveJob>(job_make(dir_ + "/" + name, s, facts, cfg_.async ? &snapshot_ : nullptr));
   if (gather) s.learner->moments_release();  // the job holds (or has copied) what it writes
-  io::CheckpointWriteOptions wo;
-  if (s.step == pause_step_)
-    wo.before_commit = [marker = job->path + ".paused"] {  // the crash test kills the process while it sleeps here
-      std::ofstream(marker) << "paused before the commit marker\n";
-      std::this_thread::sleep_for(std::chrono::seconds(300));
-    };
+  const io::CheckpointWriteOptions wo = pause_hook(job->path);
   const auto write = [this, job, wo, name] {
     const auto t = Clock::now();
     try {

@@ -177,6 +177,7 @@ const std::vector<Field>& fields() {
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
       field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),
       field("checkpoint.async", &Config::checkpoint, &CheckpointSection::async),
+      field("checkpoint.collective", &Config::checkpoint, &CheckpointSection::collective),
       field("log.every", &Config::log, &LogSection::every),
       field("log.eval_every", &Config::log, &LogSection::eval_every),
   };

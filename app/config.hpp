@@ -98,6 +98,9 @@ struct CheckpointSection {
   int64_t keep = 3;   // complete checkpoints kept in RUN_DIR/checkpoints (the one `latest` names is never deleted)
   std::string resume = "auto";  // auto (newest complete checkpoint of the run directory) | never | PATH
   bool async = true;  // write in a background thread from a host snapshot (training blocks only for the copy)
+  // With parallel.shard_optimizer on several training ranks: they write their shards into the one file
+  // together (parallel HDF5, MPI-IO; synchronous) instead of gathering the moments on one rank that writes.
+  bool collective = true;
 };
 struct LogSection {
   int64_t every = 1;       // progress line every N steps (metrics files get every step)

@@ -254,6 +254,19 @@ void Learner::moments_gather() {
   std::tie(gathered_m_, gathered_v_) = sharded_->moments_gather(0);
 }
 
+void Learner::moments_set_shards(const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq) {
+  if (!sharded_) throw std::logic_error("learner: moment shards given to an unsharded optimizer");
+  sharded_->moments_set_shards(exp_avg, exp_avg_sq);
+}
+
+const parallel::Comm* Learner::shard_comm() const {
+  return sharded_ ? &sharded_->comm() : nullptr;
+}
+
+std::vector<ShardedAdamW::SavePiece> Learner::save_pieces() const {
+  return sharded_ ? sharded_->save_pieces() : std::vector<ShardedAdamW::SavePiece>{};
+}
+
 void Learner::moments_release() {
   gathered_m_.clear();
   gathered_v_.clear();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/sharded_optimizer.hpp"
 #include "model/decoder.hpp"
 #include "model/optimizer.hpp"
 #include "parallel/comm.hpp"
@@ -82,8 +83,6 @@ void for_each_micro_batch(
                              const SequenceBatch& batch)>& fn,
     bool share_prefix = false);
 
-class ShardedAdamW;
-
 class Learner {
  public:
   // `comm`: the training ranks, over which gradients are summed (it must outlive the learner). With
@@ -105,10 +104,15 @@ class Learner {
   // elsewhere).
   std::vector<at::Tensor> exp_avg() const;
   std::vector<at::Tensor> exp_avg_sq() const;
+  // Sharded: the training ranks, and this rank's share of a checkpoint (ShardedAdamW::save_pieces).
+  const parallel::Comm* shard_comm() const;
+  std::vector<ShardedAdamW::SavePiece> save_pieces() const;
   void moments_gather();   // collective over the training ranks when sharded; nothing otherwise
   void moments_release();  // drops the gathered copies
   // Full-shape moments (a checkpoint's): copied into the optimizer, or each rank's shard of them.
   void moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq);
+  // Sharded: this rank's moment shards as ShardedAdamW::layout lays them out (a checkpoint read by shards).
+  void moments_set_shards(const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq);
 
  private:
   std::vector<at::Tensor> params_;

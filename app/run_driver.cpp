@@ -124,7 +124,7 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
   w.bf16 = c.model.dtype == "bf16";
   if (c.parallel.shard_optimizer && w.trains) {
     w.optimizer_shards = trainer.training_ranks();
-    w.gathers_moments = saver.writes();
+    w.gathers_moments = saver.gathers_moments();
   }
   std::string source = "run.memory_limit_gb";
   const double available =
@@ -207,10 +207,14 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   const std::vector<std::string> candidates = resumes ? resume_candidates(c, world) : std::vector<std::string>{};
   std::optional<LoadedCheckpoint> ck;
   std::vector<std::string> notes;
+  // A sharded optimizer's training ranks (in the order the trainer's will have) read their shards only.
+  const parallel::Comm shard_ranks = c.parallel.shard_optimizer && !candidates.empty()
+                                         ? world.split(trains_here ? 0 : -1, world.rank())
+                                         : parallel::Comm();
   for (const auto& path : candidates) {
     std::string error;
     try {
-      ck = checkpoint_load(path, trains_here);
+      ck = checkpoint_load(path, trains_here, shard_ranks.valid() ? &shard_ranks : nullptr);
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -241,11 +245,16 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   }
   policy_mixed_precision(s.policy, c.model.dtype);
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
+  const bool collective_saves =
+      c.checkpoint.collective && c.parallel.shard_optimizer && trainer->training_ranks() > 1;
   CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(),
-                        opt.pause_save_step, opt.save);
+                        opt.pause_save_step, opt.save, collective_saves);
   memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) {
-    s.learner->moments_set(ck->exp_avg, ck->exp_avg_sq);
+    if (ck->shard_exp_avg.defined())
+      s.learner->moments_set_shards(ck->shard_exp_avg, ck->shard_exp_avg_sq);
+    else
+      s.learner->moments_set(ck->exp_avg, ck->exp_avg_sq);
     s.learner->set_optimizer_steps(ck->optimizer_step);
   }
   facts.generation_ranks = trainer->generation_ranks();
@@ -253,6 +262,11 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   result.first_step = s.step;
 
   RunLog log(c, kind, lead, opt.save, opt.print, ck ? s.step : -1);
+  if (opt.save && saver.collective())
+    log.message(
+        kind + ": checkpoints: the " + std::to_string(trainer->training_ranks()) +
+        " training ranks write their optimizer shards into one file together (parallel HDF5, MPI-IO); "
+        "training waits for each save (checkpoint.async applies to single-writer saves)");
   if (lead && opt.save) fs::remove(run_dir + "/DONE");  // checkpoint.resume=never over a finished run: not done yet
   if (ck) {
     log.message(kind + ": resumed from " + ck->path + " at step " + std::to_string(s.step) + " (epoch " +

@@ -14,25 +14,58 @@ namespace toolgrpo::app {
 ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cfg, const parallel::Comm& comm,
                            int64_t block)
     : params_(std::move(params)), cfg_(cfg), coll_(comm), rank_(comm.rank()), ranks_(comm.size()) {
+  std::vector<int64_t> numels;
   for (const at::Tensor& p : params_) {
     if (p.scalar_type() != at::kFloat || !p.is_contiguous())
       throw std::invalid_argument("sharded optimizer: parameters must be contiguous float32 tensors");
     starts_.push_back(total_);
     total_ += p.numel();
+    numels.push_back(p.numel());
   }
   const int64_t n = ranks_;
   block_ = std::max<int64_t>(1, std::min(block, (total_ + n - 1) / n));
   buckets_ = (total_ + n * block_ - 1) / (n * block_);
-  for (int64_t k = 0; k < buckets_; ++k) {
-    const int64_t begin = k * n * block_ + rank_ * block_, end = std::min(total_, begin + block_);
-    if (begin >= end) continue;
-    for_range(begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
-      mine_.push_back({i, off, len, k * block_ + at});
-    });
-  }
+  mine_ = layout(numels, rank_, ranks_, block).pieces;
   const auto opts = params_.empty() ? at::TensorOptions(at::kFloat) : params_[0].options();
   m_ = at::zeros({buckets_ * block_}, opts);
   v_ = at::zeros({buckets_ * block_}, opts);
+}
+
+ShardedAdamW::Layout ShardedAdamW::layout(const std::vector<int64_t>& numels, int rank, int ranks,
+                                          int64_t block) {
+  std::vector<int64_t> starts;
+  int64_t total = 0;
+  for (int64_t n : numels) {
+    starts.push_back(total);
+    total += n;
+  }
+  const int64_t n = ranks;
+  block = std::max<int64_t>(1, std::min(block, (total + n - 1) / n));
+  const int64_t buckets = (total + n * block - 1) / (n * block);
+  Layout out;
+  out.shard_numel = buckets * block;
+  for (int64_t k = 0; k < buckets; ++k) {
+    const int64_t begin = k * n * block + rank * block, end = std::min(total, begin + block);
+    if (begin >= end) continue;
+    // The parameters whose elements overlap [begin, end): from the last one starting at or before `begin`.
+    std::size_t i =
+        static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin());
+    for (i = i == 0 ? 0 : i - 1; i < numels.size() && starts[i] < end; ++i) {
+      const int64_t lo = std::max(begin, starts[i]), hi = std::min(end, starts[i] + numels[i]);
+      if (lo < hi) out.pieces.push_back({i, lo - starts[i], hi - lo, k * block + (lo - begin)});
+    }
+  }
+  return out;
+}
+
+void ShardedAdamW::moments_set_shards(const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq) {
+  at::NoGradGuard no_grad;
+  if (exp_avg.numel() != m_.numel() || exp_avg_sq.numel() != v_.numel())
+    throw std::invalid_argument("sharded optimizer: moment shards of " + std::to_string(exp_avg.numel()) +
+                                " and " + std::to_string(exp_avg_sq.numel()) + " elements, this rank holds " +
+                                std::to_string(m_.numel()));
+  m_.copy_(exp_avg.reshape({-1}));
+  v_.copy_(exp_avg_sq.reshape({-1}));
 }
 
 template <class F>
@@ -121,6 +154,17 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> ShardedAdamW::moment
     }
   }
   return {std::move(full[0]), std::move(full[1])};
+}
+
+std::vector<ShardedAdamW::SavePiece> ShardedAdamW::save_pieces() const {
+  at::NoGradGuard no_grad;
+  const auto host = [](const at::Tensor& t) { return t.device().is_cpu() ? t : t.to(at::kCPU); };
+  std::vector<SavePiece> out;
+  for (const Piece& c : mine_)
+    out.push_back({c.param, c.offset, c.length,
+                   host(params_[c.param].detach().view({-1}).narrow(0, c.offset, c.length)),
+                   host(m_.narrow(0, c.shard, c.length)), host(v_.narrow(0, c.shard, c.length))});
+  return out;
 }
 
 void ShardedAdamW::moments_set(const std::vector<at::Tensor>& exp_avg,

@@ -20,10 +20,25 @@ namespace toolgrpo::app {
 
 class ShardedAdamW {
  public:
+  static constexpr int64_t kDefaultBlock = int64_t{1} << 24;
+  // Elements [offset, offset + length) of parameter `param`'s flat view, at `shard` in a rank's moments.
+  struct Piece {
+    std::size_t param;
+    int64_t offset, length, shard;
+  };
+  // What rank `rank` of `ranks` owns of parameters with these element counts: its pieces, in shard order, and
+  // the elements of its moment buffers (buckets x block). The same for any rank on any machine.
+  struct Layout {
+    std::vector<Piece> pieces;
+    int64_t shard_numel = 0;
+  };
+  static Layout layout(const std::vector<int64_t>& numels, int rank, int ranks,
+                       int64_t block = kDefaultBlock);
+
   // `params`: contiguous float32 tensors, the same on every rank of `comm` (which must outlive this object).
   // `block`: elements per rank and bucket (the default keeps a bucket at 64 MB per rank).
   ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cfg, const parallel::Comm& comm,
-               int64_t block = int64_t{1} << 24);
+               int64_t block = kDefaultBlock);
   // Collective. Sums the parameters' .grad() over the ranks (the gradients of this rank's shard are replaced
   // by the sums; the rest are left as they are), clips them to max_norm (0 = off) by the global norm, updates
   // and all-gathers the parameters. Returns the global norm before clipping.
@@ -35,15 +50,23 @@ class ShardedAdamW {
   // Collective: every parameter's moments (exp_avg, exp_avg_sq) in full shape, in host memory, on rank
   // `root`; empty elsewhere.
   std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> moments_gather(int root);
+  // This rank's share of a checkpoint: each run of the flat parameter vector it owns (parameter `param`,
+  // elements [offset, offset + length) of its flat view) with those elements of the weights and of both
+  // moments, as host tensors (views on the CPU, copies from a device).
+  struct SavePiece {
+    std::size_t param;
+    int64_t offset, length;
+    at::Tensor weight, exp_avg, exp_avg_sq;
+  };
+  std::vector<SavePiece> save_pieces() const;
+  const parallel::Comm& comm() const { return coll_.comm(); }
   // Every rank keeps its shard of full-shape moments (a checkpoint's, saved at any world size).
   void moments_set(const std::vector<at::Tensor>& exp_avg, const std::vector<at::Tensor>& exp_avg_sq);
+  // This rank's moment shards as layout() lays them out (flat host tensors of shard_numel() elements, read
+  // from a checkpoint piece by piece).
+  void moments_set_shards(const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq);
 
  private:
-  // Elements [offset, offset + length) of parameter `param`'s flat view, at `shard` in this rank's moments.
-  struct Piece {
-    std::size_t param;
-    int64_t offset, length, shard;
-  };
   // Calls fn(param, offset in param, count, offset in range) for the parameter pieces of flat range [begin,
   // end).
   template <class F>

@@ -52,6 +52,52 @@ struct CheckpointWriteOptions {
 void checkpoint_write(const std::string& path, const std::vector<MetaItem>& meta,
                       const std::vector<TensorView>& tensors, const CheckpointWriteOptions& opt = {});
 
+// The ranks of a collective checkpoint write, and what io needs from them (it makes no MPI calls itself):
+// the MPI communicator, which only HDF5's MPI-IO driver uses, and an all-gather of bytes.
+struct CheckpointGroup {
+  int rank = 0, size = 1;
+  const void* mpi_comm = nullptr;  // the address of an MPI_Comm over these ranks
+  std::function<std::vector<std::string>(const std::string&)> allgather;  // every rank's bytes, in rank order
+};
+
+// Elements [offset, offset + count) of the row-major flat view of tensor number `tensor`, which this rank
+// writes from `data` (count * elem_size bytes).
+struct TensorPart {
+  std::size_t tensor = 0;
+  uint64_t offset = 0, count = 0;
+  const void* data = nullptr;
+};
+
+// Collective over `group`: the file checkpoint_write makes from whole tensors (the same layout, checksums and
+// commit marker; complete under `path` or absent), made from the parts the ranks hold. Every rank passes the
+// same `meta` and `tensors` (paths, types and shapes; their data is not read) and its own `parts`; the parts
+// of all ranks together cover every element of every tensor once. The ranks checksum their parts and exchange
+// the checksums; rank 0 creates the file with the metadata and every dataset's space; all ranks write their
+// parts through parallel HDF5 (MPI-IO) and sync them; rank 0 writes the commit marker (after
+// `opt.before_commit`) and renames. A failure on any rank throws CheckpointError on every rank, naming the
+// rank and the problem, and leaves no file under `path` or its .tmp name.
+void checkpoint_write_collective(const std::string& path, const std::vector<MetaItem>& meta,
+                                 const std::vector<TensorView>& tensors, const std::vector<TensorPart>& parts,
+                                 const CheckpointGroup& group, const CheckpointWriteOptions& opt = {});
+
+// A part of a tensor a rank read (CheckpointReader::read_part), with the CRC-32C of its bytes.
+struct PartChecksum {
+  std::size_t tensor = 0;  // index into the paths given to checkpoint_verify_parts
+  uint64_t offset = 0, count = 0;
+  uint32_t crc = 0;
+};
+
+class CheckpointReader;
+
+// Collective over `group`: the ranks read `paths` of `reader`'s file in parts that together cover every
+// element once; each tensor's checksum, combined from the parts' checksums, must equal the stored one.
+// `error`: this rank's failure so far ("" for none). Throws CheckpointError on every rank when any rank
+// failed, when the parts leave elements out or overlap, or when a tensor's checksum does not match (the file
+// is damaged).
+void checkpoint_verify_parts(const CheckpointReader& reader, const std::vector<std::string>& paths,
+                             const std::vector<PartChecksum>& parts, const CheckpointGroup& group,
+                             const std::string& error);
+
 class CheckpointReader {
  public:
   struct TensorInfo {
@@ -85,6 +131,10 @@ class CheckpointReader {
   // Reads the tensor's bytes into `dst` (info(path).bytes of them) and verifies its checksum; throws
   // CheckpointError naming the file and tensor on a mismatch or read error.
   void read(const std::string& path, void* dst) const;
+  // Reads elements [offset, offset + count) of the tensor's row-major flat view into `dst` and returns their
+  // CRC-32C. A part cannot be checked alone: checkpoint_verify_parts checks the parts of all ranks together.
+  uint32_t read_part(const std::string& path, uint64_t offset, uint64_t count, void* dst) const;
+  uint32_t stored_crc(const std::string& path) const;  // the tensor's crc32c attribute
 
  private:
   struct Impl;

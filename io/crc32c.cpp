@@ -156,4 +156,38 @@ uint32_t crc32c_hardware(const void* data, std::size_t bytes, uint32_t crc) {
 }
 }  // namespace detail
 
+// Combining: appending n zero bytes to a message multiplies its CRC register by x^(8n) modulo the polynomial
+// (GF(2), bit-reflected), and the CRC is linear in the message, so crc(A||B) = crc(A) * x^(8|B|) + crc(B).
+namespace {
+
+// a * b modulo the polynomial, both bit-reflected (bit 31 is x^0).
+uint32_t gf2_multiply(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1u) ? (b >> 1) ^ kCrcPoly : b >> 1;
+  }
+  return product;
+}
+
+// x^(8 * bytes) modulo the polynomial, by squaring: powers[k] = x^(2^k).
+uint32_t x_power_of_bytes(uint64_t bytes) {
+  static const std::array<uint32_t, 67> powers = [] {
+    std::array<uint32_t, 67> p{};  // k up to 3 + 63: every bit of a 64-bit byte count
+    p[0] = 1u << 30;               // x^1
+    for (std::size_t k = 1; k < p.size(); ++k) p[k] = gf2_multiply(p[k - 1], p[k - 1]);
+    return p;
+  }();
+  uint32_t result = 1u << 31;                            // x^0
+  for (std::size_t k = 3; bytes != 0; bytes >>= 1, ++k)  // 8 * bytes = bytes << 3
+    if (bytes & 1u) result = gf2_multiply(powers[k], result);
+  return result;
+}
+
+}  // namespace
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t bytes_b) {
+  return gf2_multiply(x_power_of_bytes(bytes_b), crc_a) ^ crc_b;
+}
+
 }  // namespace toolgrpo::io

@@ -85,6 +85,24 @@ PropList file_access() {
   return fapl;
 }
 
+PropList file_access_mpio(const void* mpi_comm) {
+#ifdef H5_HAVE_PARALLEL
+  PropList fapl(TOOLGRPO_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "create file access properties"));
+  TOOLGRPO_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(mpi_comm), MPI_INFO_NULL),
+                    "select the MPI-IO driver");
+  TOOLGRPO_H5_CHECK(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "set the file close degree");
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
+  TOOLGRPO_H5_CHECK(H5Pset_file_locking(fapl.get(), false, true), "turn file locking off");
+#endif
+  return fapl;
+#else
+  (void)mpi_comm;
+  throw Error(
+      "this HDF5 library was built without MPI-IO (parallel HDF5): checkpoints cannot be written by "
+      "several ranks together; set checkpoint.collective=false");
+#endif
+}
+
 Datatype string_type() {
   Datatype t(TOOLGRPO_H5_CHECK(H5Tcopy(H5T_C_S1), "copy the C string type"));
   TOOLGRPO_H5_CHECK(H5Tset_size(t.get(), H5T_VARIABLE), "make a variable-length string type");

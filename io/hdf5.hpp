@@ -1,7 +1,8 @@
 // The HDF5 C API, wrapped once: move-only RAII handles for each kind of hid_t, TOOLGRPO_H5_CHECK at every
 // call (file:line, what was being done, the HDF5 error stack), and the one lock that serialises HDF5 use in
 // io/ (Debian's libhdf5-openmpi is not a thread-safe build and checkpoints are written from a background
-// thread). Only io/ includes this; files are opened with the POSIX (sec2) driver, never MPI-IO.
+// thread). Only io/ includes this; files are opened with the POSIX (sec2) driver, except the ranks' parts of
+// a collective checkpoint write (MPI-IO: io is handed the communicator and makes no MPI calls itself).
 #pragma once
 
 #include <hdf5.h>
@@ -117,6 +118,10 @@ using Object = Handle<H5Oclose>;  // H5Oopen: a group, dataset or named datatype
 // File access properties: the POSIX (sec2) driver, and file locking that is ignored where the file system
 // lacks it.
 PropList file_access();
+// File access properties for the ranks of `mpi_comm` (the address of an MPI_Comm) opening one file together
+// through HDF5's MPI-IO driver, HDF5's file locks off (the ranks coordinate their writes themselves). Throws
+// when this HDF5 build has no MPI-IO driver.
+PropList file_access_mpio(const void* mpi_comm);
 // Variable-length UTF-8 string type (h5py reads it as str).
 Datatype string_type();
 // Scalar attribute `name` on `obj` of file type `file_type`, written from `value` of memory type `mem_type`.

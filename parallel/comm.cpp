@@ -48,6 +48,10 @@ MPI_Comm raw_of(const std::unique_ptr<Comm::Impl>& impl) {
 }
 }  // namespace
 
+const void* Comm::mpi_handle() const {
+  return &impl_->comm;
+}
+
 int Comm::rank() const {
   int r = 0;
   TOOLGRPO_MPI_CHECK(MPI_Comm_rank(raw_of(impl_), &r));

@@ -49,6 +49,10 @@ class Comm {
   std::vector<std::string> gather(const std::string& s, int root) const;  // filled on root only
   std::vector<std::string> allgather(const std::string& s) const;        // every rank's s, in rank order
 
+  // The address of the MPI_Comm, for a library that takes one (HDF5's MPI-IO driver in a collective
+  // checkpoint write); valid while this Comm lives.
+  const void* mpi_handle() const;
+
   const Impl& impl() const { return *impl_; }
 
  private:

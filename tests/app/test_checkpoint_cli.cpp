@@ -231,6 +231,59 @@ TEST(CheckpointCli, KilledInTheMiddleOfASaveKeepsThePreviousCheckpoint) {
   EXPECT_EQ(latest_of(out / "r"), ckpt(4));
 }
 
+// A dataset's bytes as stored (fp32 little-endian), "" when it cannot be read.
+std::string h5_f32_bytes(const fs::path& file, const std::string& path) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return "";
+  std::string bytes;
+  const hid_t d = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
+  if (d >= 0) {
+    const hid_t space = H5Dget_space(d);
+    bytes.assign(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)) * 4, '\0');
+    if (H5Dread(d, H5T_IEEE_F32LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) bytes.clear();
+    H5Sclose(space);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return bytes;
+}
+
+TEST(CheckpointCli, ShardedRanksWriteOneFileTogether) {
+  const fs::path out = scratch() / "collective";
+  fs::remove_all(out);
+  // The same np 2 sharded run twice: its checkpoints written by both ranks together (the default), and
+  // gathered on rank 0, which writes alone.
+  const std::string args =
+      train_args(out, "together", 4) + " parallel.shard_optimizer=true checkpoint.every=2";
+  const RunResult together = mpirun(2, "", args);
+  ASSERT_EQ(together.code, 0) << together.out;
+  EXPECT_TRUE(contains(together.out, "2 training ranks write their optimizer shards into one file together"))
+      << together.out;
+  const RunResult alone =
+      mpirun(2, "",
+             train_args(out, "alone", 4) +
+                 " parallel.shard_optimizer=true checkpoint.every=2 checkpoint.collective=false");
+  ASSERT_EQ(alone.code, 0) << alone.out;
+  EXPECT_FALSE(contains(alone.out, "into one file together")) << alone.out;
+  expect_documented_layout(out / "together", 4);  // the weights the ranks wrote are the run's final model
+  for (int step : {2, 4}) {
+    const fs::path a = out / "together" / "checkpoints" / ckpt(step),
+                   b = out / "alone" / "checkpoints" / ckpt(step);
+    const RunResult verify = run("ckpt info --brief --verify " + a.string());
+    EXPECT_EQ(verify.code, 0) << verify.out;
+    for (const char* name :
+         {"model.embed_tokens.weight", "model.norm.weight", "model.layers.1.mlp.down_proj.weight"})
+      for (const std::string& kind :
+           {"/model/" + std::string(name), "/optim/" + std::string(name) + "/exp_avg",
+            "/optim/" + std::string(name) + "/exp_avg_sq"}) {
+        const std::string x = h5_f32_bytes(a, kind), y = h5_f32_bytes(b, kind);
+        EXPECT_FALSE(x.empty()) << a << kind;
+        EXPECT_EQ(x, y) << kind << " at step " << step;
+      }
+  }
+  EXPECT_EQ(latest_of(out / "together"), ckpt(4));
+}
+
 TEST(CheckpointCli, DamagedCheckpointsAreNamedAndSkipped) {
   const fs::path out = scratch() / "damaged";
   fs::remove_all(out);

@@ -1,9 +1,11 @@
 // Checkpoint benchmark: save and load throughput (MB/s) and the seconds training is blocked per save, for the
 // 38.9M-parameter benchmark model and for a random model in Qwen2.5-0.5B's exact shape (494M parameters, fp32
-// weights + AdamW moments = 5.9 GB), next to `dd` writing the same number of bytes to the same disk (with fsync).
-// Loads are measured cold (the file's pages dropped from the page cache with posix_fadvise) and warm.
+// weights + AdamW moments = 5.9 GB), next to `dd` writing the same number of bytes to the same disk (with
+// fsync). Loads are measured cold (the file's pages dropped from the page cache with posix_fadvise) and warm.
 //   bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--no-prepare] [--help]
-// Not a test: it prints one line per figure. It uses no BLAS (the figures are disk and memory bound).
+// Under mpirun -np N (N >= 2) it measures a sharded optimizer's saves instead: all ranks writing one file
+// together (parallel HDF5) against the moments gathered on rank 0. Not a test: it prints one line per figure.
+// It uses no BLAS (the figures are disk and memory bound).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -132,6 +134,67 @@ void bench(const std::string& label, const model::ModelConfig& cfg, const std::s
   fs::remove_all(ckdir);
 }
 
+// Under mpirun with 2+ ranks: the AdamW moments sharded over the ranks (parallel.shard_optimizer). Saves
+// written by all ranks together (parallel HDF5, checkpoint.collective) against the moments gathered on rank
+// 0, which writes alone (synchronously, and from its host snapshot in the background).
+void bench_sharded(const std::string& label, const model::ModelConfig& cfg, const std::string& dir,
+                   const parallel::Comm& comm) {
+  const bool lead = comm.rank() == 0;
+  if (lead)
+    std::printf("checkpoint.%s.sharded_np%d: building random weights ...\n", label.c_str(), comm.size());
+  std::fflush(stdout);
+  app::RunState s;
+  s.policy.cfg = cfg;
+  s.policy.w = model::decoder_weights_random(cfg, 1);
+  s.policy.tokenizer_json = "{}";
+  s.policy.origin = {"preset", label, 1, 0};
+  s.reference = s.policy.origin;
+  s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm, true);
+  s.step = 7;
+  app::RunFacts facts;
+  facts.kind = "grpo";
+  facts.config_yaml = "run:\n  seed: 1\n";
+  const std::string ckdir = dir + "/" + label + "_sharded";
+  if (lead) fs::remove_all(ckdir);
+  comm.barrier();
+  struct Mode {
+    const char* name;
+    bool collective, async;
+  };
+  for (const Mode m : {Mode{"together", true, false}, Mode{"gathered_sync", false, false},
+                       Mode{"gathered_async", false, true}}) {
+    app::CheckpointSection c;
+    c.keep = 2;
+    c.async = m.async;
+    c.collective = m.collective;
+    app::CheckpointSaver saver(ckdir, c, lead, -1, true, m.collective);
+    if (m.async) {
+      saver.prepare(s);
+      saver.wait();
+    }
+    for (const char* which : {"first", "later"}) {
+      comm.barrier();
+      const auto t0 = Clock::now();
+      const double blocked = comm.allreduce_max(saver.save(s, facts));
+      saver.wait();
+      comm.barrier();
+      const double total = since(t0);
+      const double bytes =
+          lead ? static_cast<double>(fs::file_size(ckdir + "/" + io::checkpoint_file_name(s.step))) : 0;
+      if (lead)
+        std::printf(
+            "checkpoint.%s.sharded_np%d.%s_%s: %.0f MB, training blocked %.2f s, complete after %.2f s = "
+            "%.0f "
+            "MB/s\n",
+            label.c_str(), comm.size(), m.name, which, bytes / 1e6, blocked, total, bytes / 1e6 / total);
+      std::fflush(stdout);
+      ++s.step;
+    }
+  }
+  comm.barrier();
+  if (lead) fs::remove_all(ckdir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,9 +204,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::printf("usage: bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--no-prepare]\n"
-                  "Checkpoint save/load throughput and blocking seconds next to dd on the same disk (DIR, default %s).\n",
-                  dir.c_str());
+      std::printf(
+          "usage: bench_checkpoint [--model bench|qwen2.5-0.5b|all] [--dir DIR] [--no-prepare]\n"
+          "Checkpoint save/load throughput and blocking seconds next to dd on the same disk (DIR, default "
+          "%s).\n"
+          "Under mpirun with 2+ ranks: a sharded optimizer's saves, written together or gathered on rank "
+          "0.\n",
+          dir.c_str());
       return 0;
     }
     if (a == "--no-prepare") {
@@ -162,8 +229,18 @@ int main(int argc, char** argv) {
     }
   }
   fs::create_directories(dir);
-  std::printf("bench_checkpoint: HDF5 checkpoints in %s; BLAS: not used (disk and memory bound)\n", dir.c_str());
-  if (which == "bench" || which == "all") bench("bench38.9M", model::model_preset("qwen2", "bench", 32000), dir, rt.world(), prepare);
-  if (which == "qwen2.5-0.5b" || which == "all") bench("qwen2.5-0.5b", qwen25_05b_shape(), dir, rt.world(), prepare);
+  const parallel::Comm& world = rt.world();
+  if (world.rank() == 0)
+    std::printf(
+        "bench_checkpoint: HDF5 checkpoints in %s, %d rank(s); BLAS: not used (disk and memory bound)\n",
+        dir.c_str(), world.size());
+  const auto one = [&](const std::string& label, const model::ModelConfig& cfg) {
+    if (world.size() > 1)
+      bench_sharded(label, cfg, dir, world);
+    else
+      bench(label, cfg, dir, world, prepare);
+  };
+  if (which == "bench" || which == "all") one("bench38.9M", model::model_preset("qwen2", "bench", 32000));
+  if (which == "qwen2.5-0.5b" || which == "all") one("qwen2.5-0.5b", qwen25_05b_shape());
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -504,6 +505,31 @@ TEST(Crc32c, CheckValue) {
   EXPECT_EQ(crc32c(zeros.data(), zeros.size()), 0x8A9136AAu);  // RFC 3720 B.4: 32 bytes of zeros
   const std::string ones(32, '\xff');
   EXPECT_EQ(crc32c(ones.data(), ones.size()), 0x62A8AB43u);  // RFC 3720 B.4: 32 bytes of 0xff
+}
+
+TEST(Crc32c, CombineEqualsTheWholeMessage) {
+  // RFC 3720's check value from two halves, and a message cut at random points into up to 6 pieces.
+  EXPECT_EQ(crc32c_combine(crc32c("1234", 4), crc32c("56789", 5), 5), 0xE3069283u);
+  EXPECT_EQ(crc32c_combine(crc32c("123456789", 9), crc32c(nullptr, 0), 0), 0xE3069283u);
+  EXPECT_EQ(crc32c_combine(crc32c(nullptr, 0), crc32c("123456789", 9), 9), 0xE3069283u);
+  std::mt19937_64 rng(7);
+  std::vector<unsigned char> buf(300007);
+  for (auto& b : buf) b = static_cast<unsigned char>(rng());
+  for (int round = 0; round < 100; ++round) {
+    const std::size_t len = std::uniform_int_distribution<std::size_t>(0, buf.size())(rng);
+    std::vector<std::size_t> cuts = {0, len};
+    for (int k = std::uniform_int_distribution<int>(0, 5)(rng); k > 0; --k)
+      cuts.push_back(std::uniform_int_distribution<std::size_t>(0, len)(rng));
+    std::sort(cuts.begin(), cuts.end());
+    uint32_t crc = 0;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i)
+      crc = crc32c_combine(crc, crc32c(buf.data() + cuts[i], cuts[i + 1] - cuts[i]), cuts[i + 1] - cuts[i]);
+    ASSERT_EQ(crc, crc32c(buf.data(), len)) << "round " << round << ", " << cuts.size() - 1 << " pieces";
+  }
+  // Byte counts past 32 bits: the shift by 2^33 bytes equals two shifts by 2^32 (combine is linear).
+  const uint64_t half = uint64_t{1} << 32;
+  const uint32_t a = crc32c("abc", 3);
+  EXPECT_EQ(crc32c_combine(crc32c_combine(a, 0, half), 0, half), crc32c_combine(a, 0, 2 * half));
 }
 
 TEST(Crc32c, HardwareMatchesTable) {
