@@ -107,6 +107,15 @@ class GrpoTrainer final : public StepTrainer {
         const int64_t groups = ceil_div(ceil_div(c_.rollout.prompts_per_step, c_.grpo.mini_batches), ranks);
         w.longest_sequence = prompt + k * new_tokens;
         w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, groups * ceil_div(G, k));
+        if (k <
+            G)  // the trap measured by bench_grpo_step: a long prompt forwarded again for every few samples
+          w.notes.push_back("grpo.micro_batch_tokens " + std::to_string(budget) +
+                            " holds the longest prompt (" + std::to_string(prompt) + " tokens) with " +
+                            std::to_string(k) + " of its " + std::to_string(G) + " samples of up to " +
+                            std::to_string(new_tokens) + " tokens: such a group's prompt is forwarded " +
+                            std::to_string(ceil_div(G, k)) +
+                            " times in each pass instead of once; micro_batch_tokens >= " +
+                            std::to_string(prompt + G * new_tokens) + " shares it (prefix sharing)");
         w.head_tokens = w.micro_batch_tokens / w.longest_sequence * k * new_tokens;
       } else {
         const int64_t per_rank =

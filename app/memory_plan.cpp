@@ -47,6 +47,7 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
   MemoryPlan p;
   p.available = available_bytes;
   p.available_source = available_source;
+  p.notes = w.notes;
   const double P = static_cast<double>(model::parameter_count(c)), h = static_cast<double>(c.hidden_size),
                q = static_cast<double>(c.num_heads * c.head_dim), kv = static_cast<double>(c.num_kv_heads * c.head_dim),
                inter = static_cast<double>(c.intermediate_size), heads = static_cast<double>(c.num_heads),
@@ -122,6 +123,7 @@ std::string MemoryPlan::table() const {
   char line[96];
   std::snprintf(line, sizeof line, "  %-20s %10s", "peak", gb(peak).c_str());
   s << line << "  of " << gb(available) << " available (" << available_source << ")";
+  for (const std::string& n : notes) s << "\n  note: " << n;
   return s.str();
 }
 

@@ -30,6 +30,8 @@ struct MemoryWorkload {
   int64_t gen_prompt_tokens = 0;   // their prompts' tokens, each group's prompt counted once
   int64_t gen_longest_prompt = 0;
   int64_t gen_new_tokens = 0;      // new tokens per sequence
+  std::vector<std::string>
+      notes;  // what the plan should point out besides the sizes (printed under the table)
 };
 
 struct MemoryPart {
@@ -43,6 +45,7 @@ struct MemoryPlan {
   double peak = 0;            // bytes: the persistent parts plus the larger of training and generation
   double available = 0;       // bytes this rank may use
   std::string available_source;
+  std::vector<std::string> notes;  // the workload's
   bool fits() const { return peak <= 0.95 * available; }
   std::string table() const;  // one line per part, then the peak against the available memory
 };

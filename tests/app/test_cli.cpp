@@ -718,6 +718,18 @@ TEST(CliTrain, MemoryPlanThatCannotFitStopsBeforeTheFirstStep) {
     EXPECT_TRUE(contains(grpo.out, s)) << s << "\n" << grpo.out;
   EXPECT_FALSE(contains(grpo.out, "step 1/3")) << grpo.out;
   EXPECT_FALSE(fs::exists(out / "grpo")) << "no run directory for a run that could not start";
+  EXPECT_FALSE(contains(grpo.out, "holds the longest prompt")) << grpo.out;  // 8192 tokens share every group
+  // A budget that holds the longest prompt (64 tokens) with one of its two 8-token samples: the plan says
+  // that such a group's prompt is forwarded twice, and which budget shares it.
+  const RunResult split =
+      mpirun(2, "", small_train(out, "split") + " run.memory_limit_gb=0.01 grpo.micro_batch_tokens=72");
+  EXPECT_EQ(split.code, 2) << split.out;
+  EXPECT_TRUE(
+      contains(split.out,
+               "note: grpo.micro_batch_tokens 72 holds the longest prompt (64 tokens) with 1 of its 2 "
+               "samples of up to 8 tokens: such a group's prompt is forwarded 2 times in each pass "
+               "instead of once; micro_batch_tokens >= 80 shares it"))
+      << split.out;
 
   const std::string sft = "sft data.train=" + shared() + "/toolrl/sft.jsonl run.out_dir=" + out.string() +
                           " sft.steps=1 sft.batch_size=2 sft.max_seq_tokens=96 run.name=sft";

@@ -112,9 +112,11 @@ const std::vector<SwitchSetting>& switch_settings() {
 }
 
 // Writes the random Qwen2.5-0.5B-shaped model with the Qwen2.5 tokenizer to `dir`.
-void write_real_shape_model(const std::string& dir) {
+// `layers` < 24 keeps every other dimension and drops layers (a quicker look at the same shapes).
+void write_real_shape_model(const std::string& dir, int layers) {
   app::Policy p;
   p.cfg = model::model_preset("qwen2", "qwen2.5-0.5b", 151936);
+  p.cfg.num_layers = layers;
   p.cfg.bos_token_id = 151643;             // <|endoftext|>
   p.cfg.eos_token_ids = {151643, 151645};  // <|endoftext|>, <|im_end|>
   p.w = model::decoder_weights_random(p.cfg, 0);
@@ -127,7 +129,8 @@ void write_real_shape_model(const std::string& dir) {
   app::policy_save(p, dir);
 }
 
-int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string& wanted, int threads) {
+int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string& wanted, int threads,
+               int layers, int budget) {
   std::vector<const SwitchSetting*> runs;
   std::stringstream list(wanted);
   for (std::string name; std::getline(list, name, ',');) {
@@ -147,13 +150,12 @@ int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string&
     runs.push_back(found);
   }
   if (rt.rank() == 0) {
-    write_real_shape_model(dir);
+    write_real_shape_model(dir, layers);
     std::printf(
-        "bench_grpo_step: random Qwen2.5-0.5B-shaped model (494M parameters, vocabulary 151936, fp32), "
-        "Qwen2.5 "
-        "tokenizer, 4 ToolRL test prompts x 4 samples x 64 new tokens, 1 mini-batch, micro_batch_tokens "
-        "1024, "
-        "%d ranks colocated, %d threads per rank; %s\n",
+        "bench_grpo_step: random Qwen2.5-0.5B-shaped model (%s, vocabulary 151936, fp32), Qwen2.5 tokenizer, "
+        "4 ToolRL test prompts x 4 samples x 64 new tokens, 1 mini-batch, micro_batch_tokens %d, %d ranks "
+        "colocated, %d threads per rank; %s\n",
+        layers == 24 ? "494M parameters" : (std::to_string(layers) + " of its 24 layers").c_str(), budget,
         rt.size(), threads, model::blas_description().c_str());
     std::fflush(stdout);
   }
@@ -169,7 +171,7 @@ int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string&
                                   "grpo.mini_batches=1",
                                   "grpo.steps=1",
                                   "grpo.lr=1e-6",
-                                  "grpo.micro_batch_tokens=1024",
+                                  "grpo.micro_batch_tokens=" + std::to_string(budget),
                                   "grpo.skip_zero_advantage=false",
                                   "run.seed=3"};
     o.insert(o.end(), s->overrides.begin(), s->overrides.end());
@@ -226,7 +228,7 @@ int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string&
 
 int main(int argc, char** argv) {
   parallel::Runtime rt(argc, argv);
-  int threads = 1;
+  int threads = 1, layers = 24, budget = 1536;
   std::string model_name = "bench", switches = "all";
   const int done = bench::bench_options(
       argc, argv, "bench_grpo_step",
@@ -244,7 +246,13 @@ int main(int argc, char** argv) {
         "real shape: comma-separated settings among off, head, head+share, "
         "head+share+ckpt, head+share+ckpt+shard, head+share+bf16, head+share+ckpt+shard+bf16, or all "
         "(default all)",
-        bench::to_text(switches)}});
+        bench::to_text(switches)},
+       {"--layers", "N", "real shape: decoder layers (default 24, the model's; fewer for a quicker look)",
+        bench::to_int(layers)},
+       {"--micro-batch-tokens", "N",
+        "real shape: grpo.micro_batch_tokens of every setting (default 1536: the longest group, a 1024-token "
+        "prompt and 4 x 64 response tokens, fits one prefix-shared row)",
+        bench::to_int(budget)}});
   if (done >= 0) return done;
   if (model_name != "bench" && model_name != "qwen2.5-0.5b-shape") {
     if (rt.rank() == 0)
@@ -254,7 +262,11 @@ int main(int argc, char** argv) {
   }
   const std::string dir = (std::filesystem::temp_directory_path() / ("toolgrpo_bench_model_" + std::to_string(::getppid()))).string();
   if (model_name == "qwen2.5-0.5b-shape") {
-    const int rc = real_shape(rt, dir, switches, threads);
+    if (layers < 1 || layers > 24) {
+      if (rt.rank() == 0) std::fprintf(stderr, "bench_grpo_step: --layers must be 1 to 24, got %d\n", layers);
+      return 2;
+    }
+    const int rc = real_shape(rt, dir, switches, threads, layers, budget);
     rt.world().barrier();
     if (rt.rank() == 0) std::filesystem::remove_all(dir);
     return rc;
