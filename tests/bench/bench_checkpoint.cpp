@@ -55,21 +55,27 @@ double dd_seconds(const std::string& dir, double bytes) {
   return rc == 0 ? s * bytes / (static_cast<double>(count) * (8 << 20)) : -1;
 }
 
-void bench(const std::string& label, const model::ModelConfig& cfg, const std::string& dir, const parallel::Comm& comm,
-           bool prepare) {
-  std::printf("checkpoint.%s: building random weights and AdamW moments ...\n", label.c_str());
-  std::fflush(stdout);
-  app::RunState s;
+// A run state at step 7 with random weights and an AdamW (its moments split over `comm` when `sharded`).
+void random_state(app::RunState& s, const std::string& label, const model::ModelConfig& cfg, const parallel::Comm& comm,
+                  bool sharded) {
   s.policy.cfg = cfg;
   s.policy.w = model::decoder_weights_random(cfg, 1);
   s.policy.tokenizer_json = "{}";
   s.policy.origin = {"preset", label, 1, 0};
   s.reference = s.policy.origin;
-  s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm);
+  s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm, sharded);
+  s.step = 7;
+}
+
+void bench(const std::string& label, const model::ModelConfig& cfg, const std::string& dir, const parallel::Comm& comm,
+           bool prepare) {
+  std::printf("checkpoint.%s: building random weights and AdamW moments ...\n", label.c_str());
+  std::fflush(stdout);
+  app::RunState s;
+  random_state(s, label, cfg, comm, false);
   for (auto m : s.learner->exp_avg()) m.normal_(0, 1e-3);
   for (auto v : s.learner->exp_avg_sq()) v.uniform_(0, 1e-6);
   s.learner->set_optimizer_steps(7);
-  s.step = 7;
   app::RunFacts facts;
   facts.kind = "grpo";
   facts.config_yaml = "run:\n  seed: 1\n";
@@ -144,13 +150,7 @@ void bench_sharded(const std::string& label, const model::ModelConfig& cfg, cons
     std::printf("checkpoint.%s.sharded_np%d: building random weights ...\n", label.c_str(), comm.size());
   std::fflush(stdout);
   app::RunState s;
-  s.policy.cfg = cfg;
-  s.policy.w = model::decoder_weights_random(cfg, 1);
-  s.policy.tokenizer_json = "{}";
-  s.policy.origin = {"preset", label, 1, 0};
-  s.reference = s.policy.origin;
-  s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm, true);
-  s.step = 7;
+  random_state(s, label, cfg, comm, true);
   app::RunFacts facts;
   facts.kind = "grpo";
   facts.config_yaml = "run:\n  seed: 1\n";
