@@ -30,6 +30,12 @@ const char* chat_format_name(model::ChatFormat f) {
   }
 }
 
+// The file's path of a parameter's AdamW moment: moment 0 is exp_avg, 1 is exp_avg_sq (the order in which the
+// file lists them after the weights).
+std::string moment_path(const std::string& param, int moment) {
+  return "optim/" + param + (moment == 0 ? "/exp_avg" : "/exp_avg_sq");
+}
+
 io::CheckpointGroup group_of(const parallel::Comm& comm) {
   return {comm.rank(), comm.size(), comm.mpi_handle(),
           [&comm](const std::string& bytes) { return comm.allgather(bytes); }};
@@ -108,8 +114,8 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(const RunStat
                     // snapshot)
     const std::vector<at::Tensor> m = s.learner->exp_avg(), v = s.learner->exp_avg_sq();
     for (std::size_t i = 0; i < named.size() && i < m.size(); ++i) {
-      out.emplace_back("optim/" + named[i].first + "/exp_avg", m[i]);
-      out.emplace_back("optim/" + named[i].first + "/exp_avg_sq", v[i]);
+      out.emplace_back(moment_path(named[i].first, 0), m[i]);
+      out.emplace_back(moment_path(named[i].first, 1), v[i]);
     }
   }
   return out;
@@ -207,8 +213,8 @@ void save_collective(const std::string& path, const RunState& s, const RunFacts&
   for (const auto& [name, t] : named)
     views.push_back({"model/" + name, io::ElemType::F32, t.sizes().vec(), nullptr});
   for (const auto& [name, t] : named)
-    for (const char* moment : {"/exp_avg", "/exp_avg_sq"})
-      views.push_back({"optim/" + name + moment, io::ElemType::F32, t.sizes().vec(), nullptr});
+    for (int moment = 0; moment < 2; ++moment)
+      views.push_back({moment_path(name, moment), io::ElemType::F32, t.sizes().vec(), nullptr});
   // checkpoint_tensors' order: the weights, then each one's two moments.
   const std::vector<ShardedAdamW::SavePiece> pieces = s.learner->save_pieces();
   std::vector<io::TensorPart> parts;
@@ -265,13 +271,14 @@ void load_moment_shards(LoadedCheckpoint& l, const parallel::Comm& shards, std::
       std::vector<int64_t> numels;
       for (const auto& [name, t] : model::decoder_named_parameters(l.cfg, l.weights)) {
         numels.push_back(t.numel());
-        for (const char* moment : {"/exp_avg", "/exp_avg_sq"}) {
-          paths.push_back("optim/" + name + moment);
+        for (int moment = 0; moment < 2; ++moment) {
+          paths.push_back(moment_path(name, moment));
           const io::CheckpointReader::TensorInfo& info = r->info(paths.back());
           if (info.type != io::ElemType::F32 || info.shape != t.sizes().vec())
-            throw io::CheckpointError(
-                l.path + ": tensor '" + paths.back() + "' is " + io::elem_name(info.type) +
-                " of another shape than its parameter, expected F32 of the parameter's shape");
+            throw io::CheckpointError(l.path + ": tensor '" + paths.back() + "' is " +
+                                      io::elem_name(info.type) + " " + io::shape_text(info.shape) +
+                                      ", expected F32 of its parameter's shape " +
+                                      io::shape_text(t.sizes().vec()));
         }
       }
       const ShardedAdamW::Layout layout = ShardedAdamW::layout(numels, shards.rank(), shards.size());
@@ -337,8 +344,8 @@ LoadedCheckpoint load_whole(const std::string& path, bool with_optimizer) {
       l.cfg, [&](const std::string& n) { return std::make_pair(read("model/" + n), path); }, at::kCPU);
   if (with_optimizer)
     for (const auto& [name, unused] : model::decoder_named_parameters(l.cfg, l.weights)) {
-      l.exp_avg.push_back(read("optim/" + name + "/exp_avg"));
-      l.exp_avg_sq.push_back(read("optim/" + name + "/exp_avg_sq"));
+      l.exp_avg.push_back(read(moment_path(name, 0)));
+      l.exp_avg_sq.push_back(read(moment_path(name, 1)));
     }
   return l;
 }

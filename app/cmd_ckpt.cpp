@@ -30,12 +30,6 @@ std::string double_text(double x) {
   return buf;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
-  return s + "]";
-}
-
 bool is_text_block(const io::MetaItem& m) {
   const auto* s = std::get_if<std::string>(&m.value);
   return s && (s->find('\n') != std::string::npos || s->size() > 80);
@@ -89,14 +83,14 @@ void print_info(const io::CheckpointReader& r, bool verify, bool brief) {
   std::size_t path_w = 4, shape_w = 5;
   for (const auto& t : r.tensors()) {
     path_w = std::max(path_w, t.path.size());
-    shape_w = std::max(shape_w, shape_text(t.shape).size());
+    shape_w = std::max(shape_w, io::shape_text(t.shape).size());
   }
   const int pw = static_cast<int>(path_w), sw = static_cast<int>(shape_w);
   std::printf("\ntensors:\n  %-*s  %-5s  %-*s  %10s\n", pw, "path", "dtype", sw, "shape", "MB");
   uint64_t total = 0;
   for (const auto& t : r.tensors()) {
     std::printf("  %-*s  %-5s  %-*s  %10.3f\n", pw, t.path.c_str(), io::elem_name(t.type), sw,
-                shape_text(t.shape).c_str(), static_cast<double>(t.bytes) / 1e6);
+                io::shape_text(t.shape).c_str(), static_cast<double>(t.bytes) / 1e6);
     total += t.bytes;
   }
   std::printf("  total: %zu tensors, %llu bytes (%.3f MB)\n", r.tensors().size(),

@@ -519,6 +519,12 @@ std::size_t elem_size(ElemType t) {
   throw std::invalid_argument("checkpoint: unknown element type " + std::to_string(static_cast<int>(t)));
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+  return s + "]";
+}
+
 const char* elem_name(ElemType t) {
   switch (t) {
     case ElemType::F32:

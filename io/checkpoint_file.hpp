@@ -21,6 +21,7 @@ namespace toolgrpo::io {
 enum class ElemType { F32, F64, BF16, F16, I64 };
 std::size_t elem_size(ElemType t);
 const char* elem_name(ElemType t);  // "F32", "F64", "BF16", "F16", "I64" (as in safetensors)
+std::string shape_text(const std::vector<int64_t>& shape);  // "[151936, 896]"; "[]" for a scalar
 
 struct TensorView {
   std::string path;             // dataset path without the leading '/': "model/model.embed_tokens.weight"
