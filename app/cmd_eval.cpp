@@ -152,7 +152,12 @@ std::string summary_json(const reward::EvalSummary& s, const std::string& format
        ", \"call_rows_exact\": " + py_float_repr(s.call_rows_exact) +
        ", \"response_rows\": " + std::to_string(s.response_rows) +
        ", \"answered_without_call\": " + py_float_repr(s.answered_without_call) +
-       ", \"rows_without_output\": " + std::to_string(missing) + ", \"errors\": ";
+       ", \"rows_without_output\": " + std::to_string(missing);
+  if (s.samples_per_row > 1)
+    j += ", \"samples_per_row\": " + std::to_string(s.samples_per_row) +
+         ", \"pass_at_k_exact_call\": " + py_float_repr(s.pass_exact) +
+         ", \"pass_at_k_call_rows_exact\": " + py_float_repr(s.pass_call_rows_exact);
+  j += ", \"errors\": ";
   return j + errors_json(s.errors) + "}\n";
 }
 
@@ -357,7 +362,9 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
         s.irrelevance_accuracy, s.format_accuracy);
     return 0;
   }
-  const reward::EvalSummary s = reward::eval_summarize(records);
+  std::vector<std::string> row_of;
+  for (const EvalOutput& o : outputs) row_of.push_back(o.id);
+  const reward::EvalSummary s = reward::eval_summarize(records, row_of);
   files_write(cli, lines, summary_json(s, in.format, data.path, without), step);
   std::printf(
       "eval (%s) %s: %lld outputs (%lld with calls expected, %lld plain answers; %zu data rows without an "
@@ -368,6 +375,11 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       static_cast<long long>(s.response_rows), without, s.format_accuracy, s.exact_call_accuracy,
       s.call_rows_exact, s.name_accuracy, s.answered_without_call, s.reward_total_mean, s.reward_format_mean,
       s.reward_correctness_mean, s.reward_length_mean);
+  if (s.samples_per_row > 1)
+    std::printf(
+        "  pass@%lld exact call   %.4f (%.4f of the rows with calls): a row counts when any of its outputs "
+        "is exact\n",
+        static_cast<long long>(s.samples_per_row), s.pass_exact, s.pass_call_rows_exact);
   return 0;
 }
 

@@ -48,8 +48,14 @@ struct EvalSummary {
   double call_rows_exact = 0;               // share of call_rows whose calls are exact
   double answered_without_call = 0;         // share of response_rows where the output made no call
   std::map<std::string, int64_t> errors;    // call_error_name -> count (exact rows under "none")
+  // With several outputs per data row (eval --samples K): K (the most outputs of one row), and pass@K — the
+  // share of rows (and of rows with calls) where at least one output's calls are exact.
+  int64_t samples_per_row = 1;
+  double pass_exact = 0, pass_call_rows_exact = 0;
 };
 
-EvalSummary eval_summarize(const std::vector<EvalRecord>& records);
+// `row_of`: the data row each record answers (empty: one record per row); it groups the samples for pass@K.
+EvalSummary eval_summarize(const std::vector<EvalRecord>& records,
+                           const std::vector<std::string>& row_of = {});
 
 }  // namespace toolgrpo::reward

@@ -67,6 +67,16 @@ TEST(Evaluate, RecordsAndSummaryOfHandMadeOutputs) {
   EXPECT_EQ(s.errors.at("broken_call"), 1);
   EXPECT_EQ(eval_summarize({}).n, 0);
   EXPECT_EQ(eval_summarize({}).exact_call_accuracy, 0.0);
+  EXPECT_EQ(s.samples_per_row, 1);
+
+  // Two samples per row: a (calls: exact, wrong arguments), b (plain answer: exact, unexpected call), c
+  // (calls: broken). pass@2: rows a and b have an exact sample (2 of 3), of the call rows a (1 of 2).
+  const EvalSummary k = eval_summarize(r, {"a", "a", "b", "b", "c"});
+  EXPECT_EQ(k.samples_per_row, 2);
+  EXPECT_DOUBLE_EQ(k.pass_exact, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(k.pass_call_rows_exact, 1.0 / 2);
+  EXPECT_DOUBLE_EQ(k.exact_call_accuracy, s.exact_call_accuracy);  // the per-output shares stay per output
+  EXPECT_THROW(eval_summarize(r, {"a"}), std::invalid_argument);
 }
 
 TEST(Evaluate, UnusableGroundTruthIsNamed) {
