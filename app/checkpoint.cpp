@@ -282,8 +282,8 @@ void load_moment_shards(LoadedCheckpoint& l, const parallel::Comm& shards, std::
         }
       }
       const ShardedAdamW::Layout layout = ShardedAdamW::layout(numels, shards.rank(), shards.size());
-      l.shard_exp_avg = at::zeros({layout.shard_numel}, at::kFloat);
-      l.shard_exp_avg_sq = at::zeros({layout.shard_numel}, at::kFloat);
+      l.shard_exp_avg = at::zeros({layout.shard_numel()}, at::kFloat);
+      l.shard_exp_avg_sq = at::zeros({layout.shard_numel()}, at::kFloat);
       for (const ShardedAdamW::Piece& p : layout.pieces)
         for (std::size_t which = 0; which < 2; ++which) {
           const std::size_t tensor = 2 * p.param + which;

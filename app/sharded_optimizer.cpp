@@ -10,6 +10,23 @@
 #include <stdexcept>
 
 namespace toolgrpo::app {
+namespace {
+
+// Calls fn(param, offset in param, count, offset in range) for the pieces of flat range [begin, end) of
+// parameters that start at `starts` and end at `total`.
+template <class F>
+void for_pieces(const std::vector<int64_t>& starts, int64_t total, int64_t begin, int64_t end, F&& fn) {
+  // The last parameter starting at or before `begin`, then on while they start before `end`.
+  std::size_t i =
+      static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin());
+  for (i = i == 0 ? 0 : i - 1; i < starts.size() && starts[i] < end; ++i) {
+    const int64_t stop = i + 1 < starts.size() ? starts[i + 1] : total;
+    const int64_t lo = std::max(begin, starts[i]), hi = std::min(end, stop);
+    if (lo < hi) fn(i, lo - starts[i], hi - lo, lo - begin);
+  }
+}
+
+}  // namespace
 
 ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cfg, const parallel::Comm& comm,
                            int64_t block)
@@ -22,10 +39,10 @@ ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cf
     total_ += p.numel();
     numels.push_back(p.numel());
   }
-  const int64_t n = ranks_;
-  block_ = std::max<int64_t>(1, std::min(block, (total_ + n - 1) / n));
-  buckets_ = (total_ + n * block_ - 1) / (n * block_);
-  mine_ = layout(numels, rank_, ranks_, block).pieces;
+  Layout mine = layout(numels, rank_, ranks_, block);
+  block_ = mine.block;
+  buckets_ = mine.buckets;
+  mine_ = std::move(mine.pieces);
   const auto opts = params_.empty() ? at::TensorOptions(at::kFloat) : params_[0].options();
   m_ = at::zeros({buckets_ * block_}, opts);
   v_ = at::zeros({buckets_ * block_}, opts);
@@ -40,20 +57,14 @@ ShardedAdamW::Layout ShardedAdamW::layout(const std::vector<int64_t>& numels, in
     total += n;
   }
   const int64_t n = ranks;
-  block = std::max<int64_t>(1, std::min(block, (total + n - 1) / n));
-  const int64_t buckets = (total + n * block - 1) / (n * block);
   Layout out;
-  out.shard_numel = buckets * block;
-  for (int64_t k = 0; k < buckets; ++k) {
-    const int64_t begin = k * n * block + rank * block, end = std::min(total, begin + block);
-    if (begin >= end) continue;
-    // The parameters whose elements overlap [begin, end): from the last one starting at or before `begin`.
-    std::size_t i =
-        static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin());
-    for (i = i == 0 ? 0 : i - 1; i < numels.size() && starts[i] < end; ++i) {
-      const int64_t lo = std::max(begin, starts[i]), hi = std::min(end, starts[i] + numels[i]);
-      if (lo < hi) out.pieces.push_back({i, lo - starts[i], hi - lo, k * block + (lo - begin)});
-    }
+  out.block = std::max<int64_t>(1, std::min(block, (total + n - 1) / n));
+  out.buckets = (total + n * out.block - 1) / (n * out.block);
+  for (int64_t k = 0; k < out.buckets; ++k) {
+    const int64_t begin = k * n * out.block + rank * out.block, end = std::min(total, begin + out.block);
+    for_pieces(starts, total, begin, end, [&](std::size_t i, int64_t off, int64_t len, int64_t at) {
+      out.pieces.push_back({i, off, len, k * out.block + at});
+    });
   }
   return out;
 }
@@ -70,14 +81,7 @@ void ShardedAdamW::moments_set_shards(const at::Tensor& exp_avg, const at::Tenso
 
 template <class F>
 void ShardedAdamW::for_range(int64_t begin, int64_t end, F&& fn) const {
-  // The first parameter whose elements reach past `begin`, then on while they start before `end`.
-  std::size_t i =
-      static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin());
-  i = i == 0 ? 0 : i - 1;
-  for (; i < params_.size() && starts_[i] < end; ++i) {
-    const int64_t lo = std::max(begin, starts_[i]), hi = std::min(end, starts_[i] + params_[i].numel());
-    if (lo < hi) fn(i, lo - starts_[i], hi - lo, lo - begin);
-  }
+  for_pieces(starts_, total_, begin, end, std::forward<F>(fn));
 }
 
 void ShardedAdamW::copy_range(const at::Tensor& flat, int64_t begin, int64_t end, bool grads, bool to_flat) const {

@@ -26,11 +26,13 @@ class ShardedAdamW {
     std::size_t param;
     int64_t offset, length, shard;
   };
-  // What rank `rank` of `ranks` owns of parameters with these element counts: its pieces, in shard order, and
-  // the elements of its moment buffers (buckets x block). The same for any rank on any machine.
+  // What rank `rank` of `ranks` owns of parameters with these element counts: the bucket geometry (a bucket
+  // is ranks x block elements of the flat parameter vector) and its pieces, in shard order. The same for any
+  // rank on any machine.
   struct Layout {
+    int64_t block = 1, buckets = 0;
     std::vector<Piece> pieces;
-    int64_t shard_numel = 0;
+    int64_t shard_numel() const { return buckets * block; }  // elements of each of its moment buffers
   };
   static Layout layout(const std::vector<int64_t>& numels, int rank, int ranks,
                        int64_t block = kDefaultBlock);
