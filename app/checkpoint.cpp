@@ -260,52 +260,37 @@ std::string checkpoint_resolve(const std::string& path) {
 namespace {
 
 // This rank's shard of the checkpoint's moments into l.shard_exp_avg[_sq]: the pieces ShardedAdamW::layout
-// gives it, read one by one, their checksums verified together with the other ranks'. `error`: this rank's
-// failure to load the rest ("" for none); every rank throws when any rank failed.
-void load_moment_shards(LoadedCheckpoint& l, const parallel::Comm& shards, std::string error) {
-  std::unique_ptr<io::CheckpointReader> r;
-  std::vector<std::string> paths;
-  std::vector<io::PartChecksum> sums;
-  if (error.empty()) try {
-      r = std::make_unique<io::CheckpointReader>(l.path);
-      std::vector<int64_t> numels;
-      for (const auto& [name, t] : model::decoder_named_parameters(l.cfg, l.weights)) {
-        numels.push_back(t.numel());
-        for (int moment = 0; moment < 2; ++moment) {
-          paths.push_back(moment_path(name, moment));
-          const io::CheckpointReader::TensorInfo& info = r->info(paths.back());
-          if (info.type != io::ElemType::F32 || info.shape != t.sizes().vec())
-            throw io::CheckpointError(l.path + ": tensor '" + paths.back() + "' is " +
-                                      io::elem_name(info.type) + " " + io::shape_text(info.shape) +
-                                      ", expected F32 of its parameter's shape " +
-                                      io::shape_text(t.sizes().vec()));
-        }
-      }
-      const ShardedAdamW::Layout layout = ShardedAdamW::layout(numels, shards.rank(), shards.size());
-      l.shard_exp_avg = at::zeros({layout.shard_numel()}, at::kFloat);
-      l.shard_exp_avg_sq = at::zeros({layout.shard_numel()}, at::kFloat);
-      for (const ShardedAdamW::Piece& p : layout.pieces)
-        for (std::size_t which = 0; which < 2; ++which) {
-          const std::size_t tensor = 2 * p.param + which;
-          float* dst = (which == 0 ? l.shard_exp_avg : l.shard_exp_avg_sq).data_ptr<float>() + p.shard;
-          const auto off = static_cast<uint64_t>(p.offset), len = static_cast<uint64_t>(p.length);
-          sums.push_back({tensor, off, len, r->read_part(paths[tensor], off, len, dst)});
-        }
-    } catch (const std::exception& e) {
-      error = e.what();
+// gives it among `shards`, read one by one; `paths` and `sums` receive what checkpoint_verify_parts checks.
+void read_moment_shards(const io::CheckpointReader& r, LoadedCheckpoint& l, const parallel::Comm& shards,
+                        std::vector<std::string>& paths, std::vector<io::PartChecksum>& sums) {
+  std::vector<int64_t> numels;
+  for (const auto& [name, t] : model::decoder_named_parameters(l.cfg, l.weights)) {
+    numels.push_back(t.numel());
+    for (int moment = 0; moment < 2; ++moment) {
+      paths.push_back(moment_path(name, moment));
+      const io::CheckpointReader::TensorInfo& info = r.info(paths.back());
+      if (info.type != io::ElemType::F32 || info.shape != t.sizes().vec())
+        throw io::CheckpointError(l.path + ": tensor '" + paths.back() + "' is " + io::elem_name(info.type) +
+                                  " " + io::shape_text(info.shape) +
+                                  ", expected F32 of its parameter's shape " +
+                                  io::shape_text(t.sizes().vec()));
     }
-  const std::vector<std::string> errors = shards.allgather(error);
-  for (std::size_t k = 0; k < errors.size(); ++k)
-    if (!errors[k].empty())
-      throw io::CheckpointError(k == static_cast<std::size_t>(shards.rank())
-                                    ? errors[k]
-                                    : l.path + ": could not be loaded on training rank " + std::to_string(k) +
-                                          ": " + errors[k]);
-  io::checkpoint_verify_parts(*r, paths, sums, group_of(shards), "");
+  }
+  const ShardedAdamW::Layout layout = ShardedAdamW::layout(numels, shards.rank(), shards.size());
+  l.shard_exp_avg = at::zeros({layout.shard_numel()}, at::kFloat);
+  l.shard_exp_avg_sq = at::zeros({layout.shard_numel()}, at::kFloat);
+  for (const ShardedAdamW::Piece& p : layout.pieces)
+    for (std::size_t which = 0; which < 2; ++which) {
+      const std::size_t tensor = 2 * p.param + which;
+      float* dst = (which == 0 ? l.shard_exp_avg : l.shard_exp_avg_sq).data_ptr<float>() + p.shard;
+      const auto off = static_cast<uint64_t>(p.offset), len = static_cast<uint64_t>(p.length);
+      sums.push_back({tensor, off, len, r.read_part(paths[tensor], off, len, dst)});
+    }
 }
 
-LoadedCheckpoint load_whole(const std::string& path, bool with_optimizer) {
-  const io::CheckpointReader r(path);
+// The checkpoint `r` reads; `with_optimizer` also reads every AdamW moment whole.
+LoadedCheckpoint load_from(const io::CheckpointReader& r, bool with_optimizer) {
+  const std::string& path = r.path();
   LoadedCheckpoint l;
   l.path = path;
   l.facts.kind = r.meta_string("kind");
@@ -353,16 +338,21 @@ LoadedCheckpoint load_whole(const std::string& path, bool with_optimizer) {
 }  // namespace
 
 LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer, const parallel::Comm* shards) {
-  if (!shards || !with_optimizer) return load_whole(path, with_optimizer);
+  if (!shards || !with_optimizer) return load_from(io::CheckpointReader(path), with_optimizer);
+  // Every rank of `shards` reaches the collective check, whatever failed here before it.
+  std::unique_ptr<io::CheckpointReader> r;
   LoadedCheckpoint l;
+  std::vector<std::string> paths;
+  std::vector<io::PartChecksum> sums;
   std::string error;
   try {
-    l = load_whole(path, false);
+    r = std::make_unique<io::CheckpointReader>(path);
+    l = load_from(*r, false);
+    read_moment_shards(*r, l, *shards, paths, sums);
   } catch (const std::exception& e) {
     error = e.what();
   }
-  l.path = path;
-  load_moment_shards(l, *shards, error);
+  io::checkpoint_verify_parts(r.get(), paths, sums, group_of(*shards), error);
   return l;
 }
 

@@ -92,10 +92,10 @@ class CheckpointReader;
 
 // Collective over `group`: the ranks read `paths` of `reader`'s file in parts that together cover every
 // element once; each tensor's checksum, combined from the parts' checksums, must equal the stored one.
-// `error`: this rank's failure so far ("" for none). Throws CheckpointError on every rank when any rank
-// failed, when the parts leave elements out or overlap, or when a tensor's checksum does not match (the file
-// is damaged).
-void checkpoint_verify_parts(const CheckpointReader& reader, const std::vector<std::string>& paths,
+// `error`: this rank's failure so far ("" for none; `reader` may then be null). Throws CheckpointError on
+// every rank when any rank failed, when the parts leave elements out or overlap, or when a tensor's checksum
+// does not match (the file is damaged). One all-gather.
+void checkpoint_verify_parts(const CheckpointReader* reader, const std::vector<std::string>& paths,
                              const std::vector<PartChecksum>& parts, const CheckpointGroup& group,
                              const std::string& error);
 

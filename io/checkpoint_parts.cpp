@@ -19,13 +19,22 @@ struct PartRecord {
   uint32_t crc, unused;
 };
 
-// Every rank's error after a phase ("" for none), gathered on all ranks: the first rank's that failed, as
-// "rank R: ERROR", or "" when every rank succeeded.
-std::string first_error(const CheckpointGroup& g, const std::string& error) {
-  const std::vector<std::string> all = g.allgather(error);
-  for (std::size_t r = 0; r < all.size(); ++r)
-    if (!all[r].empty()) return "rank " + std::to_string(r) + ": " + all[r];
-  return "";
+// What the ranks learn from each other after a phase, in one all-gather: every rank's payload, or, when a
+// rank failed, the first failing rank's error as "rank R: ERROR".
+struct Exchanged {
+  std::string failure;                // "" when every rank succeeded
+  std::vector<std::string> payloads;  // in rank order (meaningful only without a failure)
+};
+
+Exchanged share_outcome(const CheckpointGroup& g, const std::string& error, const std::string& payload = "") {
+  Exchanged x;
+  const std::vector<std::string> all = g.allgather(error.empty() ? "P" + payload : "E" + error);
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r][0] == 'E' && x.failure.empty())
+      x.failure = "rank " + std::to_string(r) + ": " + all[r].substr(1);
+    x.payloads.push_back(all[r].substr(1));
+  }
+  return x;
 }
 
 std::string encode(const std::vector<PartRecord>& records) {
@@ -194,10 +203,11 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
   } catch (const std::exception& e) {
     error = e.what();
   }
-  if (const std::string e = first_error(group, error); !e.empty()) refuse(e, false);
+  const Exchanged parts_of_all = share_outcome(group, error, records);
+  if (!parts_of_all.failure.empty()) refuse(parts_of_all.failure, false);
   std::vector<uint32_t> crcs;
   try {
-    crcs = combined_checksums(tensors, group.allgather(records));  // the same on every rank
+    crcs = combined_checksums(tensors, parts_of_all.payloads);  // the same on every rank
   } catch (const std::exception& e) {
     refuse(e.what(), false);
   }
@@ -210,7 +220,7 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
     } catch (const std::exception& e) {
       error = e.what();
     }
-  if (const std::string e = first_error(group, error); !e.empty()) refuse(e, false);
+  if (const std::string f = share_outcome(group, error).failure; !f.empty()) refuse(f, false);
   // 3. Every rank writes its parts through MPI-IO, then syncs what it wrote.
   try {
     h5::Lock lock;
@@ -227,7 +237,7 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
   } catch (const std::exception& e) {
     if (error.empty()) error = e.what();
   }
-  if (const std::string e = first_error(group, error); !e.empty()) refuse(e, false);
+  if (const std::string f = share_outcome(group, error).failure; !f.empty()) refuse(f, false);
   // 4. Rank 0 commits and renames.
   bool renamed = false;
   if (lead) try {
@@ -250,38 +260,41 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
   if (outcome[0].size() > 1) refuse("rank 0: " + outcome[0].substr(1), outcome[0][0] == '1');
 }
 
-void checkpoint_verify_parts(const CheckpointReader& reader, const std::vector<std::string>& paths,
+void checkpoint_verify_parts(const CheckpointReader* reader, const std::vector<std::string>& paths,
                              const std::vector<PartChecksum>& parts, const CheckpointGroup& group,
                              const std::string& error) {
-  const auto refuse = [&](const std::string& why) { throw CheckpointError(reader.path() + ": " + why); };
-  if (const std::string e = first_error(group, error); !e.empty()) refuse(e);
+  const auto refuse = [&](const std::string& why) {
+    throw CheckpointError((reader ? reader->path() + ": " : std::string()) + why);
+  };
   std::vector<TensorView> views;
-  std::string local, local_error;
-  try {
-    for (const std::string& p : paths) {
-      const CheckpointReader::TensorInfo& t = reader.info(p);
-      views.push_back({p, t.type, t.shape, nullptr});
+  std::string local, local_error = error;
+  if (local_error.empty()) try {
+      if (reader == nullptr) throw std::invalid_argument("no checkpoint reader");
+      for (const std::string& p : paths) {
+        const CheckpointReader::TensorInfo& t = reader->info(p);
+        views.push_back({p, t.type, t.shape, nullptr});
+      }
+      std::vector<PartRecord> records;
+      for (const PartChecksum& p : parts) {
+        if (p.tensor >= paths.size())
+          throw std::invalid_argument("a part of tensor number " + std::to_string(p.tensor));
+        records.push_back({p.tensor, p.offset, p.count, p.crc, 0});
+      }
+      local = encode(records);
+    } catch (const std::exception& e) {
+      local_error = e.what();
     }
-    std::vector<PartRecord> records;
-    for (const PartChecksum& p : parts) {
-      if (p.tensor >= paths.size())
-        throw std::invalid_argument("a part of tensor number " + std::to_string(p.tensor));
-      records.push_back({p.tensor, p.offset, p.count, p.crc, 0});
-    }
-    local = encode(records);
-  } catch (const std::exception& e) {
-    local_error = e.what();
-  }
-  if (const std::string e = first_error(group, local_error); !e.empty()) refuse(e);
+  const Exchanged parts_of_all = share_outcome(group, local_error, local);
+  if (!parts_of_all.failure.empty()) refuse(parts_of_all.failure);
   std::vector<uint32_t> crcs;
   try {
-    crcs = combined_checksums(views, group.allgather(local));
+    crcs = combined_checksums(views, parts_of_all.payloads);
   } catch (const std::exception& e) {
     refuse(e.what());
   }
   for (std::size_t i = 0; i < paths.size(); ++i)
-    if (crcs[i] != reader.stored_crc(paths[i]))
-      refuse("tensor '" + paths[i] + "': checksum mismatch (stored " + hex32(reader.stored_crc(paths[i])) +
+    if (crcs[i] != reader->stored_crc(paths[i]))
+      refuse("tensor '" + paths[i] + "': checksum mismatch (stored " + hex32(reader->stored_crc(paths[i])) +
              ", computed from the ranks' parts " + hex32(crcs[i]) + "): the file is damaged");
 }
 

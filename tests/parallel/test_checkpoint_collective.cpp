@@ -155,14 +155,14 @@ TEST(CheckpointCollective, PartsReadByTheRanksAreVerifiedTogether) {
     const CheckpointReader r(path);
     std::vector<PartChecksum> sums;
     read_mine(r, 12, sums);
-    checkpoint_verify_parts(r, paths, sums, g, "");
+    checkpoint_verify_parts(&r, paths, sums, g, "");
     // Parts that leave elements out are refused on every rank.
     std::vector<PartChecksum> fewer = sums;
     if (g.rank == 0 && !fewer.empty()) fewer.pop_back();
-    EXPECT_THROW(checkpoint_verify_parts(r, paths, fewer, g, ""), CheckpointError);
+    EXPECT_THROW(checkpoint_verify_parts(&r, paths, fewer, g, ""), CheckpointError);
     // One rank's error reaches every rank.
     try {
-      checkpoint_verify_parts(r, paths, sums, g, g.rank == g.size - 1 ? "disk on fire" : "");
+      checkpoint_verify_parts(&r, paths, sums, g, g.rank == g.size - 1 ? "disk on fire" : "");
       ADD_FAILURE() << "accepted";
     } catch (const CheckpointError& e) {
       EXPECT_NE(std::string(e.what()).find("rank " + std::to_string(g.size - 1) + ": disk on fire"),
@@ -196,7 +196,7 @@ TEST(CheckpointCollective, PartsReadByTheRanksAreVerifiedTogether) {
         {p.tensor, p.offset, p.count, r.read_part(paths[p.tensor], p.offset, p.count, got.data())});
   }
   try {
-    checkpoint_verify_parts(r, paths, sums, g, "");
+    checkpoint_verify_parts(&r, paths, sums, g, "");
     ADD_FAILURE() << "the flipped bit was not found";
   } catch (const CheckpointError& e) {
     const std::string what = e.what();
