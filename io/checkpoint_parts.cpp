@@ -224,7 +224,7 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
   // 3. Every rank writes its parts through MPI-IO, then syncs what it wrote.
   try {
     h5::Lock lock;
-    const h5::PropList fapl = h5::file_access_mpio(group.mpi_comm);
+    const h5::PropList fapl = h5::file_access(group.mpi_comm);
     h5::File file(TOOLGRPO_H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()),
                                     "open " + tmp + " on every rank (MPI-IO)"));
     try {

@@ -74,33 +74,27 @@ void fail(const char* file, int line, const char* call, const std::string& what)
               (stack.empty() ? std::string() : ": " + stack));
 }
 
-PropList file_access() {
+PropList file_access(const void* mpi_comm) {
   PropList fapl(TOOLGRPO_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "create file access properties"));
-  TOOLGRPO_H5_CHECK(H5Pset_fapl_sec2(fapl.get()), "select the POSIX (sec2) driver");
-  TOOLGRPO_H5_CHECK(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "set the file close degree");
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-  // Keep HDF5's file locks, but do not fail on file systems without flock (some Lustre/NFS mounts).
-  TOOLGRPO_H5_CHECK(H5Pset_file_locking(fapl.get(), true, true), "set file locking");
-#endif
-  return fapl;
-}
-
-PropList file_access_mpio(const void* mpi_comm) {
+  if (mpi_comm == nullptr) {
+    TOOLGRPO_H5_CHECK(H5Pset_fapl_sec2(fapl.get()), "select the POSIX (sec2) driver");
+  } else {
 #ifdef H5_HAVE_PARALLEL
-  PropList fapl(TOOLGRPO_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "create file access properties"));
-  TOOLGRPO_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(mpi_comm), MPI_INFO_NULL),
-                    "select the MPI-IO driver");
+    TOOLGRPO_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(mpi_comm), MPI_INFO_NULL),
+                      "select the MPI-IO driver");
+#else
+    throw Error(
+        "this HDF5 library was built without MPI-IO (parallel HDF5): checkpoints cannot be written by "
+        "several ranks together; set checkpoint.collective=false");
+#endif
+  }
   TOOLGRPO_H5_CHECK(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "set the file close degree");
 #if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-  TOOLGRPO_H5_CHECK(H5Pset_file_locking(fapl.get(), false, true), "turn file locking off");
+  // One process: keep HDF5's file locks, but do not fail on file systems without flock (some Lustre/NFS
+  // mounts). Several ranks together: no locks (they coordinate their writes themselves).
+  TOOLGRPO_H5_CHECK(H5Pset_file_locking(fapl.get(), mpi_comm == nullptr, true), "set file locking");
 #endif
   return fapl;
-#else
-  (void)mpi_comm;
-  throw Error(
-      "this HDF5 library was built without MPI-IO (parallel HDF5): checkpoints cannot be written by "
-      "several ranks together; set checkpoint.collective=false");
-#endif
 }
 
 Datatype string_type() {

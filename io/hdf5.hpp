@@ -116,12 +116,9 @@ using Object = Handle<H5Oclose>;  // H5Oopen: a group, dataset or named datatype
 // ("/model/x in f.h5").
 
 // File access properties: the POSIX (sec2) driver, and file locking that is ignored where the file system
-// lacks it.
-PropList file_access();
-// File access properties for the ranks of `mpi_comm` (the address of an MPI_Comm) opening one file together
-// through HDF5's MPI-IO driver, HDF5's file locks off (the ranks coordinate their writes themselves). Throws
-// when this HDF5 build has no MPI-IO driver.
-PropList file_access_mpio(const void* mpi_comm);
+// lacks it; or, with `mpi_comm` (the address of an MPI_Comm), HDF5's MPI-IO driver for the ranks of that
+// communicator opening one file together, file locking off (throws when this HDF5 build has no MPI-IO).
+PropList file_access(const void* mpi_comm = nullptr);
 // Variable-length UTF-8 string type (h5py reads it as str).
 Datatype string_type();
 // Scalar attribute `name` on `obj` of file type `file_type`, written from `value` of memory type `mem_type`.
