@@ -107,8 +107,8 @@ class GrpoTrainer final : public StepTrainer {
         const int64_t groups = ceil_div(ceil_div(c_.rollout.prompts_per_step, c_.grpo.mini_batches), ranks);
         w.longest_sequence = prompt + k * new_tokens;
         w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, groups * ceil_div(G, k));
-        if (k <
-            G)  // the trap measured by bench_grpo_step: a long prompt forwarded again for every few samples
+        // The trap bench_grpo_step measured: a long prompt forwarded again for every few samples.
+        if (k < G)
           w.notes.push_back("grpo.micro_batch_tokens " + std::to_string(budget) +
                             " holds the longest prompt (" + std::to_string(prompt) + " tokens) with " +
                             std::to_string(k) + " of its " + std::to_string(G) + " samples of up to " +

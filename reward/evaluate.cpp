@@ -57,31 +57,6 @@ const char* calls_status_name(CallsStatus s) {
 
 EvalSummary eval_summarize(const std::vector<EvalRecord>& records, const std::vector<std::string>& row_of) {
   EvalSummary s;
-  if (!row_of.empty()) {
-    if (row_of.size() != records.size())
-      throw std::invalid_argument("eval_summarize: " + std::to_string(row_of.size()) + " row ids for " +
-                                  std::to_string(records.size()) + " records");
-    struct Row {
-      int64_t outputs = 0;
-      bool exact = false, call = false;
-    };
-    std::map<std::string, Row> rows;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      Row& r = rows[row_of[i]];
-      ++r.outputs;
-      r.exact = r.exact || records[i].match.exact;
-      r.call = r.call || records[i].expects_call;
-    }
-    double exact = 0, call_exact = 0, calls = 0;
-    for (const auto& [id, r] : rows) {
-      s.samples_per_row = std::max(s.samples_per_row, r.outputs);
-      exact += r.exact;
-      calls += r.call;
-      call_exact += r.call && r.exact;
-    }
-    s.pass_exact = rows.empty() ? 0.0 : exact / static_cast<double>(rows.size());
-    s.pass_call_rows_exact = calls > 0 ? call_exact / calls : 0.0;
-  }
   s.n = static_cast<int64_t>(records.size());
   double call_exact = 0, no_call = 0;
   for (const EvalRecord& r : records) {
@@ -108,6 +83,33 @@ EvalSummary eval_summarize(const std::vector<EvalRecord>& records, const std::ve
     *v = share(*v, s.n);
   s.call_rows_exact = share(call_exact, s.call_rows);
   s.answered_without_call = share(no_call, s.response_rows);
+  // pass@K: the outputs grouped by the data row they answer.
+  if (!row_of.empty()) {
+    if (row_of.size() != records.size())
+      throw std::invalid_argument("eval_summarize: " + std::to_string(row_of.size()) + " row ids for " +
+                                  std::to_string(records.size()) + " records");
+    struct Row {
+      int64_t outputs = 0;
+      bool exact = false, call = false;
+    };
+    std::map<std::string, Row> rows;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      Row& r = rows[row_of[i]];
+      ++r.outputs;
+      r.exact = r.exact || records[i].match.exact;
+      r.call = r.call || records[i].expects_call;
+    }
+    double rows_exact = 0, call_rows_exact = 0;
+    int64_t call_rows = 0;
+    for (const auto& [id, r] : rows) {
+      s.samples_per_row = std::max(s.samples_per_row, r.outputs);
+      rows_exact += r.exact;
+      call_rows += r.call;
+      call_rows_exact += r.call && r.exact;
+    }
+    s.pass_exact = share(rows_exact, static_cast<int64_t>(rows.size()));
+    s.pass_call_rows_exact = share(call_rows_exact, call_rows);
+  }
   return s;
 }
 
