@@ -119,6 +119,29 @@ std::string errors_json(const std::map<std::string, int64_t>& errors) {
   return j + "}";
 }
 
+// The share of `of` that `count` is (0 when `of` is 0).
+double share_of(int64_t count, int64_t of) {
+  return of > 0 ? static_cast<double>(count) / static_cast<double>(of) : 0.0;
+}
+
+// Summary keys for the arguments of name-matched calls: the value accuracy overall and per JSON type of the
+// expected value (only types that occur), and the missing and extra argument counts.
+std::string arguments_json(const reward::ArgTally& a) {
+  std::string j =
+      ", \"arguments_expected\": " + std::to_string(a.expected_total()) +
+      ", \"argument_value_accuracy\": " + py_float_repr(share_of(a.correct_total(), a.expected_total())) +
+      ", \"argument_value_accuracy_by_type\": {";
+  bool first = true;
+  for (std::size_t k = 0; k < reward::kArgTypes; ++k) {
+    if (a.expected[k] == 0) continue;
+    j += std::string(first ? "" : ", ") + "\"" + reward::arg_type_name(static_cast<reward::ArgType>(k)) +
+         "\": " + py_float_repr(share_of(a.correct[k], a.expected[k]));
+    first = false;
+  }
+  return j + "}, \"arguments_missing\": " + std::to_string(a.missing) +
+         ", \"arguments_extra\": " + std::to_string(a.extra);
+}
+
 std::string record_json(const EvalOutput& o, const reward::EvalRecord& r) {
   std::string s = "{\"id\": ";
   reward::json_append_string(s, o.id);
@@ -131,8 +154,13 @@ std::string record_json(const EvalOutput& o, const reward::EvalRecord& r) {
        reward::calls_status_name(r.parse) + "\", \"exact_call\": " + (r.match.exact ? "true" : "false") +
        ", \"name_match\": " + (r.match.names ? "true" : "false") +
        ", \"expects_call\": " + (r.expects_call ? "true" : "false") + ", \"error\": \"" +
-       reward::call_error_name(r.match.error) + "\"}\n";
-  return s;
+       reward::call_error_name(r.match.error) + "\"";
+  const reward::ArgTally& a = r.match.args;
+  if (a.expected_total() > 0 || a.extra > 0)
+    s += ", \"arguments\": {\"expected\": " + std::to_string(a.expected_total()) +
+         ", \"correct\": " + std::to_string(a.correct_total()) +
+         ", \"missing\": " + std::to_string(a.missing) + ", \"extra\": " + std::to_string(a.extra) + "}";
+  return s + "}\n";
 }
 
 std::string summary_json(const reward::EvalSummary& s, const std::string& format, const std::string& data,
@@ -152,7 +180,7 @@ std::string summary_json(const reward::EvalSummary& s, const std::string& format
        ", \"call_rows_exact\": " + py_float_repr(s.call_rows_exact) +
        ", \"response_rows\": " + std::to_string(s.response_rows) +
        ", \"answered_without_call\": " + py_float_repr(s.answered_without_call) +
-       ", \"rows_without_output\": " + std::to_string(missing);
+       ", \"rows_without_output\": " + std::to_string(missing) + arguments_json(s.args);
   if (s.samples_per_row > 1)
     j += ", \"samples_per_row\": " + std::to_string(s.samples_per_row) +
          ", \"pass_at_k_exact_call\": " + py_float_repr(s.pass_exact) +
@@ -375,6 +403,23 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       static_cast<long long>(s.response_rows), without, s.format_accuracy, s.exact_call_accuracy,
       s.call_rows_exact, s.name_accuracy, s.answered_without_call, s.reward_total_mean, s.reward_format_mean,
       s.reward_correctness_mean, s.reward_length_mean);
+  if (s.args.expected_total() > 0) {
+    std::string types;
+    for (std::size_t k = 0; k < reward::kArgTypes; ++k) {
+      if (s.args.expected[k] == 0) continue;
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%s%s %.4f of %lld", types.empty() ? "" : ", ",
+                    reward::arg_type_name(static_cast<reward::ArgType>(k)),
+                    share_of(s.args.correct[k], s.args.expected[k]),
+                    static_cast<long long>(s.args.expected[k]));
+      types += buf;
+    }
+    std::printf(
+        "  argument values      %.4f of %lld in calls with the right names (%s); %lld missing, %lld extra\n",
+        share_of(s.args.correct_total(), s.args.expected_total()),
+        static_cast<long long>(s.args.expected_total()), types.c_str(),
+        static_cast<long long>(s.args.missing), static_cast<long long>(s.args.extra));
+  }
   if (s.samples_per_row > 1)
     std::printf(
         "  pass@%lld exact call   %.4f (%.4f of the rows with calls): a row counts when any of its outputs "

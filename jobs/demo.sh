@@ -62,7 +62,8 @@ first=$(reward_mean | head -n 5 | awk '{s+=$1} END {printf "%.3f", s/NR}')
 last=$(reward_mean | tail -n 5 | awk '{s+=$1} END {printf "%.3f", s/NR}')
 say "done in $(($(date +%s) - start)) s: held-out split ($HELDOUT_ROWS rows, greedy)"
 printf '%-34s %14s %14s\n' "" "SFT (before)" "SFT + GRPO"
-for key in exact_call_accuracy call_rows_exact name_accuracy format_accuracy answered_without_call reward_total_mean; do
+for key in exact_call_accuracy call_rows_exact name_accuracy argument_value_accuracy format_accuracy answered_without_call \
+  reward_total_mean; do
   printf '%-34s %14.3f %14.3f\n' "$key" "$(num "$key" "$OUT/before.json")" "$(num "$key" "$OUT/after.json")"
 done
 printf '%-34s %14s %14s\n' "GRPO training reward (5-step mean)" "first $first" "last $last"

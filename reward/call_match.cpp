@@ -31,7 +31,107 @@ bool same_multiset(const std::vector<const Value*>& have, const std::vector<cons
   return true;
 }
 
+// A call's arguments: its "parameters" object (ToolRL, API-Bank), else its "arguments" object; nullptr when
+// neither is an object.
+const Value* arguments_of(const Value& call) {
+  for (const char* key : {"parameters", "arguments"}) {
+    const Value* a = call.find(key);
+    if (a != nullptr && a->is_object()) return a;
+  }
+  return nullptr;
+}
+
+ArgType arg_type(const Value& v) {
+  switch (v.kind) {
+    case JsonKind::String:
+      return ArgType::String;
+    case JsonKind::Int:
+    case JsonKind::BigInt:
+    case JsonKind::Float:
+      return ArgType::Number;
+    case JsonKind::Bool:
+      return ArgType::Bool;
+    default:
+      return ArgType::Other;
+  }
+}
+
+// The arguments of `have` against those of `want` (a call of the same name).
+ArgTally arguments_compare(const Value& have, const Value& want) {
+  ArgTally t;
+  const Value* h = arguments_of(have);
+  const Value* w = arguments_of(want);
+  if (w != nullptr) {
+    for (uint32_t k = 0; k < w->size; ++k) {
+      const Member& m = w->u.members[k];
+      const auto type = static_cast<std::size_t>(arg_type(m.value));
+      ++t.expected[type];
+      const Value* got = h != nullptr ? h->find(m.key) : nullptr;
+      if (got == nullptr)
+        ++t.missing;
+      else if (py_item_equal(*got, m.value))
+        ++t.correct[type];
+    }
+  }
+  if (h != nullptr)
+    for (uint32_t k = 0; k < h->size; ++k) t.extra += w == nullptr || w->find(h->u.members[k].key) == nullptr;
+  return t;
+}
+
+// Each expected call paired with an unused predicted call of its name, the one with the most equal values
+// first (the caller has checked that the names are the same multiset).
+ArgTally arguments_tally(const std::vector<const Value*>& have, const std::vector<const Value*>& want) {
+  ArgTally total;
+  std::vector<bool> used(have.size(), false);
+  for (const Value* w : want) {
+    std::size_t best = have.size();
+    ArgTally best_tally;
+    for (std::size_t i = 0; i < have.size(); ++i) {
+      if (used[i] || !py_equal(*name_of(*have[i]), *name_of(*w))) continue;
+      const ArgTally t = arguments_compare(*have[i], *w);
+      if (best == have.size() || t.correct_total() > best_tally.correct_total()) best = i, best_tally = t;
+    }
+    if (best == have.size()) continue;
+    used[best] = true;
+    total += best_tally;
+  }
+  return total;
+}
+
 }  // namespace
+
+const char* arg_type_name(ArgType t) {
+  switch (t) {
+    case ArgType::String:
+      return "string";
+    case ArgType::Number:
+      return "number";
+    case ArgType::Bool:
+      return "bool";
+    case ArgType::Other:
+      return "other";
+  }
+  return "?";
+}
+
+int64_t ArgTally::expected_total() const {
+  int64_t n = 0;
+  for (int64_t e : expected) n += e;
+  return n;
+}
+
+int64_t ArgTally::correct_total() const {
+  int64_t n = 0;
+  for (int64_t c : correct) n += c;
+  return n;
+}
+
+ArgTally& ArgTally::operator+=(const ArgTally& o) {
+  for (std::size_t k = 0; k < kArgTypes; ++k) expected[k] += o.expected[k], correct[k] += o.correct[k];
+  missing += o.missing;
+  extra += o.extra;
+  return *this;
+}
 
 ToolCalls tool_calls_parse(std::string_view text, JsonParser& parser, Arena& arena) {
   ToolCalls out;
@@ -92,6 +192,7 @@ CallMatch calls_match(const ToolCalls& predicted, const ToolCalls& expected) {
   m.names = same_multiset(predicted.calls, expected.calls,
                           [](const Value& a, const Value& b) { return py_equal(*name_of(a), *name_of(b)); });
   m.exact = m.names && same_multiset(predicted.calls, expected.calls, py_item_equal);
+  if (m.names) m.args = arguments_tally(predicted.calls, expected.calls);
   m.error = m.exact                                             ? CallError::None
             : predicted.calls.size() != expected.calls.size() ? CallError::WrongCount
             : !m.names                                          ? CallError::WrongName

@@ -3,7 +3,9 @@
 // same multiset of calls, each compared whole with Python ==, in any order. Used by `toolgrpo eval`.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -41,10 +43,29 @@ enum class CallError {
 };
 const char* call_error_name(CallError e);  // "none", "missing_call", ..., "wrong_arguments"
 
+// The arguments of the calls whose names match, by the JSON type of the expected value: which values a model
+// copies and which it gets wrong, where "wrong_arguments" alone does not say.
+enum class ArgType { String, Number, Bool, Other };  // Number: int or float; Other: null, list, dict
+inline constexpr std::size_t kArgTypes = 4;
+const char* arg_type_name(ArgType t);  // "string", "number", "bool", "other"
+
+struct ArgTally {
+  std::array<int64_t, kArgTypes> expected{};  // arguments of the expected calls, by ArgType
+  std::array<int64_t, kArgTypes> correct{};   // of those, passed with a value that is == the expected one
+  int64_t missing = 0;                        // expected arguments the paired call does not pass
+  int64_t extra = 0;                          // arguments passed that the expected call does not have
+  int64_t expected_total() const;
+  int64_t correct_total() const;
+  ArgTally& operator+=(const ArgTally& o);
+};
+
 struct CallMatch {
   bool exact = false;  // same multiset of whole calls (or, when none is expected, no call made)
   bool names = false;  // same multiset of tool names (or none expected and none made)
   CallError error = CallError::None;
+  // When the names match and calls are expected: each expected call paired with a predicted call of its name
+  // (the one with the most equal values), their "parameters" (or "arguments") compared key by key.
+  ArgTally args;
 };
 
 // `expected` must be None or Ok (a ground truth whose block does not parse is the caller's error to report).

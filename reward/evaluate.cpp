@@ -69,6 +69,7 @@ EvalSummary eval_summarize(const std::vector<EvalRecord>& records, const std::ve
     s.reward_length_mean += r.scores.length;
     s.response_bytes_mean += static_cast<double>(r.response_bytes);
     ++s.errors[call_error_name(r.match.error)];
+    s.args += r.match.args;
     if (r.expects_call) {
       ++s.call_rows;
       call_exact += r.match.exact;

@@ -48,6 +48,7 @@ struct EvalSummary {
   double call_rows_exact = 0;               // share of call_rows whose calls are exact
   double answered_without_call = 0;         // share of response_rows where the output made no call
   std::map<std::string, int64_t> errors;    // call_error_name -> count (exact rows under "none")
+  ArgTally args;                            // the arguments of the rows whose tool names match, summed
   // With several outputs per data row (eval --samples K): K (the most outputs of one row), and pass@K — the
   // share of rows (and of rows with calls) where at least one output's calls are exact.
   int64_t samples_per_row = 1;

@@ -440,8 +440,17 @@ TEST(CliEval, ApiBankRowsCheckedAsToolRL) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(contains(rows[0], "\"id\": \"0\"") && contains(rows[0], "\"exact_call\": true")) << rows[0];
   EXPECT_TRUE(contains(rows[1], "\"exact_call\": false, \"name_match\": true")) << rows[1];
-  EXPECT_TRUE(contains(rows[1], "\"error\": \"wrong_arguments\"")) << rows[1];
+  EXPECT_TRUE(contains(rows[1],
+                       "\"error\": \"wrong_arguments\", \"arguments\": {\"expected\": 1, \"correct\": 0, "
+                       "\"missing\": 0, \"extra\": 0}"))
+      << rows[1];
   const std::string summary = slurp(dir / "summary.json");
+  // "keywords" equal in row 0, "time" unequal in row 1: both strings.
+  EXPECT_TRUE(contains(summary,
+                       "\"arguments_expected\": 2, \"argument_value_accuracy\": 0.5, "
+                       "\"argument_value_accuracy_by_type\": {\"string\": 0.5}, \"arguments_missing\": 0, "
+                       "\"arguments_extra\": 0"))
+      << summary;
   EXPECT_TRUE(contains(summary, "\"format\": \"apibank\"")) << summary;
   EXPECT_TRUE(contains(summary,
                        "\"n\": 2, \"format_accuracy\": 1.0, \"exact_call_accuracy\": 0.5, "

@@ -2,6 +2,7 @@
 // argument, a wrong name, an extra call, a missing call, a plain response expected or not, broken blocks.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 
 #include "reward/call_match.hpp"
@@ -60,6 +61,79 @@ TEST(CallMatch, HandMadeOutputs) {
     EXPECT_EQ(m.names, c.names) << c.what;
     EXPECT_EQ(m.error, c.error) << c.what << ": " << call_error_name(m.error);
   }
+}
+
+// The argument tally of name-matched calls, counted by hand: {expected, correct} per type (string, number,
+// bool, other), then missing and extra.
+struct ArgCase {
+  const char* what;
+  std::string output, expected;
+  std::array<int64_t, kArgTypes> want_expected, want_correct;
+  int64_t missing, extra;
+};
+
+TEST(CallMatch, ArgumentTallyByType) {
+  const auto block = [](const std::string& lines) {
+    return "<think>x</think>\n<tool_call>\n" + lines + "\n</tool_call>";
+  };
+  const std::string t_cet = "{\"name\": \"get_time\", \"parameters\": {\"tz\": \"CET\"}}";
+  const std::string t_utc = "{\"name\": \"get_time\", \"parameters\": {\"tz\": \"UTC\"}}";
+  const std::string w = "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 3}}";
+  const ArgCase cases[] = {
+      {"exact", block(w + "\n" + t_cet), kExpected, {2, 1, 0, 0}, {2, 1, 0, 0}, 0, 0},
+      {"3.0 for 3, other order",
+       block(t_cet + "\n{\"name\": \"get_weather\", \"parameters\": {\"days\": 3.0, \"city\": \"Paris\"}}"),
+       kExpected,
+       {2, 1, 0, 0},
+       {2, 1, 0, 0},
+       0,
+       0},
+      {"a wrong string", block(w + "\n" + t_utc), kExpected, {2, 1, 0, 0}, {1, 1, 0, 0}, 0, 0},
+      {"a missing number and an extra key",
+       block("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"c\"}}\n" + t_cet),
+       kExpected,
+       {2, 1, 0, 0},
+       {2, 0, 0, 0},
+       1,
+       1},
+      {"a wrong name: nothing counted",
+       block(w + "\n{\"name\": \"get_date\", \"parameters\": {\"tz\": \"CET\"}}"),
+       kExpected,
+       {0, 0, 0, 0},
+       {0, 0, 0, 0},
+       0,
+       0},
+      {"no parameters object",
+       block(w + "\n{\"name\": \"get_time\"}"),
+       kExpected,
+       {2, 1, 0, 0},
+       {1, 1, 0, 0},
+       1,
+       0},
+      // Two calls of one name in the other order: each expected call is paired with the one it equals.
+      {"same name twice, swapped",
+       block(t_utc + "\n" + t_cet),
+       block(t_cet + "\n" + t_utc),
+       {2, 0, 0, 0},
+       {2, 0, 0, 0},
+       0,
+       0},
+      {"bool, list and null under \"arguments\"",
+       block("{\"name\": \"f\", \"arguments\": {\"on\": true, \"ids\": [1, 2], \"note\": \"x\"}}"),
+       block("{\"name\": \"f\", \"arguments\": {\"on\": true, \"ids\": [1, 2], \"note\": null}}"),
+       {0, 0, 1, 2},
+       {0, 0, 1, 1},
+       0,
+       0},
+  };
+  for (const ArgCase& c : cases) {
+    const CallMatch m = match(c.output, c.expected);
+    EXPECT_EQ(m.args.expected, c.want_expected) << c.what;
+    EXPECT_EQ(m.args.correct, c.want_correct) << c.what;
+    EXPECT_EQ(m.args.missing, c.missing) << c.what;
+    EXPECT_EQ(m.args.extra, c.extra) << c.what;
+  }
+  EXPECT_STREQ(arg_type_name(ArgType::Number), "number");
 }
 
 TEST(CallMatch, ResponseOnlyGroundTruths) {

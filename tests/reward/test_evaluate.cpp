@@ -65,6 +65,11 @@ TEST(Evaluate, RecordsAndSummaryOfHandMadeOutputs) {
   EXPECT_EQ(s.errors.at("wrong_arguments"), 1);
   EXPECT_EQ(s.errors.at("unexpected_call"), 1);
   EXPECT_EQ(s.errors.at("broken_call"), 1);
+  // Arguments of the name-matched call rows (0 and 1): "city" expected twice, passed equal once.
+  EXPECT_EQ(s.args.expected[static_cast<std::size_t>(ArgType::String)], 2);
+  EXPECT_EQ(s.args.correct[static_cast<std::size_t>(ArgType::String)], 1);
+  EXPECT_EQ(s.args.expected_total(), 2);
+  EXPECT_EQ(s.args.missing + s.args.extra, 0);
   EXPECT_EQ(eval_summarize({}).n, 0);
   EXPECT_EQ(eval_summarize({}).exact_call_accuracy, 0.0);
   EXPECT_EQ(s.samples_per_row, 1);
