@@ -14,7 +14,7 @@ OUT=${DEMO_OUT:-runs/demo}
 NP=${NP:-2}
 SEED=${DEMO_SEED:-1}
 case "${DEMO_SIZE:-full}" in
-  full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=60 ;;
+  full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=120 ;;
   ci) TRAIN_ROWS=200 HELDOUT_ROWS=16 PRESET=tiny SFT_STEPS=20 GRPO_STEPS=2 ;;
   *) echo "demo: DEMO_SIZE must be full or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
 esac
