@@ -119,25 +119,23 @@ std::string errors_json(const std::map<std::string, int64_t>& errors) {
   return j + "}";
 }
 
-// The share of `of` that `count` is (0 when `of` is 0).
-double share_of(int64_t count, int64_t of) {
-  return of > 0 ? static_cast<double>(count) / static_cast<double>(of) : 0.0;
+// Calls f(type, expected count) for each argument type the tally's expected calls hold.
+template <class F>
+void for_each_arg_type(const reward::ArgTally& a, F f) {
+  for (std::size_t k = 0; k < reward::kArgTypes; ++k)
+    if (a.expected[k] > 0) f(static_cast<reward::ArgType>(k), a.expected[k]);
 }
 
 // Summary keys for the arguments of name-matched calls: the value accuracy overall and per JSON type of the
 // expected value (only types that occur), and the missing and extra argument counts.
 std::string arguments_json(const reward::ArgTally& a) {
-  std::string j =
-      ", \"arguments_expected\": " + std::to_string(a.expected_total()) +
-      ", \"argument_value_accuracy\": " + py_float_repr(share_of(a.correct_total(), a.expected_total())) +
-      ", \"argument_value_accuracy_by_type\": {";
-  bool first = true;
-  for (std::size_t k = 0; k < reward::kArgTypes; ++k) {
-    if (a.expected[k] == 0) continue;
-    j += std::string(first ? "" : ", ") + "\"" + reward::arg_type_name(static_cast<reward::ArgType>(k)) +
-         "\": " + py_float_repr(share_of(a.correct[k], a.expected[k]));
-    first = false;
-  }
+  std::string j = ", \"arguments_expected\": " + std::to_string(a.expected_total()) +
+                  ", \"argument_value_accuracy\": " + py_float_repr(a.accuracy()) +
+                  ", \"argument_value_accuracy_by_type\": {";
+  for_each_arg_type(a, [&](reward::ArgType t, int64_t) {
+    j += std::string(j.back() == '{' ? "" : ", ") + "\"" + reward::arg_type_name(t) +
+         "\": " + py_float_repr(a.accuracy(t));
+  });
   return j + "}, \"arguments_missing\": " + std::to_string(a.missing) +
          ", \"arguments_extra\": " + std::to_string(a.extra);
 }
@@ -405,19 +403,15 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       s.reward_correctness_mean, s.reward_length_mean);
   if (s.args.expected_total() > 0) {
     std::string types;
-    for (std::size_t k = 0; k < reward::kArgTypes; ++k) {
-      if (s.args.expected[k] == 0) continue;
+    for_each_arg_type(s.args, [&](reward::ArgType t, int64_t expected) {
       char buf[96];
-      std::snprintf(buf, sizeof buf, "%s%s %.4f of %lld", types.empty() ? "" : ", ",
-                    reward::arg_type_name(static_cast<reward::ArgType>(k)),
-                    share_of(s.args.correct[k], s.args.expected[k]),
-                    static_cast<long long>(s.args.expected[k]));
+      std::snprintf(buf, sizeof buf, "%s%s %.4f of %lld", types.empty() ? "" : ", ", reward::arg_type_name(t),
+                    s.args.accuracy(t), static_cast<long long>(expected));
       types += buf;
-    }
+    });
     std::printf(
         "  argument values      %.4f of %lld in calls with the right names (%s); %lld missing, %lld extra\n",
-        share_of(s.args.correct_total(), s.args.expected_total()),
-        static_cast<long long>(s.args.expected_total()), types.c_str(),
+        s.args.accuracy(), static_cast<long long>(s.args.expected_total()), types.c_str(),
         static_cast<long long>(s.args.missing), static_cast<long long>(s.args.extra));
   }
   if (s.samples_per_row > 1)

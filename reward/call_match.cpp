@@ -126,6 +126,21 @@ int64_t ArgTally::correct_total() const {
   return n;
 }
 
+namespace {
+double share(int64_t count, int64_t of) {
+  return of > 0 ? static_cast<double>(count) / static_cast<double>(of) : 0.0;
+}
+}  // namespace
+
+double ArgTally::accuracy() const {
+  return share(correct_total(), expected_total());
+}
+
+double ArgTally::accuracy(ArgType t) const {
+  const auto k = static_cast<std::size_t>(t);
+  return share(correct[k], expected[k]);
+}
+
 ArgTally& ArgTally::operator+=(const ArgTally& o) {
   for (std::size_t k = 0; k < kArgTypes; ++k) expected[k] += o.expected[k], correct[k] += o.correct[k];
   missing += o.missing;

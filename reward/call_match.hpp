@@ -56,6 +56,8 @@ struct ArgTally {
   int64_t extra = 0;                          // arguments passed that the expected call does not have
   int64_t expected_total() const;
   int64_t correct_total() const;
+  double accuracy() const;           // correct / expected over every type (0 when none is expected)
+  double accuracy(ArgType t) const;  // the same for one type
   ArgTally& operator+=(const ArgTally& o);
 };
 
