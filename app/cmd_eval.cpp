@@ -38,6 +38,7 @@ struct EvalInput {
   std::string format;  // toolrl | apibank | bfcl
   io::Dataset data;
   std::vector<reward::BfclCase> bfcl;  // bfcl: the check of each row
+  std::vector<std::string> warnings;   // bfcl: quirks of the answers that BFCL evaluates as they are
 };
 
 EvalInput input_load(const CliArgs& cli) {
@@ -49,7 +50,7 @@ EvalInput input_load(const CliArgs& cli) {
     throw UsageError("eval: --answers FILE.jsonl goes with --format bfcl only");
   const std::string path = cli.get("--data");
   try {
-    if (in.format == "toolrl") return {in.format, io::dataset_load(path), {}};
+    if (in.format == "toolrl") return {in.format, io::dataset_load(path), {}, {}};
     in.data.path = path;
     const auto add = [&](reward::EvalPrompt& p) {
       in.data.rows.push_back(
@@ -61,6 +62,7 @@ EvalInput input_load(const CliArgs& cli) {
       for (reward::BfclQuestion& q : reward::bfcl_load(path, cli.get_or("--answers", ""))) {
         add(q.prompt);
         in.bfcl.push_back(std::move(q.check));
+        in.warnings.insert(in.warnings.end(), q.warnings.begin(), q.warnings.end());
       }
     }
   } catch (const std::runtime_error& e) {
@@ -286,6 +288,9 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
       "calls, required parameters present and none unknown, types as the schema says (an int passes for a "
       "float), strings compared after BFCL's normalisation, an omitted parameter only where \"\" is "
       "acceptable; "
+      "as in BFCL, a question of the simple category (by its id, or with one function and one expected call) "
+      "is checked against its function whatever name the possible answer gives it, and a possible answer "
+      "naming a function the question lacks is warned about and fails; "
       "without --answers every question expects no call (irrelevance). Prints a summary; --out writes a line "
       "per example and --summary the summary as JSON. Bad input (a line that is not JSON, an unknown or "
       "repeated id, a question without a possible answer) names the file and line, exits 2 and writes "
@@ -339,6 +344,7 @@ int cmd_eval(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const std::vector<EvalOutput> outputs =
       generates ? eval_outputs_generate(rt, cli, data) : outputs_load(cli.get("--outputs"), data);
   if (rt.rank() != 0) return 0;
+  for (const std::string& w : in.warnings) std::fprintf(stderr, "eval: warning: %s\n", w.c_str());
   std::vector<bool> has_output(eval_rows_asked(cli, data), false);
   for (const EvalOutput& o : outputs) has_output[o.row] = true;
   const std::size_t without =

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "app/checkpoint.hpp"
@@ -17,6 +18,7 @@
 #include "app/run_log.hpp"
 #include "app/stop_signal.hpp"
 #include "io/checkpoint_file.hpp"
+#include "model/optimizer.hpp"
 #include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
@@ -114,6 +116,67 @@ std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts&
   return changed;
 }
 
+// The steps the configuration asks for, counted as the trainers count them (app/grpo_trainer.cpp,
+// app/sft_trainer.cpp): `kind`.steps, else its epochs over the training rows (`rows` < 0: not loaded yet; -1 is
+// returned when the count needs them).
+int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows) {
+  const bool sft = kind == "sft";
+  const int64_t steps = sft ? c.sft.steps : c.grpo.steps;
+  if (steps > 0) return steps;
+  if (rows < 0) return -1;
+  const int64_t per_step = sft ? c.sft.batch_size : c.rollout.prompts_per_step;
+  return std::max<int64_t>(1, rows / per_step) * (sft ? c.sft.epochs : c.grpo.epochs);
+}
+
+// Which setting asked for `asked` steps: "grpo.steps=4" or "grpo.epochs=2 (80 steps)".
+std::string steps_source(const Config& c, const std::string& kind, int64_t asked) {
+  const bool sft = kind == "sft";
+  if ((sft ? c.sft.steps : c.grpo.steps) > 0) return kind + ".steps=" + std::to_string(asked);
+  return kind + ".epochs=" + std::to_string(sft ? c.sft.epochs : c.grpo.epochs) + " (" + std::to_string(asked) +
+         " steps)";
+}
+
+// RUN_DIR/DONE as every rank sees it: rank 0 reads it and, for a DONE of an earlier version (no step count), takes
+// the step of the newest checkpoint in the run's checkpoint directory. nullopt when the run has no DONE; steps -1
+// when neither says how far the run got. A damaged DONE is a UsageError on every rank.
+struct FinishedRun {
+  int64_t steps = -1;
+  bool recorded = true;  // DONE itself records the count (false: DONE of an earlier version)
+};
+std::optional<FinishedRun> finished_run(const Config& c, const parallel::Comm& world, const std::string& run_dir) {
+  std::string text;  // "" no DONE; "!message" damaged, "#message" another failure; "STEPS RECORDED"
+  if (world.rank() == 0) {
+    try {
+      if (const std::optional<DoneMarker> d = done_marker_read(run_dir)) {
+        FinishedRun f;
+        f.steps = d->steps;
+        f.recorded = d->steps >= 0;
+        if (!f.recorded) {
+          const std::vector<std::string> all = io::checkpoint_list(checkpoint_dir(c));
+          if (!all.empty()) {  // newest first; names are ckpt-<8 digits>.h5
+            const std::string name = fs::path(all.front()).filename().string();
+            f.steps = std::stoll(name.substr(5, name.size() - 8));
+          }
+        }
+        text = std::to_string(f.steps) + " " + (f.recorded ? "1" : "0");
+      }
+    } catch (const UsageError& e) {
+      text = std::string("!") + e.what();
+    } catch (const std::exception& e) {  // e.g. an unreadable checkpoint directory: every rank stops, none waits
+      text = std::string("#") + e.what();
+    }
+  }
+  world.broadcast(text, 0);
+  if (text.empty()) return std::nullopt;
+  if (text[0] == '!') throw UsageError(text.substr(1));
+  if (text[0] == '#') throw std::runtime_error(text.substr(1));
+  FinishedRun f;
+  int recorded = 1;
+  std::stringstream(text) >> f.steps >> recorded;
+  f.recorded = recorded != 0;
+  return f;
+}
+
 // Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit.
 template <class Say>
 void memory_plan_check(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
@@ -179,15 +242,51 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   };
   const std::string run_dir = (fs::path(c.run.out_dir) / c.run.name).string();
   const bool resumes = opt.save && c.checkpoint.resume != "never";  // a run that writes nothing reads nothing either
-  // Rank 0 decides for all (ranks on other nodes may see the file system later than it does).
-  if (resumes && world.allreduce_max(lead && fs::exists(run_dir + "/DONE") ? 1.0 : 0.0) > 0) {
-    say(kind + ": " + run_dir + " is complete (DONE); nothing to do. Use another run.name, or checkpoint.resume=never "
-        "to train it again from the start.");
+  // A finished run (RUN_DIR/DONE) is extended when the configuration asks for more steps than it completed, and
+  // otherwise left alone: nothing is read or written. Rank 0 decides for all (ranks on other nodes may see the file
+  // system later than it does).
+  const std::optional<FinishedRun> done = resumes ? finished_run(c, world, run_dir) : std::nullopt;
+  const auto nothing_to_do = [&](int64_t asked) {
+    const bool by_steps = (kind == "sft" ? c.sft.steps : c.grpo.steps) > 0;
+    if (done->steps < 0)
+      say(kind + ": " + run_dir + " is complete (DONE, written by an earlier version without a step count, and no "
+          "checkpoint to extend from); nothing to do. Use another run.name, or checkpoint.resume=never to train it "
+          "again from the start.");
+    else
+      say(kind + ": " + run_dir + " is complete (DONE) at step " + std::to_string(done->steps) +
+          (done->recorded ? "" : " (its newest checkpoint; DONE of an earlier version records no step count)") +
+          " and " + steps_source(c, kind, asked) + " asks for no more; nothing to do. Raise " + kind + ".steps" +
+          (by_steps ? "" : " or " + kind + ".epochs") + " to extend it, use another run.name, or "
+          "checkpoint.resume=never to train it again from the start.");
     result.end = RunEnd::AlreadyDone;
-    return result;
+  };
+  if (done) {
+    const int64_t early = steps_asked(c, kind, -1);  // -1: counted from the epochs, once the rows are loaded
+    if (done->steps < 0 || (early >= 0 && early <= done->steps)) {
+      nothing_to_do(early);
+      return result;
+    }
   }
   const auto t_start = Clock::now();
   const RunData data = run_data_load(c);
+  const int64_t asked = steps_asked(c, kind, static_cast<int64_t>(data.train.rows.size()));
+  if (done && asked <= done->steps) {  // counted from the epochs and the rows
+    nothing_to_do(asked);
+    return result;
+  }
+  if (done) {
+    // The schedule is a function of the step and the run's total (RunState::step; the checkpoint records no total),
+    // so it follows the new count from the first extended step on.
+    const bool sft = kind == "sft";
+    const std::string schedule = sft ? c.sft.schedule : c.grpo.schedule;
+    const double lr = model::lr_at(schedule, sft ? c.sft.lr : c.grpo.lr, done->steps,
+                                   sft ? c.sft.warmup_steps : c.grpo.warmup_steps, asked);
+    say(kind + ": extending the finished run " + run_dir + " from step " + std::to_string(done->steps) +
+        (done->recorded ? "" : " (its newest checkpoint; DONE of an earlier version records no step count)") +
+        " to " + std::to_string(asked) + " (" + steps_source(c, kind, asked) + "); the learning-rate schedule (" +
+        schedule + ") now spans " + std::to_string(asked) + " steps: step " + std::to_string(done->steps + 1) +
+        " runs at lr " + format_sci(lr));
+  }
   model::cpu_threads_set(opt.threads);
   model::cpu_allocator_keep_memory();
   say(kind + ": " + model::blas_description() + "; " + parallel::Runtime::kokkos_description() +
@@ -224,6 +323,11 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     if (c.checkpoint.resume != "auto") throw UsageError("checkpoint.resume: " + error);
     say(kind + ": resume: " + error + "\n" + kind + ": resume: falling back to the previous checkpoint");
   }
+  if (done && candidates.empty())
+    throw UsageError(run_dir + " is complete (DONE) at step " + std::to_string(done->steps) + " and " +
+                     steps_source(c, kind, asked) + " asks for more, but " + checkpoint_dir(c) +
+                     " holds no checkpoint to continue from (set checkpoint.resume to a checkpoint of the run, or "
+                     "checkpoint.resume=never to train it again from the start)");
   if (!candidates.empty() && !ck)
     throw UsageError("checkpoint.resume: none of the " + std::to_string(candidates.size()) + " checkpoints in " +
                      checkpoint_dir(c) + " could be loaded (see above); move them away or set checkpoint.resume=never "
@@ -245,6 +349,10 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   }
   policy_mixed_precision(s.policy, c.model.dtype);
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
+  if (done && trainer->total_steps() != asked)
+    throw std::logic_error(kind + ": the trainer counts " + std::to_string(trainer->total_steps()) +
+                           " steps, the run driver " + std::to_string(asked) + " (steps_asked must count as the "
+                           "trainers do)");
   const bool collective_saves =
       c.checkpoint.collective && c.parallel.shard_optimizer && trainer->training_ranks() > 1;
   CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(),
@@ -267,7 +375,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
         kind + ": checkpoints: the " + std::to_string(trainer->training_ranks()) +
         " training ranks write their optimizer shards into one file together (parallel HDF5, MPI-IO); "
         "training waits for each save (checkpoint.async applies to single-writer saves)");
-  if (lead && opt.save) fs::remove(run_dir + "/DONE");  // checkpoint.resume=never over a finished run: not done yet
+  // checkpoint.resume=never over a finished run, or a finished run extended: not done until this run finishes.
+  if (lead && opt.save) fs::remove(run_dir + "/DONE");
   if (ck) {
     log.message(kind + ": resumed from " + ck->path + " at step " + std::to_string(s.step) + " (epoch " +
                 std::to_string(s.cursor.epoch) + ", row " + std::to_string(s.cursor.position) + "; saved by " +
@@ -354,7 +463,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     result.end = RunEnd::Stopped;
   } else {
     log.save_policy(s.policy);
-    log.mark_done();
+    log.mark_done(s.step);
     world.barrier();  // DONE is written before any rank returns: a job started next finds it
     log.message(kind + ": " + std::to_string(total) + " steps (" + std::to_string(total - result.first_step) +
                 " in this job) in " + format_fixed(seconds_since(t_start), 1) + " s; checkpoint " + ckpt +

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/config.hpp"
@@ -24,8 +26,9 @@ class RunLog {
   void eval(const io::MetricsRow& row, const std::string& progress);
   void message(const std::string& text);
   void save_policy(const Policy& p);
-  // Writes RUN_DIR/DONE: the run is complete, and a job started on it again exits at once.
-  void mark_done();
+  // Writes RUN_DIR/DONE (done_marker_text): the run is complete after `steps` steps of `kind`; a job started on it
+  // again exits at once unless it asks for more steps (it then extends the run).
+  void mark_done(int64_t steps);
   // Writes the run's report (app/report.hpp) into RUN_DIR/report and says where; a report that cannot be written
   // is a warning on stderr, never an error of the run.
   void write_report();
@@ -36,6 +39,21 @@ class RunLog {
   std::string command_, dir_;
   std::unique_ptr<io::MetricsWriter> metrics_, eval_;
 };
+
+// RUN_DIR/DONE, the marker of a finished run: a small text file, written atomically, of the lines
+//   complete
+//   kind: grpo
+//   steps: 4
+// DONE files of earlier versions hold the first line only: `steps` is then unknown (-1).
+struct DoneMarker {
+  std::string kind;    // "grpo" | "sft"; "" when the file does not say
+  int64_t steps = -1;  // steps the run had completed when it finished; -1: not recorded
+};
+std::string done_marker_text(const DoneMarker& d);
+// Parses a DONE file's text; throws UsageError naming `path` and the expected form when it is damaged.
+DoneMarker done_marker_parse(const std::string& text, const std::string& path);
+// Reads RUN_DIR/DONE: nullopt when the run has none; a damaged one is a UsageError naming it.
+std::optional<DoneMarker> done_marker_read(const std::string& run_dir);
 
 // "%.{digits}f" of v, for progress lines.
 std::string format_fixed(double v, int digits);

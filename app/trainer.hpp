@@ -34,9 +34,9 @@ struct TrainOptions {
 
 // How a run ended.
 enum class RunEnd {
-  Finished,     // every step done; the final checkpoint, the model and DONE are written
+  Finished,     // every step done (a finished run asked for more: extended); final checkpoint, model and DONE written
   Stopped,      // a stop signal or the time limit: checkpoint written, exit with kRequeueExitCode
-  AlreadyDone,  // the run directory holds DONE: nothing to do
+  AlreadyDone,  // the run directory holds DONE and the config asks for no more steps than it records: nothing done
 };
 
 struct TrainResult {

@@ -19,7 +19,7 @@
 #                   the first qsub command line are not carried over, the #PBS lines below are
 #   TIME_MARGIN     seconds kept free at the end of the walltime (default 300): run.time_limit is the remaining
 #                   walltime minus this, unless run.time_limit is among the overrides
-#   RUN_DIR         the run directory, for the DONE check (default run.out_dir/run.name of OVERRIDES and CONFIG)
+#   RUN_DIR         the run directory, for the log line on DONE (default run.out_dir/run.name of OVERRIDES and CONFIG)
 #   JOB_SCRIPT      the script the continuations run (default: this one as PBS runs it, else jobs/pbs.sh)
 #   TOOLGRPO_BLAS_CORETYPE  auto: the OpenBLAS kernels for this CPU when OpenBLAS would run its generic ones;
 #                 a core name (SkylakeX, Haswell, Zen): those; unset: OpenBLAS decides (see INSTALL.md)
@@ -36,8 +36,9 @@
 # ranks start a checkpoint on SIGTERM, and the script passes SIGUSR1 to mpirun for the ranks on other nodes.
 #   qsig -s USR1 JOBID    checkpoint now and continue in a new job
 #   qdel JOBID            stop: the ranks checkpoint if kill_delay allows; no continuation is submitted
-# Once the run is complete (RUN_DIR/DONE) the job exits 0 at once. -r y: PBS may rerun the job after a node
-# failure; it resumes from the newest checkpoint.
+# Once the run is complete (RUN_DIR/DONE) toolgrpo exits 0 at once and the chain ends; with more steps asked for
+# (e.g. grpo.steps raised) it extends the run instead. -r y: PBS may rerun the job after a node failure; it resumes
+# from the newest checkpoint.
 #PBS -N toolgrpo
 #PBS -l select=1:ncpus=64:mpiprocs=8:ngpus=8
 #PBS -l walltime=24:00:00
@@ -144,9 +145,10 @@ main() {
   fi
   local run_dir=${RUN_DIR:-$(run_dir_of "$config" ${overrides[@]+"${overrides[@]}"})}
   say "job ${PBS_JOBID:-?} (continuation $count of at most $max_requeues), $np ranks; run directory $run_dir"
+  # A finished run is launched anyway: toolgrpo compares the steps asked for with those DONE records, extends the
+  # run when more are asked, and otherwise exits 0 at once, which ends the job (only exit code 75 requeues it).
   if [ "$never_resume" -eq 0 ] && [ -e "$run_dir/DONE" ]; then
-    say "$run_dir/DONE exists: the run is complete, nothing to do"
-    exit 0
+    say "$run_dir/DONE exists: the run finished; toolgrpo extends it if more steps are asked for, else exits 0 at once"
   fi
 
   local left="" limit=""

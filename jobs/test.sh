@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and builds toolgrpo (jobs/setup.sh) with the OpenMP Kokkos (TOOLGRPO_KOKKOS=openmp unless set), runs
-# the whole CTest suite (MPI tests at np 1, 2 and 4; the reward suite at 1, 2 and 4 Kokkos threads), then builds
+# the whole CTest suite (MPI tests at np 1, 2 and 4; the reward suite at 1, 2 and 4 Kokkos threads), reruns the
+# numerical tests (label numeric) under OpenBLAS's Prescott kernels and, where the CPU has AVX2, Haswell, then builds
 # the reward fuzzer with clang (libFuzzer + AddressSanitizer + UBSan; an OpenMP Kokkos built with clang from the
 # same source, so its batches run on several threads), seeds it from the reference fixtures and runs it for
 # FUZZ_SECONDS (default 60). Exits non-zero on any failure or fuzzer finding.
@@ -24,6 +25,24 @@ BUILD_DIR=${BUILD_DIR:-build}
 stage="ctest"
 echo "[test] ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600
+
+# ---- BLAS kernels: the numerical tests (label numeric) once more under other OpenBLAS kernels ----
+# Their tolerances come from fp32 error bounds, so they must hold whatever kernels a CPU gets: Prescott (the
+# generic kernels every x86-64 CPU runs, and what Debian's OpenBLAS 0.3.21 falls back to on CPUs it does not
+# know) always, Haswell (AVX2) where the CPU has AVX2. An OPENBLAS_CORETYPE set by the caller is left for the
+# first run only.
+stage="blas kernels"
+blas_core() { OPENBLAS_CORETYPE=${1:-} "$BUILD_DIR/app/toolgrpo" version 2>/dev/null | sed -n 's/.*, core \([A-Za-z0-9_]*\).*/\1/p' | head -1; }
+kernels_ran=("default ($(blas_core "${OPENBLAS_CORETYPE:-}"))")
+extra_kernels=(Prescott)
+grep -qw avx2 /proc/cpuinfo && extra_kernels+=(Haswell)
+for k in "${extra_kernels[@]}"; do
+  echo "[test] numerical tests under OPENBLAS_CORETYPE=$k (OpenBLAS reports core $(blas_core "$k"))"
+  OPENBLAS_CORETYPE=$k ctest --test-dir "$BUILD_DIR" -L numeric --output-on-failure -j"$(nproc)" --timeout 600
+  kernels_ran+=("$k")
+done
+kernel_summary="numerical tests under BLAS kernels: $(IFS=,; echo "${kernels_ran[*]}" | sed 's/,/, /g')"
+echo "[test] $kernel_summary"
 
 fuzz_summary="fuzzer skipped (no tests/fuzz)"
 if [ -f tests/fuzz/CMakeLists.txt ]; then
@@ -60,5 +79,6 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   fi
   fuzz_summary="fuzzer ${FUZZ_SECONDS} s: no crashes, no sanitizer reports"
 fi
+fuzz_summary="$kernel_summary; $fuzz_summary"
 stage="done"
 echo "[test] all tests passed; $fuzz_summary"

@@ -1,7 +1,7 @@
 // BFCL's AST check of ToolRL-format calls; see bfcl_check.hpp. The rules follow BFCL's ast_checker for
 // Python: type check (one level of nesting) with "variable" answers of another type, then per schema type a
 // string, list, dict or list-of-dicts comparison on normalised strings, else Python `in` on the acceptable
-// values.
+// values. The function of each expected call is chosen per BFCL test category (bfcl_check.hpp).
 #include "reward/bfcl_check.hpp"
 
 #include <cstdlib>
@@ -178,11 +178,16 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-// BFCL's simple_function_checker: one output call against one expected call {name: {param: acceptable}}.
+std::string_view name_of(const Value& fn) {
+  return fn.find("name")->string();
+}
+
+// BFCL's simple_function_checker: one output call against one expected call {name: {param: acceptable}}
+// and the function document it is checked against, whose name the call must give.
 CallCheck call_check(const Value& call, const Member& expected, const Value& fn) {
   const std::string_view name = call.find("name")->string();
-  if (name != expected.key)
-    return {BfclError::WrongName, "expected " + quoted(expected.key) + ", the call names " + quoted(name)};
+  if (name != name_of(fn))
+    return {BfclError::WrongName, "expected " + quoted(name_of(fn)) + ", the call names " + quoted(name)};
   static const Value empty_object = [] {
     Value v;
     v.kind = JsonKind::Object;
@@ -323,7 +328,7 @@ void functions_validate(const Value& fns) {
   }
 }
 
-void truth_validate(const Value& truth, const Value& fns) {
+void truth_validate(const Value& truth) {
   if (!truth.is_array())
     bad_data(true, "\"ground_truth\" must be a list of {function: {parameter: [values]}}");
   for (uint32_t i = 0; i < truth.size; ++i) {
@@ -332,8 +337,6 @@ void truth_validate(const Value& truth, const Value& fns) {
     if (!c.is_object() || c.size != 1 || !c.u.members[0].value.is_object())
       bad_data(true, at + " must be an object with one function name mapping to {parameter: [values]}");
     const Member& call = c.u.members[0];
-    if (function_named(fns, call.key) == nullptr)
-      bad_data(true, at + ": function " + quoted(call.key) + " is not among the question's functions");
     for (uint32_t k = 0; k < call.value.size; ++k)
       if (!call.value.u.members[k].value.is_array())
         bad_data(true, at + ": parameter " + quoted(call.value.u.members[k].key) +
@@ -341,7 +344,53 @@ void truth_validate(const Value& truth, const Value& fns) {
   }
 }
 
+std::string names_of(const Value& fns) {
+  std::string s;
+  for (uint32_t i = 0; i < fns.size; ++i) s += (i ? ", " : "") + quoted(name_of(fns.u.items[i]));
+  return s.empty() ? "none" : s;
+}
+
+bool is_required(const Value& fn, std::string_view param) {
+  const Value* required = fn.find("parameters")->find("required");
+  if (required != nullptr)
+    for (uint32_t i = 0; i < required->size; ++i)
+      if (required->u.items[i].string() == param) return true;
+  return false;
+}
+
+// BFCL's single-turn AST categories, as an id writes them before "_<index>".
+bool known_category(std::string_view c) {
+  if (c.substr(0, 5) == "live_") c.remove_prefix(5);
+  for (const char* k : {"simple", "multiple", "parallel", "parallel_multiple", "java", "javascript",
+                        "irrelevance", "relevance"})
+    if (c == k) return true;
+  return false;
+}
+
 }  // namespace
+
+const char* bfcl_category_name(BfclCategory c) {
+  switch (c) {
+    case BfclCategory::Simple:
+      return "simple";
+    case BfclCategory::Multiple:
+      return "multiple";
+    case BfclCategory::Parallel:
+      return "parallel";
+  }
+  return "?";
+}
+
+std::optional<BfclCategory> bfcl_category_from_id(std::string_view id) {
+  const std::size_t cut = id.rfind('_');
+  if (cut == std::string_view::npos || cut + 1 == id.size()) return std::nullopt;
+  const std::string_view category = id.substr(0, cut), index = id.substr(cut + 1);
+  if (index.find_first_not_of("0123456789-") != std::string_view::npos || !known_category(category))
+    return std::nullopt;
+  if (category.find("parallel") != std::string_view::npos) return BfclCategory::Parallel;
+  if (category.find("multiple") != std::string_view::npos) return BfclCategory::Multiple;
+  return BfclCategory::Simple;
+}
 
 const char* bfcl_error_name(BfclError e) {
   switch (e) {
@@ -390,7 +439,7 @@ std::string bfcl_standardize(std::string_view s) {
   return out;
 }
 
-BfclCase::BfclCase(std::string_view functions_json, std::string_view truth_json) {
+BfclCase::BfclCase(std::string_view functions_json, std::string_view truth_json, std::string_view id) {
   JsonParser parser;
   JsonError err;
   functions_ = parser.parse(functions_json, arena_, &err);
@@ -399,25 +448,82 @@ BfclCase::BfclCase(std::string_view functions_json, std::string_view truth_json)
   if (!py_strip(truth_json).empty()) {
     truth_ = parser.parse(truth_json, arena_, &err);
     if (truth_ == nullptr) bad_data(true, "\"ground_truth\" is not JSON (" + err.message + ")");
-    truth_validate(*truth_, *functions_);
+    truth_validate(*truth_);
   }
+  const uint32_t n = truth_ != nullptr ? truth_->size : 0;
+  if (const auto from_id = bfcl_category_from_id(id))
+    category_ = *from_id;
+  else
+    category_ = n > 1                   ? BfclCategory::Parallel
+                : functions_->size == 1 ? BfclCategory::Simple
+                                        : BfclCategory::Multiple;
+  if (n == 0) return;
+  const std::string checker = std::string("BFCL's ") + bfcl_category_name(category_) + " checker";
+  if (category_ != BfclCategory::Parallel && n > 1)
+    warnings_.push_back("ground_truth holds " + std::to_string(n) + " calls; " + checker +
+                        " checks the first output call against the first one only");
+  for (uint32_t i = 0; i < (category_ == BfclCategory::Parallel ? n : 1); ++i) {
+    const Member& answer = truth_->u.items[i].u.members[0];
+    const std::string at = "ground_truth[" + std::to_string(i) + "]: ";
+    const Value* fn = nullptr;
+    if (category_ == BfclCategory::Simple) {
+      // BFCL's simple checker takes the question's first function; the answer's name is not looked up.
+      fn = functions_->size > 0 ? &functions_->u.items[0] : nullptr;
+      if (fn == nullptr)
+        warnings_.push_back(at + "the question offers no function to check " + quoted(answer.key) +
+                            " against: no output passes this row");
+      else if (name_of(*fn) != answer.key)
+        warnings_.push_back(at + "names " + quoted(answer.key) + ", the question's function is " +
+                            quoted(name_of(*fn)) +
+                            ": calls are checked against the question's function, as " + checker + " does");
+    } else {
+      fn = function_named(*functions_, answer.key);
+      if (fn == nullptr)
+        warnings_.push_back(at + "function " + quoted(answer.key) +
+                            " is not among the question's functions (" + names_of(*functions_) + "); " +
+                            checker +
+                            " has no function document to check it against: no output passes this row");
+    }
+    if (fn != nullptr) {
+      const Value& props = *fn->find("parameters")->find("properties");
+      for (uint32_t k = 0; k < answer.value.size; ++k) {
+        const Member& p = answer.value.u.members[k];
+        if (props.find(p.key) == nullptr && !has_empty_string(p.value))
+          warnings_.push_back(at + "parameter " + quoted(p.key) + " is not in the schema of " +
+                              quoted(name_of(*fn)) +
+                              " and \"\" is not among its values (BFCL: unexpected when given, missing when "
+                              "not): no output passes this row");
+      }
+    }
+    expected_.push_back({&answer, fn});
+  }
+}
+
+std::size_t BfclCase::calls_expected() const {
+  if (!expects_call()) return 0;
+  return category_ == BfclCategory::Simple ? 1 : truth_->size;
 }
 
 std::string BfclCase::toolrl_text() const {
   if (!expects_call()) return "<think> </think>\n<response> </response>";
   std::string s = "<think> </think>\n<tool_call>";
-  for (uint32_t i = 0; i < truth_->size; ++i) {
-    const Member& call = truth_->u.items[i].u.members[0];
+  for (const Expected& e : expected_) {
+    const Member& call = *e.answer;
+    const Value* props = e.function ? e.function->find("parameters")->find("properties") : nullptr;
     s += "\n{\"name\": ";
-    json_append_string(s, call.key);
+    json_append_string(s, e.function ? name_of(*e.function) : call.key);
     s += ", \"parameters\": {";
     bool first = true;
     for (uint32_t k = 0; k < call.value.size; ++k) {
-      const Value* v = first_answer(call.value.u.members[k].value);
+      const Member& p = call.value.u.members[k];
+      if (props != nullptr && props->find(p.key) == nullptr) continue;
+      const Value* v = first_answer(p.value);
+      if (v == nullptr && p.value.size > 0 && e.function && is_required(*e.function, p.key))
+        v = &p.value.u.items[0];  // "" only, and required: BFCL passes the empty string
       if (v == nullptr) continue;
       if (!first) s += ", ";
       first = false;
-      json_append_string(s, call.value.u.members[k].key);
+      json_append_string(s, p.key);
       s += ": " + json_dumps(*v);
     }
     s += "}}";
@@ -451,23 +557,31 @@ BfclResult bfcl_check(std::string_view output, const BfclCase& c) {
     r.detail = "the output makes no call";
     return r;
   }
-  const Value& truth = *c.truth();
-  if (calls.calls.size() != truth.size) {
+  const std::size_t want = c.calls_expected();
+  if (calls.calls.size() != want) {
     r.error = BfclError::WrongCount;
-    r.detail = std::to_string(truth.size) + " calls expected, the output makes " +
+    r.detail = std::to_string(want) + (want == 1 ? " call" : " calls") + " expected, the output makes " +
                std::to_string(calls.calls.size());
     return r;
   }
-  // Each expected call takes the first unused output call that passes (BFCL's order-free matching).
+  // Parallel: each expected call takes the first unused output call that passes (BFCL's order-free matching).
+  // Simple and Multiple: the first output call against the first expected call.
+  const std::size_t candidates = c.category() == BfclCategory::Parallel ? calls.calls.size() : 1;
   std::vector<bool> used(calls.calls.size(), false);
-  for (uint32_t i = 0; i < truth.size; ++i) {
-    const Member& expected = truth.u.items[i].u.members[0];
-    const Value& fn = *function_named(c.functions(), expected.key);
+  for (std::size_t i = 0; i < c.expected().size(); ++i) {
+    const BfclCase::Expected& e = c.expected()[i];
+    const std::string head = "expected call " + std::to_string(i + 1) + " (" +
+                             std::string(e.function ? name_of(*e.function) : e.answer->key) + "): ";
+    if (e.function == nullptr) {  // BFCL has no function document to check it against
+      r.error = BfclError::WrongName;
+      r.detail = head + "the question offers no such function";
+      return r;
+    }
     CallCheck why{BfclError::WrongName, "no call names it"};
     bool found = false;
-    for (std::size_t j = 0; j < calls.calls.size() && !found; ++j) {
+    for (std::size_t j = 0; j < candidates && !found; ++j) {
       if (used[j]) continue;
-      CallCheck cc = call_check(*calls.calls[j], expected, fn);
+      CallCheck cc = call_check(*calls.calls[j], *e.answer, *e.function);
       found = cc.error == BfclError::None;
       if (found)
         used[j] = true;
@@ -476,8 +590,7 @@ BfclResult bfcl_check(std::string_view output, const BfclCase& c) {
     }
     if (!found) {
       r.error = why.error;
-      r.detail =
-          "expected call " + std::to_string(i + 1) + " (" + std::string(expected.key) + "): " + why.detail;
+      r.detail = head + why.detail;
       return r;
     }
   }

@@ -214,17 +214,21 @@ std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::str
       truth = t->second.first;
       truth_line = t->second.second;
     }
+    const std::string answer_at = answers + ":" + std::to_string(truth_line) + ": id \"" + key + "\": ";
     try {
-      BfclCase check(json_dumps(*functions), truth);
+      BfclCase check(json_dumps(*functions), truth, key);
       std::string system_extra;
       std::string user = dialogue_render(*question, system_extra, at);
       std::string system = bfcl_system_prompt(check.functions()) + system_extra;
       std::string gt = check.toolrl_text();
-      out.push_back({{key, std::move(system), std::move(user), std::move(gt)}, std::move(check), n});
+      std::vector<std::string> warnings;
+      for (const std::string& w : check.warnings()) warnings.push_back(answer_at + w);
+      out.push_back({{key, std::move(system), std::move(user), std::move(gt)},
+                     std::move(check),
+                     n,
+                     std::move(warnings)});
     } catch (const BfclDataError& e) {
-      if (e.in_answers)
-        throw std::runtime_error(answers + ":" + std::to_string(truth_line) + ": id \"" + key +
-                                 "\": " + e.what());
+      if (e.in_answers) throw std::runtime_error(answer_at + e.what());
       throw std::runtime_error(at + e.what());
     }
   });

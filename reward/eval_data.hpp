@@ -28,11 +28,14 @@ struct BfclQuestion {
   EvalPrompt prompt;  // ground_truth: the case's toolrl_text()
   BfclCase check;
   std::size_t line = 0;  // in the questions file
+  // The case's warnings(), each prefixed "ANSWERS:LINE: id \"ID\": ": quirks BFCL evaluates without
+  // complaint.
+  std::vector<std::string> warnings;
 };
 
 // BFCL questions {id, question: [[{role, content}, ...], ...], function: [...]} and, unless `answers` is
 // empty, possible answers {id, ground_truth}; every question needs an answer row then. Without answers every
-// question expects no call (irrelevance).
+// question expects no call (irrelevance). The id's BFCL category picks the checker (BfclCase).
 std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::string& answers);
 
 // The ToolRL system prompt listing `functions` (a JSON list of {name, description, parameters}).

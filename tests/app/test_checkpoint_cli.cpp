@@ -1,9 +1,10 @@
 // Checkpoints as a user meets them, through the executable: a stop signal during generation and during training
 // under mpirun (exit code 75 on every rank, a checkpoint, then a resume that finishes), the local runner looping
 // on the requeue code, a process killed with SIGKILL in the middle of a save, damaged checkpoints (truncated,
-// bit-flipped) named and skipped, the time limit, DONE, and `ckpt info`. A finished run's checkpoint is read with
-// the raw HDF5 C API by the names README documents, and its weights compared with the run's model.safetensors read
-// by a few lines of JSON here — neither through the checkpoint code.
+// bit-flipped) named and skipped, the time limit, DONE (a finished run extended by raising grpo.steps, or left
+// alone), the Slurm and PBS batch scripts on a finished run (with stand-in scheduler commands), and `ckpt info`.
+// A finished run's checkpoint is read with the raw HDF5 C API by the names README documents, and its weights
+// compared with the run's model.safetensors read by a few lines of JSON here — neither through the checkpoint code.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <signal.h>
@@ -12,9 +13,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -330,6 +333,168 @@ TEST(CheckpointCli, TimeLimitStopsBeforeAStepThatWouldNotFit) {
   EXPECT_GE(rows.size(), 1u);
   EXPECT_LT(rows.size(), 200u);
   EXPECT_EQ(latest_of(out / "r"), ckpt(static_cast<int>(rows.size())));
+}
+
+// Every file under `dir` with its size, modification time and content: what "no file changed" compares.
+std::map<std::string, std::string> tree_state(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      out[fs::relative(e.path(), dir).string()] = std::to_string(e.last_write_time().time_since_epoch().count()) +
+                                                  " " + slurp(e.path());
+  return out;
+}
+
+// The "step" of each line of a run's metrics.jsonl, in order.
+std::vector<int> metric_steps(const fs::path& run) {
+  std::vector<int> out;
+  for (const auto& l : lines_of(run / "metrics.jsonl")) {
+    const std::size_t at = l.find("\"step\": ");
+    out.push_back(at == std::string::npos ? -1 : std::atoi(l.c_str() + at + 8));
+  }
+  return out;
+}
+
+TEST(CheckpointCli, RaisingGrpoStepsExtendsAFinishedRun) {
+  const fs::path out = scratch() / "extend";
+  fs::remove_all(out);
+  const fs::path run_dir = out / "r";
+  const RunResult first = run(train_args(out, "r", 2));
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_EQ(slurp(run_dir / "DONE"), "complete\nkind: grpo\nsteps: 2\n");
+  // An extension that fails before its first step (here the memory plan) leaves the finished run as it was.
+  const auto finished = tree_state(out);
+  const RunResult refused = run(train_args(out, "r", 4) + " run.memory_limit_gb=0.0001");
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  EXPECT_TRUE(contains(refused.out, "the memory plan needs about")) << refused.out;
+  EXPECT_EQ(tree_state(out), finished);
+  // More steps: the run continues from its last checkpoint, and says so before anything else.
+  const RunResult more = run(train_args(out, "r", 4) + " checkpoint.resume=auto");
+  ASSERT_EQ(more.code, 0) << more.out;
+  const std::string extending = "grpo: extending the finished run " + run_dir.string() +
+                                " from step 2 to 4 (grpo.steps=4); the learning-rate schedule (constant) now spans 4 "
+                                "steps: step 3 runs at lr ";
+  EXPECT_EQ(more.out.rfind(extending, 0), 0u) << more.out;
+  EXPECT_TRUE(contains(more.out, "resumed from " + (run_dir / "checkpoints" / ckpt(2)).string() + " at step 2"))
+      << more.out;
+  EXPECT_TRUE(contains(more.out, "setting changed: grpo.steps: 2 -> 4")) << more.out;
+  EXPECT_TRUE(contains(more.out, "step 3/4 reward") && contains(more.out, "step 4/4 reward")) << more.out;
+  EXPECT_FALSE(contains(more.out, "step 1/4 reward")) << more.out;
+  EXPECT_EQ(metric_steps(run_dir), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(slurp(run_dir / "DONE"), "complete\nkind: grpo\nsteps: 4\n");
+  EXPECT_EQ(latest_of(run_dir), ckpt(4));
+  // The same or fewer steps: exit 0 at once, no file touched.
+  const auto before = tree_state(out);
+  for (int steps : {4, 3}) {
+    const RunResult again = run(train_args(out, "r", steps));
+    EXPECT_EQ(again.code, 0) << again.out;
+    EXPECT_TRUE(contains(again.out, run_dir.string() + " is complete (DONE) at step 4 and grpo.steps=" +
+                                        std::to_string(steps) + " asks for no more; nothing to do")) << again.out;
+    EXPECT_FALSE(contains(again.out, "resolved configuration")) << again.out;
+  }
+  EXPECT_EQ(tree_state(out), before);
+  // A damaged DONE: exit 2, naming it and what was expected.
+  std::ofstream(run_dir / "DONE") << "compl";
+  const RunResult bad = run(train_args(out, "r", 6));
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_TRUE(contains(bad.out, (run_dir / "DONE").string() + ": not the marker of a finished run: expected the line "
+                                "'complete'")) << bad.out;
+  EXPECT_EQ(metric_steps(run_dir), (std::vector<int>{1, 2, 3, 4}));
+}
+
+// The batch scripts on a run directory, with stand-ins for the scheduler's commands on PATH: squeue and qstat
+// answer nothing, scontrol and qsub log their arguments, srun starts the program as one rank (Slurm's launcher);
+// PBS's launcher is mpirun. A start that ends with a requeue (scontrol requeue, or qsub of the continuation) is
+// followed by the next start, as the scheduler would do.
+struct BatchScript {
+  fs::path dir;     // scratch: the stand-ins, their logs and the config
+  std::string env;  // the environment both scripts get
+
+  BatchScript(const fs::path& scratch_dir, const fs::path& out) : dir(scratch_dir) {
+    fs::create_directories(dir / "bin");
+    const auto tool = [&](const char* name, const std::string& body) {
+      std::ofstream(dir / "bin" / name) << "#!/bin/sh\n" << body << "\n";
+      fs::permissions(dir / "bin" / name, fs::perms::owner_all);
+    };
+    tool("scontrol", "echo \"$*\" >> " + (dir / "scontrol.log").string());
+    tool("qsub", "echo \"$*\" >> " + (dir / "qsub.log").string() + "; echo 2.fake");
+    tool("squeue", "exit 0");
+    tool("qstat", "exit 1");
+    tool("srun", "while [ $# -gt 0 ]; do case \"$1\" in --*) shift ;; *) break ;; esac; done; exec \"$@\"");
+    std::ofstream(dir / "run.yaml") << "run:\n  name: r\n  out_dir: " << out.string() << "\n";
+    env = "PATH=" + (dir / "bin").string() + ":$PATH CONFIG=" + (dir / "run.yaml").string() +
+          " TOOLGRPO_BIN=" + std::string(TOOLGRPO_BIN);
+  }
+  std::size_t requeues(const char* log) const { return lines_of(dir / log).size(); }
+  // Starts `script` (slurm.sbatch or pbs.sh) with `overrides` until a start ends without a requeue (at most 4
+  // starts); returns every start's output and the last exit code.
+  RunResult loop(const std::string& script, const std::string& overrides, const std::string& extra_env, int& starts) {
+    const bool slurm = script == "slurm.sbatch";
+    const std::string source = TOOLGRPO_SOURCE_DIR;
+    const char* log = slurm ? "scontrol.log" : "qsub.log";
+    RunResult all;
+    for (starts = 0; starts < 4;) {
+      const std::size_t before = requeues(log);
+      const std::string scheduler =
+          slurm ? " SLURM_JOB_ID=7 SLURM_SUBMIT_DIR=" + source + " SLURM_RESTART_COUNT=" + std::to_string(starts)
+                : " PBS_O_WORKDIR=" + source + " NP=1 MPIRUN_ARGS=--oversubscribe JOB_SCRIPT=" + source +
+                      "/jobs/pbs.sh TOOLGRPO_REQUEUE_COUNT=" + std::to_string(starts);
+      const RunResult r = run_command(env + scheduler + " " + extra_env + " OVERRIDES='" + overrides + "' bash " +
+                                      source + "/jobs/" + script);
+      ++starts;
+      all.out += r.out;
+      all.code = r.code;
+      if (requeues(log) == before) break;
+    }
+    return all;
+  }
+};
+
+TEST(CheckpointCli, BatchScriptsOnAFinishedRunEndOrExtend) {
+  const fs::path out = scratch() / "batch";
+  fs::remove_all(out);
+  BatchScript job(out / "job", out);
+  const std::string args = train_args(out, "r", 2).substr(6);  // the overrides, without "train "
+  const auto with_steps = [&](int steps) {
+    return args.substr(0, args.rfind("grpo.steps=")) + "grpo.steps=" + std::to_string(steps);
+  };
+  int starts = 0;
+  const RunResult first = job.loop("slurm.sbatch", with_steps(2), "", starts);
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_EQ(starts, 1);
+  EXPECT_EQ(slurp(out / "r" / "DONE"), "complete\nkind: grpo\nsteps: 2\n");
+  // A finished run, started again by either script: toolgrpo exits 0 at once, no requeue, no file changed.
+  const auto before = tree_state(out / "r");
+  for (const char* script : {"slurm.sbatch", "pbs.sh"}) {
+    const RunResult again = job.loop(script, with_steps(2), "", starts);
+    EXPECT_EQ(again.code, 0) << again.out;
+    EXPECT_EQ(starts, 1) << script;
+    EXPECT_TRUE(contains(again.out, "DONE exists: the run finished")) << again.out;
+    EXPECT_TRUE(contains(again.out, "asks for no more; nothing to do")) << again.out;
+    EXPECT_TRUE(contains(again.out, "the run ended with exit code 0")) << again.out;
+  }
+  EXPECT_EQ(tree_state(out / "r"), before);
+  EXPECT_EQ(job.requeues("scontrol.log") + job.requeues("qsub.log"), 0u);
+  // More steps through Slurm: the extension is stopped after step 3 (exit 75, requeue), the requeued start
+  // resumes and finishes step 4, and the loop ends there.
+  const RunResult slurm = job.loop("slurm.sbatch", with_steps(4), "TOOLGRPO_SIGNAL_INJECT=0:3:train", starts);
+  ASSERT_EQ(slurm.code, 0) << slurm.out;
+  EXPECT_EQ(starts, 2) << slurm.out;
+  EXPECT_EQ(lines_of(job.dir / "scontrol.log"), (std::vector<std::string>{"requeue 7"}));
+  EXPECT_TRUE(contains(slurm.out, "extending the finished run " + (out / "r").string() + " from step 2 to 4"))
+      << slurm.out;
+  EXPECT_TRUE(contains(slurm.out, "stopped after step 3 by a stop signal")) << slurm.out;
+  EXPECT_TRUE(contains(slurm.out, "at step 3")) << slurm.out;
+  EXPECT_EQ(metric_steps(out / "r"), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(slurp(out / "r" / "DONE"), "complete\nkind: grpo\nsteps: 4\n");
+  // The same through PBS, from 4 to 6: one continuation submitted, then the chain ends.
+  const RunResult pbs = job.loop("pbs.sh", with_steps(6), "TOOLGRPO_SIGNAL_INJECT=0:5:train", starts);
+  ASSERT_EQ(pbs.code, 0) << pbs.out;
+  EXPECT_EQ(starts, 2) << pbs.out;
+  EXPECT_EQ(job.requeues("qsub.log"), 1u);
+  EXPECT_TRUE(contains(pbs.out, "from step 4 to 6")) << pbs.out;
+  EXPECT_EQ(metric_steps(out / "r"), (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(slurp(out / "r" / "DONE"), "complete\nkind: grpo\nsteps: 6\n");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // BFCL's AST check on hand-made calls, one rule per case: types (int for float, not float for int, bool is
 // not int), required and unknown parameters, omitted optional ones with and without "", string normalisation,
-// lists and dicts, parallel calls in any order, the number of calls, irrelevance; and bad data named.
+// lists and dicts, parallel calls in any order, the number of calls, irrelevance; the checker of each BFCL
+// category and the quirks of the published possible answers (a dotted function answered by its last part, an
+// answer parameter the schema lacks, "" among a required parameter's values); and bad data named.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -212,13 +214,179 @@ TEST(BfclCheck, BadDataIsNamed) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
     }
   };
-  fails(kFunctions, R"([{"no_such_fn": {}}])", true, "\"no_such_fn\" is not among");
   fails(kFunctions, R"([{"get_time": {"tz": "CET"}}])", true, "list of acceptable values");
   fails(kFunctions, R"({"get_time": {}})", true, "must be a list");
   fails(R"([{"name": "f", "parameters": {"type": "dict", "properties": {"x": {"type": "number"}}}}])", "",
         false, "parameter \"x\": \"type\" must be one of");
   fails(R"([{"name": "f"}])", "", false, "\"parameters\" must be an object");
   fails("[1, 2", "", false, "not JSON");
+}
+
+TEST(BfclCheck, CategoryFromBfclIds) {
+  const auto category = [](const char* id) {
+    const auto c = bfcl_category_from_id(id);
+    return c ? std::string(bfcl_category_name(*c)) : std::string("none");
+  };
+  EXPECT_EQ(category("simple_0"), "simple");
+  EXPECT_EQ(category("java_12"), "simple");
+  EXPECT_EQ(category("javascript_3"), "simple");
+  EXPECT_EQ(category("irrelevance_7"), "simple");
+  EXPECT_EQ(category("live_simple_3-1-0"), "simple");
+  EXPECT_EQ(category("multiple_4"), "multiple");
+  EXPECT_EQ(category("live_multiple_9-3-1"), "multiple");
+  EXPECT_EQ(category("parallel_2"), "parallel");
+  EXPECT_EQ(category("parallel_multiple_7"), "parallel");
+  EXPECT_EQ(category("live_parallel_multiple_0-0-0"), "parallel");
+  for (const char* other :
+       {"q1", "0", "simple", "simple_", "simple_x", "row_3", "exec_simple_1", "multi_turn_base_0"})
+    EXPECT_EQ(category(other), "none") << other;
+}
+
+// BFCL v3's simple file answers a dotted function by its last part: the question offers
+// "restaurant_search.find_closest", the possible answer says "find_closest".
+const std::string kDotted =
+    R"([{"name": "restaurant_search.find_closest", "description": "Closest restaurant.",
+  "parameters": {"type": "dict", "properties": {"location": {"type": "string"}, "cuisine": {"type": "string"},
+  "amenities": {"type": "array", "items": {"type": "string"}}}, "required": ["location", "cuisine"]}}])";
+const std::string kDottedTruth =
+    R"([{"find_closest": {"location": ["Boston, MA", "Boston"], "cuisine": ["Sushi"], "amenities": [["Patio"], ""]}}])";
+
+std::string closest(const std::string& name, const std::string& params) {
+  return R"({"name": ")" + name + R"(", "parameters": )" + params + "}";
+}
+
+TEST(BfclCheck, SimpleCategoryChecksTheQuestionsFunctionWhateverTheAnswerCallsIt) {
+  const std::string full = "restaurant_search.find_closest";
+  // BFCL's simple checker takes the question's function and requires its name in the output call; the
+  // answer's name only carries the acceptable values. The same with a BFCL id and with an id of no category
+  // (one function, one expected call).
+  for (const char* id : {"simple_40", "q40"}) {
+    const BfclCase c(kDotted, kDottedTruth, id);
+    EXPECT_EQ(c.category(), BfclCategory::Simple) << id;
+    ASSERT_EQ(c.warnings().size(), 1u) << id;
+    EXPECT_NE(c.warnings()[0].find("names \"find_closest\", the question's function is "
+                                   "\"restaurant_search.find_closest\""),
+              std::string::npos)
+        << c.warnings()[0];
+    expect_cases(
+        c, {{"the question's name",
+             calls({closest(full, R"({"location": "boston, ma", "cuisine": "sushi"})")}), BfclError::None},
+            {"with the optional list",
+             calls({closest(full, R"({"location": "Boston", "cuisine": "Sushi", "amenities": ["Patio"]})")}),
+             BfclError::None},
+            {"the answer's short name",
+             calls({closest("find_closest", R"({"location": "Boston", "cuisine": "Sushi"})")}),
+             BfclError::WrongName},
+            {"a wrong value", calls({closest(full, R"({"location": "Boston", "cuisine": "Tacos"})")}),
+             BfclError::WrongValue},
+            {"two calls",
+             calls({closest(full, R"({"location": "Boston", "cuisine": "Sushi"})"),
+                    closest(full, R"({"location": "Boston", "cuisine": "Sushi"})")}),
+             BfclError::WrongCount}});
+  }
+  // The ground truth the format reward reads names the function the calls are checked against.
+  EXPECT_EQ(
+      BfclCase(kDotted, kDottedTruth, "simple_40").toolrl_text(),
+      "<think> </think>\n<tool_call>\n{\"name\": \"restaurant_search.find_closest\", \"parameters\": "
+      "{\"location\": \"Boston, MA\", \"cuisine\": \"Sushi\", \"amenities\": [\"Patio\"]}}\n</tool_call>");
+}
+
+TEST(BfclCheck, AnswerNamingAnAbsentFunctionFailsOutsideSimpleWithAWarning) {
+  const std::string full = "restaurant_search.find_closest";
+  const std::string good = closest(full, R"({"location": "Boston", "cuisine": "Sushi"})");
+  // Multiple: BFCL looks the function up by the answer's name and finds none; the row is kept, warned about,
+  // and no output passes it. The number of calls is checked first, as BFCL does.
+  const BfclCase multiple(kDotted, kDottedTruth, "multiple_40");
+  EXPECT_EQ(multiple.category(), BfclCategory::Multiple);
+  ASSERT_EQ(multiple.warnings().size(), 1u);
+  EXPECT_NE(multiple.warnings()[0].find("ground_truth[0]: function \"find_closest\" is not among the "
+                                        "question's functions (\"restaurant_search.find_closest\")"),
+            std::string::npos)
+      << multiple.warnings()[0];
+  expect_cases(multiple, {{"the question's name", calls({good}), BfclError::WrongName},
+                          {"the answer's name",
+                           calls({closest("find_closest", R"({"location": "Boston", "cuisine": "Sushi"})")}),
+                           BfclError::WrongName},
+                          {"two calls for one", calls({good, good}), BfclError::WrongCount}});
+  // Parallel: the first expected call is matched, the second names no function of the question.
+  const BfclCase parallel(kFunctions, R"([{"get_time": {"tz": ["CET"]}}, {"get_date": {"tz": ["UTC"]}}])",
+                          "parallel_9");
+  EXPECT_EQ(parallel.category(), BfclCategory::Parallel);
+  ASSERT_EQ(parallel.warnings().size(), 1u);
+  EXPECT_NE(parallel.warnings()[0].find("ground_truth[1]: function \"get_date\" is not among"),
+            std::string::npos)
+      << parallel.warnings()[0];
+  const std::string cet = R"({"name": "get_time", "parameters": {"tz": "CET"}})";
+  const std::string utc_date = R"({"name": "get_date", "parameters": {"tz": "UTC"}})";
+  expect_cases(parallel, {{"both calls", calls({cet, utc_date}), BfclError::WrongName},
+                          {"one call", calls({cet}), BfclError::WrongCount}});
+  EXPECT_NE(bfcl_check(calls({cet, utc_date}), parallel).detail.find("expected call 2 (get_date)"),
+            std::string::npos);
+  // Without a BFCL id: two functions and one expected call are checked as BFCL's multiple category.
+  const BfclCase shape(kFunctions, R"([{"no_such_fn": {}}])");
+  EXPECT_EQ(shape.category(), BfclCategory::Multiple);
+  ASSERT_EQ(shape.warnings().size(), 1u);
+  EXPECT_NE(shape.warnings()[0].find("\"no_such_fn\" is not among the question's functions (\"calc_area\", "
+                                     "\"get_time\")"),
+            std::string::npos)
+      << shape.warnings()[0];
+  expect_cases(shape,
+               {{"any call", calls({R"({"name": "no_such_fn", "parameters": {}})"}), BfclError::WrongName}});
+}
+
+const std::string kTime =
+    R"([{"name": "get_time", "description": "Time in a zone.", "parameters": {"type": "dict",
+  "properties": {"tz": {"type": "string"}, "days": {"type": "integer"}}, "required": ["tz"]}}])";
+
+TEST(BfclCheck, AnswerParameterAbsentFromTheSchema) {
+  // "format" is in the possible answer, not in the schema. BFCL: given, it is an unexpected parameter (not in
+  // the function's properties); omitted, it passes only where "" is among its values.
+  const BfclCase optional(kTime, R"([{"get_time": {"tz": ["CET"], "format": ["24h", ""]}}])", "simple_1");
+  EXPECT_TRUE(optional.warnings().empty()) << optional.warnings()[0];
+  expect_cases(optional,
+               {{"omitted", calls({R"({"name": "get_time", "parameters": {"tz": "CET"}})"}), BfclError::None},
+                {"given", calls({R"({"name": "get_time", "parameters": {"tz": "CET", "format": "24h"}})"}),
+                 BfclError::UnknownParam}});
+  EXPECT_EQ(optional.toolrl_text(),
+            "<think> </think>\n<tool_call>\n{\"name\": \"get_time\", \"parameters\": {\"tz\": \"CET\"}}"
+            "\n</tool_call>");
+  const BfclCase strict(kTime, R"([{"get_time": {"tz": ["CET"], "format": ["24h"]}}])", "simple_2");
+  ASSERT_EQ(strict.warnings().size(), 1u);
+  EXPECT_NE(strict.warnings()[0].find("parameter \"format\" is not in the schema of \"get_time\""),
+            std::string::npos)
+      << strict.warnings()[0];
+  expect_cases(
+      strict,
+      {{"omitted", calls({R"({"name": "get_time", "parameters": {"tz": "CET"}})"}), BfclError::MissingParam},
+       {"given", calls({R"({"name": "get_time", "parameters": {"tz": "CET", "format": "24h"}})"}),
+        BfclError::UnknownParam}});
+}
+
+TEST(BfclCheck, EmptyStringDoesNotExcuseARequiredParameter) {
+  // BFCL checks the schema's required parameters before anything else, so "" among a required parameter's
+  // values does not let it be omitted; given as "", a string passes ("" is among the normalised values), an
+  // integer fails the type check (the acceptable values' type, int, is not str either).
+  const BfclCase tz(kTime, R"([{"get_time": {"tz": ["", "CET"]}}])", "simple_3");
+  EXPECT_TRUE(tz.warnings().empty());
+  expect_cases(
+      tz, {{"omitted", calls({R"({"name": "get_time", "parameters": {}})"}), BfclError::MissingParam},
+           {"given", calls({R"({"name": "get_time", "parameters": {"tz": "c-e-t"}})"}), BfclError::None},
+           {"given as \"\"", calls({R"({"name": "get_time", "parameters": {"tz": ""}})"}), BfclError::None},
+           {"another zone", calls({R"({"name": "get_time", "parameters": {"tz": "UTC"}})"}),
+            BfclError::WrongValue}});
+  const BfclCase days(kTime, R"([{"get_time": {"tz": ["CET"], "days": ["", 3]}}])", "simple_4");
+  expect_cases(
+      days,
+      {{"optional days omitted", calls({R"({"name": "get_time", "parameters": {"tz": "CET"}})"}),
+        BfclError::None},
+       {"days given", calls({R"({"name": "get_time", "parameters": {"tz": "CET", "days": 3}})"}),
+        BfclError::None},
+       {"days given as \"\"", calls({R"({"name": "get_time", "parameters": {"tz": "CET", "days": ""}})"}),
+        BfclError::WrongType}});
+  // A required parameter whose only acceptable value is "": the representative call gives "" (what passes).
+  EXPECT_EQ(BfclCase(kTime, R"([{"get_time": {"tz": [""]}}])", "simple_5").toolrl_text(),
+            "<think> </think>\n<tool_call>\n{\"name\": \"get_time\", \"parameters\": {\"tz\": "
+            "\"\"}}\n</tool_call>");
 }
 
 }  // namespace

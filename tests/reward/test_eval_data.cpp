@@ -154,13 +154,26 @@ TEST(EvalData, BfclBadRowsNamed) {
   EXPECT_NE(
       load_error(q.string(), false, twice.string()).find("a_twice.jsonl:2: id \"simple_0\" appears again"),
       std::string::npos);
-  const fs::path wrong_fn = write("a_fn.jsonl",
-                                  "\n"
-                                  R"({"id": "simple_0", "ground_truth": [{"area": {}}]})"
-                                  "\n");
+  const fs::path values = write("a_values.jsonl",
+                                "\n"
+                                R"({"id": "simple_0", "ground_truth": [{"calc_area": {"base": 10}}]})"
+                                "\n");
   EXPECT_NE(
-      load_error(q.string(), false, wrong_fn.string()).find("a_fn.jsonl:2: id \"simple_0\": ground_truth[0]"),
+      load_error(q.string(), false, values.string())
+          .find("a_values.jsonl:2: id \"simple_0\": ground_truth[0]: parameter \"base\" must map to a list"),
       std::string::npos);
+  // A simple question's answer under another function name is BFCL data as published: loaded, checked against
+  // the question's function, and warned about by answer file and line.
+  const fs::path other_name = write("a_fn.jsonl",
+                                    "\n"
+                                    R"({"id": "simple_0", "ground_truth": [{"area": {"base": [10]}}]})"
+                                    "\n");
+  const auto renamed = bfcl_load(q.string(), other_name.string());
+  ASSERT_EQ(renamed[0].warnings.size(), 1u);
+  EXPECT_EQ(renamed[0].warnings[0].rfind(
+                other_name.string() + ":2: id \"simple_0\": ground_truth[0]: names \"area\"", 0),
+            0u)
+      << renamed[0].warnings[0];
   const fs::path garbage = write("q2.jsonl", kQuestion + "\n{\"id\": \"x\", \n");
   EXPECT_NE(load_error(garbage.string(), false).find("q2.jsonl:2: not JSON"), std::string::npos);
   const fs::path role =
