@@ -127,8 +127,8 @@ std::string MemoryPlan::table() const {
   return s.str();
 }
 
-double memory_available(int ranks_on_node, std::string& source) {
-  double avail = 0;
+MemoryReading memory_reading() {
+  MemoryReading m;
   {
     std::ifstream in("/proc/meminfo");
     std::string key, unit;
@@ -136,23 +136,40 @@ double memory_available(int ranks_on_node, std::string& source) {
     while (in >> key >> kb) {
       std::getline(in, unit);
       if (key == "MemAvailable:") {
-        avail = kb * 1024;
-        source = "MemAvailable";
+        m.mem_available = kb * 1024;
         break;
       }
     }
   }
-  double limit = 0, used = 0;
-  if (read_number("/sys/fs/cgroup/memory.max", limit)) {  // cgroup v2 (Slurm's task/cgroup, containers)
-    read_number("/sys/fs/cgroup/memory.current", used);
-    if (avail == 0 || limit - used < avail) avail = limit - used, source = "cgroup memory.max";
-  } else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit)) {  // cgroup v1
-    read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", used);
-    if (avail == 0 || limit - used < avail) avail = limit - used, source = "cgroup memory.limit_in_bytes";
+  // cgroup v2 (Slurm's task/cgroup, containers), else cgroup v1.
+  if (read_number("/sys/fs/cgroup/memory.max", m.cgroup_limit)) {
+    m.cgroup_file = "memory.max";
+    read_number("/sys/fs/cgroup/memory.current", m.cgroup_used);
+  } else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", m.cgroup_limit)) {
+    m.cgroup_file = "memory.limit_in_bytes";
+    read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", m.cgroup_used);
+  } else {
+    m.cgroup_limit = 0;  // read_number may have stored v1's "no limit" number
   }
+  return m;
+}
+
+double memory_available(const MemoryReading& m, int ranks_on_node, std::string& source) {
+  double avail = 0;
+  source.clear();
+  if (m.mem_available > 0) avail = m.mem_available, source = "MemAvailable";
+  if (!m.cgroup_file.empty()) {
+    const double room = m.cgroup_limit - m.cgroup_used;
+    if (avail == 0 || room < avail) avail = room, source = "cgroup " + m.cgroup_file;
+  }
+  if (source.empty()) source = "neither MemAvailable nor a cgroup limit found";
   const int n = std::max(1, ranks_on_node);
   if (n > 1) source += " / " + std::to_string(n) + " ranks on this node";
   return std::max(0.0, avail) / n;
+}
+
+double memory_available(int ranks_on_node, std::string& source) {
+  return memory_available(memory_reading(), ranks_on_node, source);
 }
 
 }  // namespace toolgrpo::app

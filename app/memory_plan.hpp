@@ -59,8 +59,24 @@ int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences);
 MemoryPlan memory_plan(const model::ModelConfig& cfg, const MemoryWorkload& w, double available_bytes,
                        const std::string& available_source);
 
-// Bytes this process may use: /proc/meminfo MemAvailable, or the cgroup (v2 or v1) limit less its usage when
-// lower, divided by `ranks_on_node`. `source` describes where the figure came from.
+// What the node reports about its memory, read once; a figure not found reads as 0 (a cgroup without a limit
+// has an empty cgroup_file).
+struct MemoryReading {
+  double mem_available = 0;  // bytes: /proc/meminfo MemAvailable
+  double cgroup_limit = 0;   // bytes: the cgroup v2 memory.max, else the cgroup v1 memory.limit_in_bytes
+  double cgroup_used = 0;    // bytes: that cgroup's current usage
+  std::string cgroup_file;   // "memory.max" or "memory.limit_in_bytes" (empty: no limit)
+};
+
+// Reads /proc/meminfo and the cgroup (v2, else v1) files of this process.
+MemoryReading memory_reading();
+
+// Bytes this process may use: MemAvailable, or the cgroup limit less its usage when lower (or when
+// MemAvailable is missing), divided by `ranks_on_node`; never negative. `source` describes where the figure
+// came from.
+double memory_available(const MemoryReading& m, int ranks_on_node, std::string& source);
+
+// The same of this machine's reading now: memory_available(memory_reading(), ranks_on_node, source).
 double memory_available(int ranks_on_node, std::string& source);
 
 }  // namespace toolgrpo::app

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include "app/cli_args.hpp"
 
@@ -43,7 +44,7 @@ ProgressStyle progress_style_for_stdout() {
 }
 
 Progress::Progress(std::string label, int64_t total, ProgressStyle style, std::string unit, std::FILE* out,
-                   double plain_every)
+                   double plain_every, ProgressClock clock)
     : label_(std::move(label)),
       unit_(std::move(unit)),
       total_(std::max<int64_t>(1, total)),
@@ -51,7 +52,8 @@ Progress::Progress(std::string label, int64_t total, ProgressStyle style, std::s
       terminal_(style == ProgressStyle::Bar),
       out_(out),
       plain_every_(plain_every),
-      start_(Clock::now()),
+      clock_(clock ? std::move(clock) : ProgressClock([] { return Clock::now(); })),
+      start_(clock_()),
       last_draw_(start_),
       last_plain_(start_) {}
 
@@ -90,7 +92,7 @@ std::string Progress::text(double elapsed) const {
 
 void Progress::maybe_draw() {
   if (!active_) return;
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = clock_();
   std::unique_lock<std::mutex> lock(draw_, std::try_to_lock);
   if (!lock.owns_lock() || finished_) return;
   const double elapsed = std::chrono::duration<double>(now - start_).count();

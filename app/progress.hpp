@@ -3,13 +3,15 @@
 // the lines printed after it are the same as without it. Elsewhere (a log file, a pipe) it prints nothing for
 // a short phase and one plain line every `plain_every` seconds of a long one. add() may be called from
 // several threads. Which style stdout gets is decided once per command (progress_style_for_stdout) and passed
-// down.
+// down. The clock it reads is the steady clock unless the constructor is given another (tests pass one they
+// move by hand).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -26,12 +28,15 @@ enum class ProgressStyle {
 // to a file), else Plain. Another TOOLGRPO_PROGRESS value is a UsageError.
 ProgressStyle progress_style_for_stdout();
 
+// The time now, as the progress line sees it; called from every thread that calls add() or update().
+using ProgressClock = std::function<std::chrono::steady_clock::time_point()>;
+
 class Progress {
  public:
   // `unit` non-empty: the line shows "done/total unit" besides the percentage. `plain_every`: seconds between
-  // Plain lines (the first after that long).
+  // Plain lines (the first after that long). `clock`: empty for std::chrono::steady_clock::now.
   Progress(std::string label, int64_t total, ProgressStyle style, std::string unit = "",
-           std::FILE* out = stdout, double plain_every = 30);
+           std::FILE* out = stdout, double plain_every = 30, ProgressClock clock = {});
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -50,6 +55,7 @@ class Progress {
   bool active_, terminal_;
   std::FILE* out_;
   double plain_every_;
+  ProgressClock clock_;
   std::atomic<int64_t> done_{0};
   std::mutex draw_;  // one drawer at a time; others skip
   Clock::time_point start_, last_draw_, last_plain_;

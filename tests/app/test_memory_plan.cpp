@@ -105,11 +105,50 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
 }
 
 TEST(MemoryPlan, AvailableMemoryIsSharedByTheNodesRanks) {
+  MemoryReading m;
+  m.mem_available = 8e9;
   std::string one, four;
-  const double a1 = memory_available(1, one), a4 = memory_available(4, four);
-  EXPECT_GT(a1, 0.0);
-  EXPECT_NEAR(a4, a1 / 4, a1 * 0.05);  // the machine's free memory may move a little between the two reads
-  EXPECT_NE(four.find("4 ranks on this node"), std::string::npos) << four;
+  EXPECT_EQ(memory_available(m, 1, one), 8e9);
+  EXPECT_EQ(one, "MemAvailable");
+  EXPECT_EQ(memory_available(m, 4, four), 2e9);
+  EXPECT_EQ(four, "MemAvailable / 4 ranks on this node");
+  EXPECT_EQ(memory_available(m, 0, one), 8e9) << "no rank count reads as one rank";
+  EXPECT_EQ(one, "MemAvailable");
+}
+
+TEST(MemoryPlan, AvailableMemoryIsTheLowerOfMemAvailableAndTheCgroupsRoom) {
+  MemoryReading m;
+  m.mem_available = 8e9;
+  m.cgroup_limit = 6e9;
+  m.cgroup_used = 2.5e9;
+  m.cgroup_file = "memory.max";
+  std::string source;
+  EXPECT_EQ(memory_available(m, 1, source), 3.5e9);  // the limit less what the cgroup already uses
+  EXPECT_EQ(source, "cgroup memory.max");
+  EXPECT_EQ(memory_available(m, 2, source), 1.75e9);
+  EXPECT_EQ(source, "cgroup memory.max / 2 ranks on this node");
+  m.cgroup_limit = 20e9;  // more room in the cgroup than on the node: MemAvailable
+  EXPECT_EQ(memory_available(m, 1, source), 8e9);
+  EXPECT_EQ(source, "MemAvailable");
+  m.mem_available = 0;  // no MemAvailable line: the cgroup's room, however large
+  m.cgroup_file = "memory.limit_in_bytes";
+  EXPECT_EQ(memory_available(m, 1, source), 17.5e9);
+  EXPECT_EQ(source, "cgroup memory.limit_in_bytes");
+  m.cgroup_used = 25e9;  // over its limit: nothing, never a negative figure
+  EXPECT_EQ(memory_available(m, 1, source), 0.0);
+  m.cgroup_file.clear();  // nothing known
+  EXPECT_EQ(memory_available(m, 3, source), 0.0);
+  EXPECT_EQ(source, "neither MemAvailable nor a cgroup limit found / 3 ranks on this node");
+}
+
+TEST(MemoryPlan, ThisMachinesReading) {
+  // Linux reports MemAvailable; a cgroup limit, when found, comes with its file's name.
+  const MemoryReading m = memory_reading();
+  EXPECT_GT(m.mem_available, 0.0);
+  EXPECT_EQ(m.cgroup_file.empty(), m.cgroup_limit == 0.0) << m.cgroup_file << " " << m.cgroup_limit;
+  std::string source;
+  EXPECT_GT(memory_available(2, source), 0.0);
+  EXPECT_NE(source.find(" / 2 ranks on this node"), std::string::npos) << source;
 }
 
 }  // namespace

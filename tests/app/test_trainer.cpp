@@ -118,6 +118,8 @@ TEST(GrpoTrainer, SplitEqualsColocated) {
   std::vector<std::string> split = base;
   split.insert(split.end(), {"parallel.mode=split", "parallel.generation_ranks=" + std::to_string(np / 2)});
   const app::TrainResult s = app::grpo_train(small_config(split, np), world(), quiet());
+  EXPECT_GT(weight_change(s.policy, 5), 1e-4) << "the run must move the weights for the comparison to mean something";
+  ASSERT_EQ(s.metrics.size(), colocated.metrics.size());
   const double d = weight_difference(s.policy, colocated.policy);
   if (world().rank() == 0) std::printf("GRPO split vs colocated at np %d: relative weight difference %.3g\n", np, d);
   // Fewer training ranks hold more sequences each: their micro-batches are other shapes.

@@ -222,30 +222,51 @@ void expect_refused_everywhere(const std::string& path, F&& write, const std::ve
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
-TEST(CheckpointCollective, FailuresReachEveryRank) {
-  const SharedDir dir("fail");
+// The last rank drops its last part: elements no rank writes. The seed is the first from 3 at which the last
+// rank holds a part; every rank finds the same one.
+TEST(CheckpointCollective, ElementsNoRankWritesAreRefusedEverywhere) {
+  const SharedDir dir("unwritten");
   const Fixture fx;
   const CheckpointGroup g = group_of(world());
   const std::string path = (dir.path / "ckpt.h5").string();
-  // The last rank drops its last part: elements no rank writes.
-  std::vector<TensorPart> parts = parts_for(fx, g.rank, g.size, 3);
-  if (g.rank == g.size - 1 && !parts.empty()) parts.pop_back();
-  if (world().allreduce_sum(static_cast<int64_t>(parts.size())) ==
-      world().allreduce_sum(static_cast<int64_t>(parts_for(fx, g.rank, g.size, 3).size())))
-    GTEST_SKIP() << "the last rank holds no part at this seed";
+  uint64_t seed = 3;
+  while (seed < 100 && parts_for(fx, g.size - 1, g.size, seed).empty()) ++seed;
+  std::vector<TensorPart> parts = parts_for(fx, g.rank, g.size, seed);
+  ASSERT_FALSE(parts_for(fx, g.size - 1, g.size, seed).empty()) << "no seed gives the last rank a part";
+  if (g.rank == g.size - 1) parts.pop_back();
   expect_refused_everywhere(path, [&] { checkpoint_write_collective(path, fx.meta, fx.views, parts, g); },
                             {path, "unwritten"});
-  // One rank's part reaches past its tensor.
-  parts = parts_for(fx, g.rank, g.size, 3);
+}
+
+TEST(CheckpointCollective, APartOutsideItsTensorIsRefusedEverywhere) {
+  const SharedDir dir("outside");
+  const Fixture fx;
+  const CheckpointGroup g = group_of(world());
+  const std::string path = (dir.path / "ckpt.h5").string();
+  // The last rank adds a part of model/b (1000 elements) that reaches past its end.
+  std::vector<TensorPart> parts = parts_for(fx, g.rank, g.size, 3);
   if (g.rank == g.size - 1) parts.push_back({1, 990, 20, fx.b.data()});
   expect_refused_everywhere(path, [&] { checkpoint_write_collective(path, fx.meta, fx.views, parts, g); },
                             {path, "rank " + std::to_string(g.size - 1), "model/b", "outside"});
+}
+
+TEST(CheckpointCollective, AFileRankZeroCannotCreateIsRefusedEverywhere) {
+  const SharedDir dir("absent");
+  const Fixture fx;
+  const CheckpointGroup g = group_of(world());
   // A directory that does not exist: rank 0 cannot create the file.
   const std::string nowhere = (dir.path / "absent" / "ckpt.h5").string();
   expect_refused_everywhere(
       nowhere,
       [&] { checkpoint_write_collective(nowhere, fx.meta, fx.views, parts_for(fx, g.rank, g.size, 3), g); },
       {nowhere, "rank 0"});
+}
+
+TEST(CheckpointCollective, AFailureBeforeTheCommitLeavesNoFile) {
+  const SharedDir dir("commit");
+  const Fixture fx;
+  const CheckpointGroup g = group_of(world());
+  const std::string path = (dir.path / "ckpt.h5").string();
   // Rank 0 fails just before the commit marker: the .tmp file is removed on every path.
   CheckpointWriteOptions opt;
   opt.before_commit = [] { throw std::runtime_error("interrupted before the commit"); };

@@ -13,11 +13,19 @@ namespace {
 
 Comm& world() { return testing::mpi_runtime().world(); }
 
+// A communicator's size and this rank's place in it; 0 and -1 where this rank is not a member.
+int size_of(const Comm& c) { return c.valid() ? c.size() : 0; }
+int rank_in(const Comm& c) { return c.valid() ? c.rank() : -1; }
+
 TEST(Roles, ColocatedEveryRankDoesBoth) {
+  const int n = world().size(), me = world().rank();
   const Roles r = roles_make(world(), false, 1);
+  EXPECT_FALSE(r.split);
   EXPECT_TRUE(r.generates && r.trains);
-  EXPECT_EQ(r.generation.size(), world().size());
-  EXPECT_EQ(r.training.size(), world().size());
+  EXPECT_EQ(size_of(r.generation), n);
+  EXPECT_EQ(rank_in(r.generation), me);
+  EXPECT_EQ(size_of(r.training), n);
+  EXPECT_EQ(rank_in(r.training), me);
   EXPECT_FALSE(r.sync.valid());
 }
 
@@ -28,19 +36,25 @@ TEST(Roles, SplitGeneratorsTrainersAndSync) {
     return;
   }
   EXPECT_THROW(roles_make(world(), true, n), std::invalid_argument);
-  const int g = n / 2;
-  const Roles r = roles_make(world(), true, g);
-  EXPECT_EQ(r.generates, me < g);
-  EXPECT_EQ(r.trains, me >= g);
-  EXPECT_EQ(r.generation.valid(), me < g);
-  EXPECT_EQ(r.training.valid(), me >= g);
-  EXPECT_EQ(r.generates ? r.generation.size() : g, g);
-  EXPECT_EQ(r.trains ? r.training.size() : n - g, n - g);
-  // The sync communicator: the first trainer as its rank 0, then the generators.
-  EXPECT_EQ(r.sync.valid(), me <= g);
-  if (r.sync.valid()) {
-    EXPECT_EQ(r.sync.size(), g + 1);
-    EXPECT_EQ(r.sync.rank(), me == g ? 0 : me + 1);
+  EXPECT_THROW(roles_make(world(), true, 0), std::invalid_argument);
+  // Every way to split this world: world ranks 0..g-1 generate, g..n-1 train.
+  for (int g = 1; g < n; ++g) {
+    SCOPED_TRACE(std::to_string(g) + " generation ranks of " + std::to_string(n));
+    const Roles r = roles_make(world(), true, g);
+    const bool generator = me < g;
+    EXPECT_TRUE(r.split);
+    EXPECT_EQ(r.generates, generator);
+    EXPECT_EQ(r.trains, !generator);
+    EXPECT_EQ(size_of(r.generation), generator ? g : 0);
+    EXPECT_EQ(rank_in(r.generation), generator ? me : -1);
+    EXPECT_EQ(size_of(r.training), generator ? 0 : n - g);
+    EXPECT_EQ(rank_in(r.training), generator ? -1 : me - g);
+    // The sync communicator: the first trainer (world rank g) as its rank 0, then the generators in order.
+    EXPECT_EQ(size_of(r.sync), me <= g ? g + 1 : 0);
+    EXPECT_EQ(rank_in(r.sync), me == g ? 0 : generator ? me + 1 : -1);
+    // Counted over the world: g generators and n - g trainers.
+    EXPECT_EQ(world().allreduce_sum(int64_t{r.generates}), g);
+    EXPECT_EQ(world().allreduce_sum(int64_t{r.trains}), n - g);
   }
 }
 
