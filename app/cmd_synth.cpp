@@ -1,5 +1,6 @@
 // toolgrpo synth-data --out DIR: writes the synthetic tool-calling task of io/synth_data.hpp — train.jsonl,
-// heldout.jsonl (ToolRL rows) and tools.json (which tools and request templates each split uses).
+// heldout.jsonl, heldout_seen_tools.jsonl (ToolRL rows) and tools.json (which tools, request templates and new
+// values each split uses).
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -17,17 +18,22 @@ namespace toolgrpo::app {
 int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "synth-data",
-      "synth-data --out DIR [--n N] [--heldout M] [--seed S] [--two-call-share X] [--response-share X]",
+      "synth-data --out DIR [--n N] [--heldout M] [--heldout-seen M] [--seed S] [--two-call-share X] "
+      "[--response-share X]",
       "Writes a synthetic tool-calling task in the ToolRL format, small enough for a tiny byte-level model: "
       "each row lists one to three tools (verb/noun pairs such as book_hotel, with string, integer and enum "
       "parameters, some with defaults) and a request rendered from a sentence template; the ground truth is one "
-      "call, two calls, or a plain response (small talk, or a request that no listed tool serves). The held-out "
-      "split calls only tools and uses only request templates that the training split never shows. The same "
-      "seed gives the same files on every machine. Files: DIR/train.jsonl, DIR/heldout.jsonl (JSON Lines "
-      "{id, system, user, ground_truth}) and DIR/tools.json (the tools and templates of each split).",
+      "call, two calls, or a plain response (small talk, or a request that no listed tool serves). Two held-out "
+      "splits: heldout.jsonl calls only tools and uses only request templates that the training split never "
+      "shows; heldout_seen_tools.jsonl calls and lists only the training tools, with request templates and "
+      "string argument values that no other split uses (integers and enum values from the same ranges). The "
+      "same seed gives the same files on every machine. Files: DIR/train.jsonl, DIR/heldout.jsonl, "
+      "DIR/heldout_seen_tools.jsonl (JSON Lines {id, system, user, ground_truth}) and DIR/tools.json (the "
+      "tools, templates and new values of each split).",
       {{"--out", "DIR", "directory to write (created; existing files of the same names are replaced)"},
        {"--n", "N", "training rows (default 2000)"},
-       {"--heldout", "M", "held-out rows (default 200)"},
+       {"--heldout", "M", "held-out rows with unseen tools, heldout.jsonl (default 200)"},
+       {"--heldout-seen", "M", "held-out rows with the training tools, heldout_seen_tools.jsonl (default 200)"},
        {"--seed", "S", "seed (default 1)"},
        {"--two-call-share", "X", "share of rows answered with two calls (default 0.2)"},
        {"--response-share", "X", "share of rows answered in plain text (default 0.2)"}},
@@ -38,6 +44,7 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
   io::SynthOptions opt;
   if (cli.has("--n")) opt.train_rows = cli.get_int("--n", 1);
   if (cli.has("--heldout")) opt.heldout_rows = cli.get_int("--heldout", 1);
+  if (cli.has("--heldout-seen")) opt.heldout_seen_rows = cli.get_int("--heldout-seen", 1);
   if (cli.has("--seed")) opt.seed = static_cast<uint64_t>(cli.get_int("--seed", 0));
   if (cli.has("--two-call-share")) opt.two_call_share = cli.get_double("--two-call-share");
   if (cli.has("--response-share")) opt.response_share = cli.get_double("--response-share");
@@ -56,19 +63,26 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
                                   {"train", {{"rows", opt.train_rows}, {"tools", d.train_tools},
                                              {"templates", d.train_templates}}},
                                   {"heldout", {{"rows", opt.heldout_rows}, {"tools", d.heldout_tools},
-                                               {"templates", d.heldout_templates}}}};
-  // All three are written to temporary names first and renamed only when every one is complete.
+                                               {"templates", d.heldout_templates}}},
+                                  {"heldout_seen_tools", {{"rows", opt.heldout_seen_rows}, {"tools", d.train_tools},
+                                                          {"templates", d.heldout_seen_templates},
+                                                          {"new_values", d.heldout_seen_values}}}};
+  // All four are written to temporary names first and renamed only when every one is complete.
   io::AtomicFile train((dir / "train.jsonl").string()), heldout((dir / "heldout.jsonl").string()),
-      meta((dir / "tools.json").string());
+      seen((dir / "heldout_seen_tools.jsonl").string()), meta((dir / "tools.json").string());
   train.write(io::synth_rows_jsonl(d.train));
   heldout.write(io::synth_rows_jsonl(d.heldout));
+  seen.write(io::synth_rows_jsonl(d.heldout_seen));
   meta.write(tools.dump(2) + "\n");
   train.commit();
   heldout.commit();
+  seen.commit();
   meta.commit();
-  std::printf("synth-data: %zu train rows (%zu tools), %zu held-out rows (%zu unseen tools), seed %llu -> %s\n",
-              d.train.size(), d.train_tools.size(), d.heldout.size(), d.heldout_tools.size(),
-              static_cast<unsigned long long>(opt.seed), dir.string().c_str());
+  std::printf(
+      "synth-data: %zu train rows (%zu tools), %zu held-out rows (%zu unseen tools), %zu held-out rows with the "
+      "training tools, seed %llu -> %s\n",
+      d.train.size(), d.train_tools.size(), d.heldout.size(), d.heldout_tools.size(), d.heldout_seen.size(),
+      static_cast<unsigned long long>(opt.seed), dir.string().c_str());
   return 0;
 }
 

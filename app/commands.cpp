@@ -1,5 +1,6 @@
 // The table of subcommands, the top-level help text, and the help of train/sft (their code is in cmd_train.cpp).
 #include "app/commands.hpp"
+#include "app/eval_table.hpp"
 
 // toolgrpo (TOOLGRPO_LIGHT) has no libtorch: its table names the model commands without their code, and main
 // hands those over to toolgrpo-torch.
@@ -24,6 +25,8 @@ const std::vector<Command>& commands() {
        TOOLGRPO_TORCH_COMMAND(cmd_sft)},
       {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)",
        cmd_eval, "--model"},
+      {"eval-table", "accuracy of several runs over training seeds with bootstrap intervals (eval --out files)",
+       cmd_eval_table},
       {"synth-data", "write a synthetic tool-calling task (train and held-out splits) for tiny models",
        cmd_synth_data},
       {"report", "SVG plots and an index.html of a run directory's metrics and evaluations", cmd_report},

@@ -7,6 +7,7 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -518,7 +519,12 @@ io::MetricsRow step_row(int64_t step, const GrpoTrainer::Rollouts& r, const Grpo
 }
 
 std::string progress_line(const io::MetricsRow& m, int64_t total) {
-  const auto f = [&](const std::string& name, int digits) { return format_fixed(metric(m, name), digits); };
+  const auto f = [&](const std::string& name, int digits) {
+    const double v = metric(m, name);
+    // kl and entropy are null (NaN) when the run does not compute them (run_driver.cpp): "-", not "nan" or 0.
+    if (std::isnan(v) && (name == mn::kKl || name == mn::kEntropy)) return std::string(mn::kNotComputed);
+    return format_fixed(v, digits);
+  };
   return "step " + f(mn::kStep, 0) + "/" + std::to_string(total) + " reward " + f(mn::mean_of(mn::kRewardTotal), 4) +
          " (format " + f(mn::mean_of(mn::kRewardFormat), 3) + " correctness " +
          f(mn::mean_of(mn::kRewardCorrectness), 3) + ") len " + f(mn::mean_of(mn::kResponseLength), 1) + " kl " +

@@ -70,6 +70,17 @@ inline constexpr const char* kSummaryLabel = "label";
 inline constexpr const char* kSummaryExactCallAccuracy = "exact_call_accuracy";
 inline constexpr const char* kSummaryFormatAccuracy = "format_accuracy";
 
+// GRPO step metrics that a run computes only when its configuration asks for them: kl with a reference model
+// (grpo.kl_coef > 0), entropy with an entropy term in the loss (grpo.entropy_coef != 0). A run without them
+// writes null in metrics.jsonl (NaN in memory, "nan" in metrics.csv), and progress lines and reports print
+// kNotComputed ("-") instead of a number: 0.000 would read as a measured value.
+inline bool grpo_metric_computed(const std::string& name, double kl_coef, double entropy_coef) {
+  if (name == kKl) return kl_coef > 0;
+  if (name == kEntropy) return entropy_coef != 0;
+  return true;
+}
+inline constexpr const char* kNotComputed = "-";
+
 // The columns of a distribution.
 enum class Stat { Mean, Std, Min, Max };
 inline std::string stat_name(const std::string& base, Stat s) {

@@ -211,6 +211,16 @@ std::string last_and_best(const Table& t, const std::string& column, bool higher
          number_text(best_step) + ")";
 }
 
+// The last finite value of a metrics column, or "-" with the reason when the run wrote it as null throughout
+// (a metric its configuration does not compute: metric_names::grpo_metric_computed).
+std::string last_or_not_computed(const Table& t, const std::string& column, const std::string& why) {
+  double last = kNaN, last_step = kNaN;
+  for (const auto& [step, v] : t.points(column))
+    if (!std::isnan(v)) last = v, last_step = step;
+  if (std::isnan(last)) return std::string(mn::kNotComputed) + " (not computed by this run: " + why + ")";
+  return number_text(last) + " (step " + number_text(last_step) + ")";
+}
+
 std::string summary_html(const Inputs& in) {
   std::string h = "<table class=\"summary\">\n";
   const Table& m = in.metrics;
@@ -220,6 +230,11 @@ std::string summary_html(const Inputs& in) {
   if (m.has(mn::mean_of(mn::kRewardTotal)))
     h += table_row("reward (mean total): last, best", last_and_best(m, mn::mean_of(mn::kRewardTotal), true));
   if (m.has(mn::kLoss)) h += table_row("SFT loss: last, lowest", last_and_best(m, mn::kLoss, false));
+  if (m.has(mn::kKl))
+    h += table_row("KL to the reference: last",
+                   last_or_not_computed(m, mn::kKl, "grpo.kl_coef is 0, no reference model"));
+  if (m.has(mn::kEntropy))
+    h += table_row("entropy: last", last_or_not_computed(m, mn::kEntropy, "grpo.entropy_coef is 0"));
   if (!in.eval.numbers.empty()) {
     const auto& last = in.eval.numbers.back();
     h += table_row("final evaluation", "after step " + number_text(last.at(mn::kStep)) + " (eval.jsonl)");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -446,7 +447,13 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
                        static_cast<double>(total - s.step);
     row->insert(row->end(), {{metric_names::kSecondsCheckpoint, world.allreduce_max(blocked)}, {metric_names::kEtaSeconds, eta}});
-    log.step(*row, (s.step % c.log.every == 0 || s.step == total) ? trainer->step_line(*row, total) : "");
+    // The files and progress lines show the metrics this configuration does not compute (KL without a reference
+    // model, entropy without its loss term) as null and "-", not as a measured 0 (metric_names.hpp).
+    io::MetricsRow shown = *row;
+    for (auto& [name, value] : shown)
+      if (!metric_names::grpo_metric_computed(name, c.grpo.kl_coef, c.grpo.entropy_coef))
+        value = std::numeric_limits<double>::quiet_NaN();
+    log.step(shown, (s.step % c.log.every == 0 || s.step == total) ? trainer->step_line(shown, total) : "");
     result.metrics.push_back(std::move(*row));
     if (eval_due(s.step)) {
       if (stop.any()) s.eval_pending = true;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
 namespace toolgrpo::io {
@@ -38,6 +39,7 @@ struct Param {
   std::string name;
   Kind kind;
   std::vector<std::string> values;  // Str: the pool; Enum: the allowed values
+  std::vector<std::string> fresh;   // Str: the pool of the seen-tools held-out split (never in training)
   int lo = 0, hi = 0;               // Int range
   std::string def;                  // default value (its text); empty: required
 };
@@ -55,29 +57,40 @@ const std::vector<std::string> kDishes = {"pasta", "curry", "soup", "salad", "ta
 const std::vector<std::string> kSymbols = {"AAPL", "IBM", "SONY", "TSLA", "NOK", "SAP"};
 const std::vector<std::string> kPlaces = {"Luigi", "Sakura", "El Toro", "Le Chat", "Bombay"};
 const std::vector<std::string> kStreets = {"Main St", "Oak Ave", "Elm Rd", "Park Ln"};
+// String values only the seen-tools held-out split uses: new values for the training tools' parameters.
+const std::vector<std::string> kNewCities = {"Berlin", "Madrid", "Sydney", "Lagos", "Dublin"};
+const std::vector<std::string> kNewPeople = {"Gita", "Hugo", "Ines", "Jonas"};
+const std::vector<std::string> kNewTitles = {"Green Door", "Last Call", "Cold Star"};
+const std::vector<std::string> kNewTopics = {"history", "health", "games", "fashion"};
+const std::vector<std::string> kNewDishes = {"risotto", "stew", "noodles", "pizza"};
+const std::vector<std::string> kNewSymbols = {"MSFT", "INTC", "ORCL", "ADBE"};
+const std::vector<std::string> kNewPlaces = {"Da Mario", "Casa Sol", "Golden Wok"};
+const std::vector<std::string> kNewStreets = {"Hill Rd", "Lake Dr", "Bay St"};
 
-Param str(const std::string& name, const std::vector<std::string>& pool) { return {name, Kind::Str, pool, 0, 0, ""}; }
+Param str(const std::string& name, const std::vector<std::string>& pool, const std::vector<std::string>& fresh) {
+  return {name, Kind::Str, pool, fresh, 0, 0, ""};
+}
 Param num(const std::string& name, int lo, int hi, const std::string& def = "") {
-  return {name, Kind::Int, {}, lo, hi, def};
+  return {name, Kind::Int, {}, {}, lo, hi, def};
 }
 Param choice(const std::string& name, const std::vector<std::string>& values, const std::string& def = "") {
-  return {name, Kind::Enum, values, 0, 0, def};
+  return {name, Kind::Enum, values, {}, 0, 0, def};
 }
 
 const std::vector<Noun>& nouns() {
   static const std::vector<Noun> n = {
-      {"weather", {str("city", kCities), choice("unit", {"c", "f"}, "c")}},
-      {"hotel", {str("city", kCities), num("nights", 1, 9, "1")}},
-      {"flight", {str("to", kCities), choice("seat", {"window", "aisle"}, "window")}},
-      {"table", {str("restaurant", kPlaces), num("people", 1, 8, "2")}},
-      {"movie", {str("title", kTitles), choice("day", {"today", "tomorrow"}, "today")}},
-      {"song", {str("title", kTitles), num("volume", 1, 10, "5")}},
-      {"stock", {str("symbol", kSymbols)}},
-      {"recipe", {str("dish", kDishes), num("servings", 1, 6, "2")}},
-      {"email", {str("to", kPeople), str("subject", kTopics)}},
+      {"weather", {str("city", kCities, kNewCities), choice("unit", {"c", "f"}, "c")}},
+      {"hotel", {str("city", kCities, kNewCities), num("nights", 1, 9, "1")}},
+      {"flight", {str("to", kCities, kNewCities), choice("seat", {"window", "aisle"}, "window")}},
+      {"table", {str("restaurant", kPlaces, kNewPlaces), num("people", 1, 8, "2")}},
+      {"movie", {str("title", kTitles, kNewTitles), choice("day", {"today", "tomorrow"}, "today")}},
+      {"song", {str("title", kTitles, kNewTitles), num("volume", 1, 10, "5")}},
+      {"stock", {str("symbol", kSymbols, kNewSymbols)}},
+      {"recipe", {str("dish", kDishes, kNewDishes), num("servings", 1, 6, "2")}},
+      {"email", {str("to", kPeople, kNewPeople), str("subject", kTopics, kNewTopics)}},
       {"alarm", {num("hour", 1, 12), choice("repeat", {"once", "daily"}, "once")}},
-      {"taxi", {str("address", kStreets), num("seats", 1, 6, "1")}},
-      {"news", {str("topic", kTopics), num("count", 1, 9, "3")}},
+      {"taxi", {str("address", kStreets, kNewStreets), num("seats", 1, 6, "1")}},
+      {"news", {str("topic", kTopics, kNewTopics), num("count", 1, 9, "3")}},
   };
   return n;
 }
@@ -92,8 +105,12 @@ const std::vector<std::string> kTrainFrames = {
 const std::vector<std::string> kHeldoutFrames = {"Would you {v} the {n} for {a}?",
                                                  "Go ahead and {v} a {n} with {a}.",
                                                  "I want you to {v} my {n}: {a}."};
+// The seen-tools held-out split's frames: neither training nor the unseen-tools split uses them.
+const std::vector<std::string> kSeenFrames = {"Kindly {v} the {n} with {a}.", "Is it possible to {v} a {n} for {a}?",
+                                              "My request is to {v} the {n}, {a}."};
 const std::vector<std::string> kTrainThen = {" Then {v} the {n} with {a}.", " Also {v} a {n} for {a}."};
 const std::vector<std::string> kHeldoutThen = {" After that, {v} the {n} using {a}."};
+const std::vector<std::string> kSeenThen = {" Next, {v} a {n} with {a}."};
 
 struct Chat {
   std::string user, reply;
@@ -103,6 +120,8 @@ const std::vector<Chat> kTrainChat = {{"Thanks, that is all.", "You are welcome.
                                       {"Who are you?", "I am an assistant with tools."}};
 const std::vector<Chat> kHeldoutChat = {{"Thank you so much!", "You are welcome."},
                                         {"Hi there.", "Hello! How can I help?"}};
+const std::vector<Chat> kSeenChat = {{"Good morning!", "Hello! How can I help?"},
+                                     {"That was helpful, thanks.", "You are welcome."}};
 const char* kNoTool = "Sorry, none of my tools can do that.";
 
 struct Tool {
@@ -153,16 +172,17 @@ std::string system_prompt(const std::vector<Tool>& tools) {
   return s;
 }
 
-std::string value_draw(const Param& p, Rng& rng) {
+// fresh: strings from the parameter's seen-tools held-out pool; integers and enum values keep their ranges.
+std::string value_draw(const Param& p, Rng& rng, bool fresh) {
   if (p.kind == Kind::Int) return std::to_string(p.lo + static_cast<int>(rng.below(p.hi - p.lo + 1)));
   if (p.kind == Kind::Enum) return rng.pick(p.values);
-  return rng.pick(p.values);
+  return rng.pick(fresh ? p.fresh : p.values);
 }
 
-Call call_draw(const Tool& t, Rng& rng) {
+Call call_draw(const Tool& t, Rng& rng, bool fresh) {
   Call c{t, {}};
   for (const Param& p : nouns()[t.noun].params) {
-    std::string v = value_draw(p, rng);
+    std::string v = value_draw(p, rng, fresh);
     if (!p.def.empty() && rng.unit() < 0.5) continue;  // left at its default: not mentioned, not passed
     c.args.emplace_back(&p, std::move(v));
   }
@@ -193,6 +213,7 @@ struct Split {
   const std::vector<std::string>* frames;
   const std::vector<std::string>* then;
   const std::vector<Chat>* chat;
+  bool fresh_values = false;  // string values from the pools training never uses
 };
 
 ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std::string& id) {
@@ -224,13 +245,13 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
     const std::size_t n_listed = 1 + rng.below(2);
     while (listed.size() < n_listed + 1) add_from(sp.catalogue);
     listed.erase(listed.begin());
-    row.user = fill(rng.pick(*sp.frames), wanted, args_text(call_draw(wanted, rng)));
+    row.user = fill(rng.pick(*sp.frames), wanted, args_text(call_draw(wanted, rng, sp.fresh_values)));
     think = "no tool";
     answer = std::string("<response> ") + kNoTool + " </response>";
   } else {
     std::vector<Call> calls;
-    calls.push_back(call_draw(add_from(sp.targets), rng));
-    if (two) calls.push_back(call_draw(add_from(sp.targets), rng));
+    calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values));
+    if (two) calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values));
     const std::size_t n_listed = calls.size() + 1;  // one tool more than the answer calls
     while (listed.size() < n_listed) add_from(sp.catalogue);
     row.user = fill(rng.pick(*sp.frames), calls[0].tool, args_text(calls[0]));
@@ -251,8 +272,8 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
 }  // namespace
 
 SynthData synth_data_make(const SynthOptions& opt) {
-  if (opt.train_rows < 1 || opt.heldout_rows < 1)
-    throw std::invalid_argument("synth-data: the train and held-out row counts must be at least 1");
+  if (opt.train_rows < 1 || opt.heldout_rows < 1 || opt.heldout_seen_rows < 1)
+    throw std::invalid_argument("synth-data: the train and both held-out row counts must be at least 1");
   if (opt.two_call_share < 0 || opt.response_share < 0 || opt.two_call_share + opt.response_share > 1)
     throw std::invalid_argument("synth-data: the two-call and response shares must be >= 0 with a sum <= 1");
   Rng rng(opt.seed);
@@ -279,6 +300,18 @@ SynthData synth_data_make(const SynthOptions& opt) {
     d.train.push_back(row_make(train, opt, rng, "train-" + std::to_string(k)));
   for (int64_t k = 0; k < opt.heldout_rows; ++k)
     d.heldout.push_back(row_make(heldout, opt, rng, "heldout-" + std::to_string(k)));
+  // The seen-tools split: the training tools and catalogues, new string values, new frames. Its own generator
+  // (from the same seed) leaves the other splits as they were and keeps it independent of their row counts.
+  const Split seen{train_tools, train_tools, &kSeenFrames, &kSeenThen, &kSeenChat, true};
+  std::set<std::string> fresh;
+  for (const Noun& n : nouns())
+    for (const Param& p : n.params) fresh.insert(p.fresh.begin(), p.fresh.end());
+  d.heldout_seen_values.assign(fresh.begin(), fresh.end());
+  d.heldout_seen_templates = kSeenFrames;
+  d.heldout_seen_templates.insert(d.heldout_seen_templates.end(), kSeenThen.begin(), kSeenThen.end());
+  Rng seen_rng(opt.seed ^ 0x5EE17001D5ull);
+  for (int64_t k = 0; k < opt.heldout_seen_rows; ++k)
+    d.heldout_seen.push_back(row_make(seen, opt, seen_rng, "seen-" + std::to_string(k)));
   return d;
 }
 

@@ -1,7 +1,9 @@
 // A synthetic tool-calling task small enough for a tiny byte-level model (`toolgrpo synth-data`): tool catalogues
 // drawn from verb x noun combinations with typed parameters (strings, integers, enums, defaults), user requests
-// rendered from sentence templates, ToolRL ground truths (one call, two calls, or a plain response). The held-out
-// split uses tools (verb/noun pairs) and sentence templates that the training split never shows. Deterministic
+// rendered from sentence templates, ToolRL ground truths (one call, two calls, or a plain response). Two held-out
+// splits: "heldout" uses tools (verb/noun pairs) and sentence templates that the training split never shows;
+// "heldout_seen" calls and lists only the training tools, with sentence templates and string values that no
+// other split uses (integers and enum values keep their ranges). Deterministic
 // for a seed: the same rows on every machine (no std distributions, whose output is implementation-defined).
 #pragma once
 
@@ -16,6 +18,7 @@ namespace toolgrpo::io {
 struct SynthOptions {
   int64_t train_rows = 2000;
   int64_t heldout_rows = 200;
+  int64_t heldout_seen_rows = 200;  // the seen-tools held-out split
   uint64_t seed = 1;
   double two_call_share = 0.2;   // rows whose answer is two calls
   double response_share = 0.2;   // rows answered in plain text (small talk, or a request no listed tool serves)
@@ -23,8 +26,11 @@ struct SynthOptions {
 
 struct SynthData {
   std::vector<ToolRLRow> train, heldout;  // ids "train-<k>" / "heldout-<k>"
+  std::vector<ToolRLRow> heldout_seen;     // ids "seen-<k>": training tools, new phrasings and string values
   std::vector<std::string> train_tools, heldout_tools;  // the tools each split's answers call (disjoint)
   std::vector<std::string> train_templates, heldout_templates;  // the request sentence frames (disjoint)
+  std::vector<std::string> heldout_seen_templates;  // disjoint from both
+  std::vector<std::string> heldout_seen_values;     // the string values only heldout_seen uses (sorted)
 };
 
 // Throws std::invalid_argument for counts < 1 or shares outside [0, 1] with a sum above 1.

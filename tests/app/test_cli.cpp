@@ -818,7 +818,7 @@ TEST(CliReport, TrainWritesItAndReportRedrawsItWithEvalSummaries) {
   const std::map<std::string, std::vector<std::string>> plots = {
       {"reward.svg", {"reward_total_mean", "reward_format_mean", "reward_correctness_mean", "reward_length_mean"}},
       {"response_length.svg", {"response_length_mean", "response_length_min", "response_length_max"}},
-      {"kl_entropy.svg", {"kl", "approx_kl", "entropy"}},
+      {"kl_entropy.svg", {"approx_kl"}},  // no reference model, no entropy term: kl and entropy are null
       {"clip_fraction.svg", {"clip_fraction"}},
       {"tokens_per_s.svg", {"tokens_per_s"}},
       {"phase_times.svg", {"seconds_generate", "seconds_score", "seconds_train", "seconds_sync", "seconds_step"}},
@@ -833,6 +833,10 @@ TEST(CliReport, TrainWritesItAndReportRedrawsItWithEvalSummaries) {
     for (const auto& s : series) EXPECT_EQ(series_points(svg, s), 2) << file << " " << s;
   }
   EXPECT_FALSE(fs::exists(rep / "sft_loss.svg")) << "a GRPO run has no SFT loss";
+  for (const char* not_computed : {"kl", "entropy"})
+    EXPECT_EQ(series_points(text_of(rep / "kl_entropy.svg"), not_computed), -1) << not_computed;
+  EXPECT_TRUE(contains(r.out, " kl - entropy - clip ")) << r.out;
+  EXPECT_TRUE(contains(text_of(run_dir / "metrics.jsonl"), "\"kl\": null, \"entropy\": null"));
   const std::string index = text_of(rep / "index.html");
   EXPECT_TRUE(xml_parses(rep / "index.html")) << index;
   for (const char* heading : {">Reward per step (mean over the step&apos;s samples)</h3>", ">Response length</h3>",

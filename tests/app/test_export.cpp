@@ -432,6 +432,7 @@ TEST(CliHelp, EveryCommandPrintsItsOptionsAndExitsZero) {
       {"export", {"--checkpoint PATH", "--out DIR", "--dtype fp32|bf16", "--max-shard-size SIZE"}},
       {"ckpt", {"info", "FILE", "--verify"}},
       {"report", {"RUN_DIR", "--out DIR", "index.html"}},
+      {"eval-table", {"--column NAME=FILE", "--diff A-B", "--resamples B"}},
       {"tokenize", {"--tokenizer", "--decode"}},
       {"version", {}},
   };

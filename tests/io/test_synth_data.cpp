@@ -1,9 +1,11 @@
 // The synthetic tool-calling task: the same rows for a seed, held-out tools and templates never seen in training,
+// a second held-out split with the training tools but new phrasings and string values,
 // every ground truth scoring the ToolRL reward's maximum against itself and counting as an exact call in eval,
 // and the promised mix of one-call, two-call and plain-response rows.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -81,12 +83,63 @@ TEST(SynthData, HeldOutToolsAndTemplatesAreUnseenInTraining) {
   EXPECT_GT(heldout_calls, 100u);
 }
 
+TEST(SynthData, SeenToolsSplitUsesTrainingToolsWithNewRequests) {
+  const SynthData d = synth_data_make(options(3));
+  ASSERT_EQ(d.heldout_seen.size(), 200u);
+  EXPECT_EQ(d.heldout_seen[0].id, "seen-0");
+  const std::set<std::string> train_tools(d.train_tools.begin(), d.train_tools.end());
+  std::set<std::string> train_users;
+  for (const ToolRLRow& r : d.train) {
+    train_users.insert(r.user);
+    for (const std::string& v : d.heldout_seen_values)  // the new values never occur in a training request
+      EXPECT_EQ(r.user.find(v), std::string::npos) << r.id << " mentions " << v;
+  }
+  for (const auto& t : d.heldout_seen_templates) {
+    for (const auto& u : d.train_templates) EXPECT_NE(t, u);
+    for (const auto& u : d.heldout_templates) EXPECT_NE(t, u);
+  }
+  std::set<std::string> called;
+  std::size_t with_new_value = 0;
+  for (const ToolRLRow& r : d.heldout_seen) {
+    EXPECT_EQ(train_users.count(r.user), 0u) << r.id << ": " << r.user;
+    for (const auto& name : listed_tools(r.system))
+      EXPECT_EQ(train_tools.count(name), 1u) << r.id << " lists " << name;
+    for (const auto& name : called_tools(r.ground_truth)) {
+      EXPECT_EQ(train_tools.count(name), 1u) << r.id << " calls " << name;
+      called.insert(name);
+    }
+    const auto passes = [&](const std::string& v) { return r.ground_truth.find("\"" + v + "\"") != std::string::npos; };
+    with_new_value += std::any_of(d.heldout_seen_values.begin(), d.heldout_seen_values.end(), passes);
+  }
+  // Most calls pass a string argument, and every string they pass is one of the new values: a call row without
+  // one passes only integers, enums or defaults.
+  EXPECT_GT(with_new_value, 80u);
+  EXPECT_GT(called.size(), train_tools.size() / 2);  // it asks for many of the training tools, not a few
+  for (const auto& t : d.heldout_tools) EXPECT_EQ(called.count(t), 0u) << t;
+}
+
+TEST(SynthData, SeenToolsSplitIsReproducibleAndLeavesTheOtherSplitsAlone) {
+  const SynthData a = synth_data_make(options(7)), b = synth_data_make(options(7));
+  const SynthData c = synth_data_make(options(8));
+  EXPECT_EQ(synth_rows_jsonl(a.heldout_seen), synth_rows_jsonl(b.heldout_seen));
+  EXPECT_NE(synth_rows_jsonl(a.heldout_seen), synth_rows_jsonl(c.heldout_seen));
+  SynthOptions more = options(7);
+  more.heldout_seen_rows = 50;
+  const SynthData m = synth_data_make(more);
+  ASSERT_EQ(m.heldout_seen.size(), 50u);
+  EXPECT_EQ(synth_rows_jsonl(m.train), synth_rows_jsonl(a.train));  // the other splits do not depend on it
+  EXPECT_EQ(synth_rows_jsonl(m.heldout), synth_rows_jsonl(a.heldout));
+  for (std::size_t i = 0; i < 50; ++i) EXPECT_EQ(m.heldout_seen[i].user, a.heldout_seen[i].user) << i;
+  more.heldout_seen_rows = 0;
+  EXPECT_THROW(synth_data_make(more), std::invalid_argument);
+}
+
 TEST(SynthData, EveryGroundTruthScoresTheMaximumAndIsAnExactCall) {
   const SynthData d = synth_data_make(options(5));
   const reward::RewardConfig cfg = reward::reward_config_from_name("default");
   const double format_max = reward::format_range(cfg, 0).max, correct_max = reward::correctness_range(cfg, 0).max;
   int64_t rows = 0;
-  for (const auto* split : {&d.train, &d.heldout})
+  for (const auto* split : {&d.train, &d.heldout, &d.heldout_seen})
     for (const ToolRLRow& r : *split) {
       const reward::GroundTruth gt(r.ground_truth);
       const reward::RewardScores s = reward::score_output(r.ground_truth, gt, cfg, 0);
@@ -104,7 +157,7 @@ TEST(SynthData, EveryGroundTruthScoresTheMaximumAndIsAnExactCall) {
       EXPECT_TRUE(e.match.exact && e.match.names && e.format_ok) << r.id;
       ++rows;
     }
-  EXPECT_EQ(rows, 800);
+  EXPECT_EQ(rows, 1000);
 }
 
 TEST(SynthData, RowsMixOneCallTwoCallsAndPlainResponses) {
