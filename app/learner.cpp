@@ -2,6 +2,7 @@
 #include "app/learner.hpp"
 
 #include <ATen/Functions.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <numeric>

@@ -10,7 +10,8 @@
 # needed. Only packages/kokkos of the source tree is unpacked, with the Debian patches that touch it applied.
 # Environment:
 #   CXX, CC                      compilers (default g++, gcc); the fuzzer's build passes clang
-#   TOOLGRPO_DEBIAN_MIRROR       the archive to fetch from (default http://deb.debian.org/debian)
+#   TOOLGRPO_DEBIAN_MIRROR       the archive to fetch from (default: the machine's own, the first URIs: of
+#                                /etc/apt/sources.list.d/debian.sources or deb line of /etc/apt/sources.list)
 #   TOOLGRPO_DEBIAN_SUITE        the suite (default: VERSION_CODENAME of /etc/os-release)
 #   TOOLGRPO_KOKKOS_SOURCE_DIR   use this already unpacked Kokkos source tree instead of fetching
 set -euo pipefail
@@ -23,7 +24,16 @@ log() { printf '[kokkos] %s\n' "$*" >&2; }
 
 CXX=${CXX:-g++}
 CC=${CC:-gcc}
-mirror=${TOOLGRPO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+machine_mirror() {
+  local uri=""
+  [ -r /etc/apt/sources.list.d/debian.sources ] &&
+    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  [ -n "$uri" ] || [ ! -r /etc/apt/sources.list ] ||
+    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+  printf '%s' "$uri"
+}
+mirror=${TOOLGRPO_DEBIAN_MIRROR:-$(machine_mirror)}
+[ -n "$mirror" ] || { log "no Debian archive in the apt configuration; set TOOLGRPO_DEBIAN_MIRROR"; exit 1; }
 suite=${TOOLGRPO_DEBIAN_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
 options=(-DKokkos_ENABLE_OPENMP=ON -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_TESTS=OFF -DBUILD_SHARED_LIBS=ON
   -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Release)
@@ -79,8 +89,17 @@ if [ -z "$src_dir" ]; then
   rm -rf "$fetch"
   mkdir -p "$fetch"
   log "fetching Debian's trilinos $version source package"
-  (cd "$fetch" && apt-get -q -o Acquire::Retries=3 source --download-only "trilinos=$version") >"$top/apt-source.log" 2>&1 ||
-    { cat "$top/apt-source.log" >&2; log "apt-get source trilinos=$version failed"; exit 1; }
+  if ! (cd "$fetch" && apt-get -q -o Acquire::Retries=3 source --download-only "trilinos=$version") \
+    >"$top/apt-source.log" 2>&1; then
+    # Some archives (mirrors, caching proxies) miss the .dsc while serving the tarballs. apt checks each file
+    # it fetched against the hashes of the signed Sources index, so the two tarballs, when both arrived, are
+    # the right ones, and only they are used below.
+    if ls "$fetch"/trilinos_*.orig.tar.* "$fetch"/trilinos_*.debian.tar.* >/dev/null 2>&1; then
+      log "apt-get source trilinos=$version reported errors, but both tarballs arrived (checked by apt): $(grep -m1 '^E:' "$top/apt-source.log" || true)"
+    else
+      cat "$top/apt-source.log" >&2; log "apt-get source trilinos=$version failed"; exit 1
+    fi
+  fi
   orig=$(ls "$fetch"/trilinos_*.orig.tar.* | head -1)
   debian=$(ls "$fetch"/trilinos_*.debian.tar.* | head -1)
   log "unpacking packages/kokkos of $(basename "$orig")"
@@ -88,13 +107,18 @@ if [ -z "$src_dir" ]; then
   mkdir -p "$top/src"
   tar -xf "$orig" -C "$top/src" --strip-components=1 --wildcards '*/packages/kokkos/*'
   tar -xf "$debian" -C "$top/src"
-  # Apply the Debian patches that touch only packages/kokkos, in the series order.
+  # Apply the parts of the Debian patches that touch packages/kokkos, in the series order (a patch may fix
+  # several packages at once, e.g. the missing <cstdint> includes GCC 13 and later no longer bring in).
   while read -r patch; do
     case "$patch" in '' | '#'*) continue ;; esac
-    files=$(grep -E '^\+\+\+ ' "$top/src/debian/patches/$patch" | awk '{print $2}')
-    if [ -n "$files" ] && ! grep -qv '^b/packages/kokkos/' <<<"$files"; then
-      log "applying Debian patch $patch"
-      patch -s -p1 -d "$top/src" <"$top/src/debian/patches/$patch"
+    part=$(awk '
+      /^--- / { if ((getline next_line) > 0) { keep = (next_line ~ /^\+\+\+ b\/packages\/kokkos\//);
+                  if (keep) { print; print next_line } } next }
+      /^(diff |Index: )/ { keep = 0; next }
+      keep { print }' "$top/src/debian/patches/$patch")
+    if [ -n "$part" ]; then
+      log "applying Debian patch $patch (its packages/kokkos files)"
+      patch -s -p1 -d "$top/src" <<<"$part"
     fi
   done <"$top/src/debian/patches/series"
   src_dir="$top/src/packages/kokkos"

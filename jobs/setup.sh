@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up a Debian 12 machine for toolgrpo and builds it (Release). Idempotent and non-interactive: packages
+# Sets up a Debian 12 or 13 machine for toolgrpo and builds it (Release). Idempotent and non-interactive: packages
 # already present are not reinstalled; a busy apt lock is waited for. Environment:
 #   BUILD_DIR=build          where to build
 #   TOOLGRPO_SKIP_APT=1      do not touch packages (e.g. on a cluster with modules; see INSTALL.md)
+#   TOOLGRPO_SETUP_PACKAGES_ONLY=1  install the packages and stop (jobs/test_debian13.sh prepares its root so)
 #   TOOLGRPO_EXTRA_PACKAGES  more Debian packages to install
 #   CMAKE_ARGS               extra arguments for the configure step (e.g. -DTOOLGRPO_ENABLE_CUDA=OFF)
 #   TOOLGRPO_KOKKOS=openmp   the Kokkos the reward's parallel loops run on:
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential g++ cmake pkg-config git ccache python3
-  clang-14 libclang-rt-14-dev libomp-14-dev patch
+  patch
   libtorch-dev libopenblas0-pthread
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev
@@ -27,6 +28,13 @@ PACKAGES=(
   nlohmann-json3-dev
   libsimdjson-dev
 )
+# The fuzzer's clang (jobs/test.sh): Debian 12 pins clang 14; Debian 13 and later take the release's default.
+debian_version=$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)
+if [ "$debian_version" = 12 ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev libomp-14-dev)
+else
+  PACKAGES+=(clang libclang-rt-dev libomp-dev)
+fi
 # shellcheck disable=SC2206
 PACKAGES+=(${TOOLGRPO_EXTRA_PACKAGES:-})
 
@@ -57,6 +65,7 @@ install_packages() {
 if [ "${TOOLGRPO_SKIP_APT:-0}" != "1" ]; then
   install_packages
 fi
+[ "${TOOLGRPO_SETUP_PACKAGES_ONLY:-0}" != "1" ] || exit 0
 
 BUILD_DIR=${BUILD_DIR:-build}
 kokkos_default=openmp

@@ -24,7 +24,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 BUILD_DIR=${BUILD_DIR:-build}
 stage="ctest"
 echo "[test] ctest"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600
+# TOOLGRPO_CTEST_EXCLUDE_LABELS: a label regex to leave out (jobs/test_debian13.sh: slurm, see there).
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600 \
+  ${TOOLGRPO_CTEST_EXCLUDE_LABELS:+-LE "$TOOLGRPO_CTEST_EXCLUDE_LABELS"}
 
 # ---- BLAS kernels: the numerical tests (label numeric) once more under other OpenBLAS kernels ----
 # Their tolerances come from fp32 error bounds, so they must hold whatever kernels a CPU gets: Prescott (the
@@ -50,17 +52,22 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
   FUZZ_SECONDS=${FUZZ_SECONDS:-60}
   SHARED=${TOOLGRPO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
-  echo "[test] building the reward fuzzer (clang-14) in $FUZZ_DIR"
+  # The clang jobs/setup.sh installs: clang-14 on Debian 12, the release's default clang later.
+  fuzz_cc=clang fuzz_cxx=clang++
+  if [ "$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)" = 12 ]; then
+    fuzz_cc=clang-14 fuzz_cxx=clang++-14
+  fi
+  echo "[test] building the reward fuzzer ($($fuzz_cxx --version | head -1)) in $FUZZ_DIR"
   mkdir -p "$FUZZ_DIR"
   fuzz_kokkos=(-DTOOLGRPO_KOKKOS=serial)
   if [ "$TOOLGRPO_KOKKOS" = openmp ]; then
     # libFuzzer needs clang, and clang's OpenMP runtime is not GCC's: Kokkos once more, with clang, from the
     # source the main build unpacked.
-    prefix=$(CC=clang-14 CXX=clang++-14 TOOLGRPO_KOKKOS_SOURCE_DIR="$BUILD_DIR/kokkos-openmp/src/packages/kokkos" \
+    prefix=$(CC=$fuzz_cc CXX=$fuzz_cxx TOOLGRPO_KOKKOS_SOURCE_DIR="$BUILD_DIR/kokkos-openmp/src/packages/kokkos" \
       bash jobs/kokkos_openmp.sh "$FUZZ_DIR/kokkos-openmp" | tail -1)
     fuzz_kokkos=(-DTOOLGRPO_KOKKOS=openmp -DKokkos_ROOT="$prefix")
   fi
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${fuzz_kokkos[@]}" \
+  CC=$fuzz_cc CXX=$fuzz_cxx cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${fuzz_kokkos[@]}" \
     -DTOOLGRPO_REWARD_ONLY=ON -DTOOLGRPO_FUZZ=ON -DTOOLGRPO_BUILD_TESTS=OFF >"$FUZZ_DIR/configure.log" 2>&1 ||
     { cat "$FUZZ_DIR/configure.log"; exit 1; }
   cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds
@@ -79,6 +86,18 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   fi
   fuzz_summary="fuzzer ${FUZZ_SECONDS} s: no crashes, no sanitizer reports"
 fi
-fuzz_summary="$kernel_summary; $fuzz_summary"
+# ---- Debian 13 stage (jobs/test_debian13.sh): the same suite in a Debian 13 root, against libtorch 2.6 ----
+# Only on a Debian 12 machine (inside that root this script runs on Debian 13 and skips it), as root, and
+# unless TOOLGRPO_DEBIAN13=0.
+debian13_summary="Debian 13 stage skipped"
+if [ "${TOOLGRPO_DEBIAN13:-1}" != 0 ] &&
+  [ "$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)" = 12 ] && [ "$(id -u)" -eq 0 ]; then
+  stage="debian13"
+  echo "[test] Debian 13 stage (TOOLGRPO_DEBIAN13=0 skips it)"
+  d13_start=$(date +%s)
+  bash jobs/test_debian13.sh
+  debian13_summary="Debian 13 stage passed in $(($(date +%s) - d13_start)) s"
+fi
+fuzz_summary="$kernel_summary; $fuzz_summary; $debian13_summary"
 stage="done"
 echo "[test] all tests passed; $fuzz_summary"

@@ -10,9 +10,12 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "model/decoder_ops.hpp"
 #include "model/logprob_head.hpp"
@@ -35,27 +38,84 @@ at::Tensor head_logits(const at::Tensor& x, const at::Tensor& lm_head) {
       .to(at::kFloat);
 }
 
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define TOOLGRPO_HAVE_FUSED_ATTENTION 1
+#else
+#define TOOLGRPO_HAVE_FUSED_ATTENTION 0
+#endif
+
+namespace {
+
+// The kernel set, chosen from TOOLGRPO_ATTENTION at the first use.
+std::atomic<AttentionKernel>& attention_state() {
+  static std::atomic<AttentionKernel> state{[] {
+    const char* env = std::getenv("TOOLGRPO_ATTENTION");
+    const std::string v = env != nullptr ? env : "";
+    if (v.empty() || v == "auto") return AttentionKernel::Auto;
+    if (v == "reference") return AttentionKernel::Reference;
+    if (v == "fused") {
+      if (!TOOLGRPO_HAVE_FUSED_ATTENTION)
+        throw std::invalid_argument("TOOLGRPO_ATTENTION=fused, but the fused kernel needs libtorch >= 2.1");
+      return AttentionKernel::Fused;
+    }
+    throw std::invalid_argument("TOOLGRPO_ATTENTION must be auto, fused or reference, not '" + v + "'");
+  }()};
+  return state;
+}
+
+}  // namespace
+
+bool attention_fused_available() { return TOOLGRPO_HAVE_FUSED_ATTENTION != 0; }
+
+AttentionKernel attention_kernel() { return attention_state().load(std::memory_order_relaxed); }
+
+void attention_kernel_set(AttentionKernel kernel) {
+  if (kernel == AttentionKernel::Fused && !attention_fused_available())
+    throw std::invalid_argument("the fused attention kernel needs libtorch >= 2.1");
+  attention_state().store(kernel, std::memory_order_relaxed);
+}
+
+bool attention_uses_fused(const at::Tensor& q) {
+  switch (attention_kernel()) {
+    case AttentionKernel::Fused: return true;
+    case AttentionKernel::Reference: return false;
+    case AttentionKernel::Auto: break;
+  }
+  return attention_fused_available() && q.is_cuda();
+}
+
+at::Tensor attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& additive_mask, double scale) {
+#if TOOLGRPO_HAVE_FUSED_ATTENTION
+  const int64_t G = q.size(1) / k.size(1);
+  const at::Tensor kk = G > 1 ? k.repeat_interleave(G, 1) : k;
+  const at::Tensor vv = G > 1 ? v.repeat_interleave(G, 1) : v;
+  at::Tensor mask = additive_mask;
+  if (q.scalar_type() != at::kFloat) {
+    // In a reduced-precision dtype float's lowest would become -inf, and a query with no visible key (a padding
+    // position) NaN, which the next layer spreads through its keys. A boolean mask instead, where such a row
+    // sees every key: finite, and no real token ever attends to a padding position.
+    const at::Tensor allowed = additive_mask == 0;
+    mask = allowed.logical_or(allowed.any(-1, /*keepdim=*/true).logical_not());
+  }
+  return at::scaled_dot_product_attention(q, kk, vv, mask, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+#else
+  (void)q, (void)k, (void)v, (void)additive_mask, (void)scale;
+  throw std::logic_error("attention_fused: this build's libtorch has no scaled_dot_product_attention");
+#endif
+}
+
 namespace {
 
 // softmax(q k^T * scale + mask) v. q (B, H, T, D); k, v (B, KV, T, D); additive_mask (B, 1, T, T).
-// On CPU the G = H / KV query heads sharing a KV head (grouped-query attention) are stacked into one matrix,
-// so each product is one (G T, D) x (D, T) GEMM per KV head instead of G small ones on repeated copies of k
-// and v. With libtorch 2.x on CUDA the fused kernel runs instead; its boolean mask also lets each position
-// see itself, so padded rows (no visible key) stay finite instead of NaN.
-at::Tensor attention(const AttentionInputs& a, const at::Tensor& additive_mask, const at::Tensor& allowed,
-                     double scale) {
+// The reference path: the G = H / KV query heads sharing a KV head (grouped-query attention) are stacked into
+// one matrix, so each product is one (G T, D) x (D, T) GEMM per KV head instead of G small ones on repeated
+// copies of k and v. The float mask (0 or float's lowest) keeps a query without any visible key (padding)
+// finite in both paths: it averages all values there, and no real token attends to it.
+at::Tensor attention(const AttentionInputs& a, const at::Tensor& additive_mask, double scale) {
+  if (attention_uses_fused(a.q)) return attention_fused(a.q, a.k, a.v, additive_mask, scale);
   const int64_t B = a.q.size(0), H = a.q.size(1), T = a.q.size(2), D = a.q.size(3), KV = a.k.size(1);
   const int64_t G = H / KV;
-#if TORCH_VERSION_MAJOR >= 2
-  if (a.q.is_cuda()) {
-    const at::Tensor self = at::eye(T, at::TensorOptions(at::kBool).device(a.q.device())).view({1, 1, T, T});
-    const at::Tensor k = G > 1 ? a.k.repeat_interleave(G, 1) : a.k;
-    const at::Tensor v = G > 1 ? a.v.repeat_interleave(G, 1) : a.v;
-    return at::scaled_dot_product_attention(a.q, k, v, allowed.logical_or(self), 0.0, false);
-  }
-#else
-  (void)allowed;
-#endif
   // Scaling q (T x D values per head) instead of the scores (T x T) saves a pass forward and backward.
   const at::Tensor q = (a.q * scale).reshape({B, KV, G * T, D});  // query head h uses KV head h / G
   const at::Tensor scores = at::matmul(q, a.k.transpose(2, 3)).view({B, KV, G, T, T});
@@ -237,13 +297,22 @@ namespace {
 
 // One decoder layer: x -> x + attention(norm(x)) -> that + mlp(norm(that)).
 at::Tensor layer_apply(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& x, const RopeTables& rope,
-                       const at::Tensor& mask, const at::Tensor& allowed, double scale) {
+                       const at::Tensor& mask, double scale) {
   const int64_t B = x.size(0), T = x.size(1);
   const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
-  const at::Tensor attn = attention(a, mask, allowed, scale).transpose(1, 2).reshape({B, T, cfg.num_heads * cfg.head_dim});
+  const at::Tensor attn = attention(a, mask, scale).transpose(1, 2).reshape({B, T, cfg.num_heads * cfg.head_dim});
   const at::Tensor y = x + linear(attn, l.o_proj, l.o_bias);
   return y + mlp_block(l, rms_norm(y, l.post_norm, cfg.rms_norm_eps));
 }
+
+// GCC 12-14 report -Warray-bounds and -Wstringop-overflow false positives in std::vector<bool>::reserve,
+// inlined from libtorch 2.x's torch::autograd::Function::apply into layer_checkpointed and decoder_forward.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#define TOOLGRPO_POP_ARRAY_BOUNDS 1
+#endif
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
@@ -254,8 +323,7 @@ using torch::autograd::variable_list;
 struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   // `weights`: the layer's defined tensors in kLayerTensors order; `present` marks which members they are.
   static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::TensorList weights, const ModelConfig* cfg,
-                            int64_t present, at::Tensor cos, at::Tensor sin, at::Tensor mask, at::Tensor allowed,
-                            double scale) {
+                            int64_t present, at::Tensor cos, at::Tensor sin, at::Tensor mask, double scale) {
     std::vector<at::Tensor> keep{x};
     keep.insert(keep.end(), weights.begin(), weights.end());
     ctx->save_for_backward(keep);
@@ -264,10 +332,9 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["cos"] = cos;
     ctx->saved_data["sin"] = sin;
     ctx->saved_data["mask"] = mask;
-    ctx->saved_data["allowed"] = allowed;
     ctx->saved_data["scale"] = scale;
     at::NoGradGuard no_grad;
-    return layer_apply(*cfg, layer_of(weights, present), x, {cos, sin}, mask, allowed, scale);
+    return layer_apply(*cfg, layer_of(weights, present), x, {cos, sin}, mask, scale);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
@@ -281,13 +348,12 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
       at::AutoGradMode grad_on(true);
       y = layer_apply(*cfg, layer_of(weights, ctx->saved_data["present"].toInt()), inputs[0],
                       {ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor()},
-                      ctx->saved_data["mask"].toTensor(), ctx->saved_data["allowed"].toTensor(),
-                      ctx->saved_data["scale"].toDouble());
+                      ctx->saved_data["mask"].toTensor(), ctx->saved_data["scale"].toDouble());
     }
     variable_list g = torch::autograd::grad({y}, inputs, {grad_out[0]}, /*retain_graph=*/false,
                                             /*create_graph=*/false, /*allow_unused=*/true);
     // One gradient per forward argument: x, each weight, then none for cfg, present, the tables and scale.
-    g.resize(g.size() + 7);
+    g.resize(g.size() + 6);
     return g;
   }
 
@@ -303,8 +369,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
 };
 
 at::Tensor layer_checkpointed(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& x,
-                              const RopeTables& rope, const at::Tensor& mask, const at::Tensor& allowed,
-                              double scale) {
+                              const RopeTables& rope, const at::Tensor& mask, double scale) {
   std::vector<at::Tensor> weights;
   int64_t present = 0, bit = 0;
   for (const auto& [name, member] : kLayerTensors) {
@@ -314,7 +379,7 @@ at::Tensor layer_checkpointed(const ModelConfig& cfg, const LayerWeights& l, con
     }
     ++bit;
   }
-  return CheckpointedLayer::apply(x, at::TensorList(weights), &cfg, present, rope.cos, rope.sin, mask, allowed, scale);
+  return CheckpointedLayer::apply(x, at::TensorList(weights), &cfg, present, rope.cos, rope.sin, mask, scale);
 }
 
 }  // namespace
@@ -349,8 +414,8 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   const bool recompute = checkpoint_layers && at::GradMode::is_enabled();  // without autograd nothing is kept
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     const LayerWeights& l = w.layers[li];
-    x = recompute ? layer_checkpointed(cfg, l, x, rope, mask, allowed, scale)
-                  : layer_apply(cfg, l, x, rope, mask, allowed, scale);
+    x = recompute ? layer_checkpointed(cfg, l, x, rope, mask, scale)
+                  : layer_apply(cfg, l, x, rope, mask, scale);
     if (keep_hidden_states && li + 1 < w.layers.size()) out.hidden_states.push_back(x);
   }
   x = rms_norm(x, w.norm, cfg.rms_norm_eps);
@@ -359,6 +424,11 @@ ForwardOutput decoder_forward(const ModelConfig& cfg, const DecoderWeights& w, c
   if (compute_logits) out.logits = head_logits(x, w.lm_head);
   return out;
 }
+
+#ifdef TOOLGRPO_POP_ARRAY_BOUNDS
+#pragma GCC diagnostic pop
+#undef TOOLGRPO_POP_ARRAY_BOUNDS
+#endif
 
 namespace {
 

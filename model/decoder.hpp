@@ -53,6 +53,24 @@ DecoderWeights decoder_weights_to(const DecoderWeights& w, at::Device device);
 std::vector<std::pair<std::string, at::Tensor>> decoder_named_parameters(const ModelConfig& cfg,
                                                                          const DecoderWeights& w);
 
+// Which attention kernel the decoder and the generation engine run. Fused: at::scaled_dot_product_attention
+// (libtorch >= 2.1) in decoder_forward (activation checkpointing included), in generation's prefill and in its
+// decode steps when no prompt cache is shared between samples. Reference: the hand-written matmul + softmax,
+// the path the fused kernel is tested against. Auto (the default): Fused on CUDA tensors where available,
+// Reference on the CPU, which keeps the numbers of libtorch 1.13 builds (libtorch 2.6's CPU kernel was not
+// faster in the training benchmark on two cores). The environment variable TOOLGRPO_ATTENTION (auto, fused or reference; read once, at
+// the first use) sets it for a run.
+enum class AttentionKernel { Auto, Fused, Reference };
+// Whether this build has the fused kernel (libtorch >= 2.1).
+bool attention_fused_available();
+// The kernel set (Auto, or Fused / Reference when chosen).
+AttentionKernel attention_kernel();
+// Sets the kernel for the whole process (tests run both paths on one build); Fused without the fused kernel
+// throws std::invalid_argument.
+void attention_kernel_set(AttentionKernel kernel);
+// Whether attention on tensors like `q` runs the fused kernel under the kernel set.
+bool attention_uses_fused(const at::Tensor& q);
+
 // Rotary inverse frequencies (head_dim / 2) in float32, with llama3 scaling when configured.
 at::Tensor rope_inv_freq(const ModelConfig& cfg);
 

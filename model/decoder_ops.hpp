@@ -31,6 +31,11 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
 // hn: the input-normed hidden states (B, T, hidden).
 AttentionInputs attention_inputs(const ModelConfig& cfg, const LayerWeights& l, const at::Tensor& hn,
                                  const RopeTables& rope);
+// softmax(q k^T * scale + additive_mask) v through at::scaled_dot_product_attention (needs
+// attention_fused_available()). q (B, H, Tq, D); k, v (B, KV, Tk, D) with H a multiple of KV (query head h uses KV head h / (H /
+// KV)); additive_mask (B, 1, Tq, Tk) float32, 0 where a key is visible and float's lowest elsewhere.
+at::Tensor attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& additive_mask, double scale);
 at::Tensor mlp_block(const LayerWeights& l, const at::Tensor& hn);
 
 }  // namespace toolgrpo::model

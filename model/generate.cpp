@@ -5,6 +5,7 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,8 +37,9 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct LayerCache {
-  at::Tensor pk, pv;  // prompt cache (Pc, KV, L, D)
-  at::Tensor gk, gv;  // generated-token cache (N, KV, max_new, D)
+  at::Tensor pk, pv;  // prompt cache (Pc, KV, L, D); undefined once copied into gk, gv (fused decode)
+  at::Tensor gk, gv;  // generated-token cache (N, KV, max_new, D); fused decode: (N, KV, L + max_new, D), the
+                      // prompt's keys and values first
 };
 
 // Samples one token per row from logits (N, V); returns (tokens (N) int64, logprobs (N) float).
@@ -97,6 +99,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   const int64_t H = cfg.num_heads, KV = cfg.num_kv_heads, D = cfg.head_dim, R = H / KV;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   at::NoGradGuard no_grad;
+  const bool fused = attention_uses_fused(w.embed);
 
   // Prompt rows of the cache: P when shared, P*G when every sample gets its own copy.
   const int64_t Pc = req.share_prefix ? P : N, g = req.share_prefix ? G : 1;
@@ -138,6 +141,12 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       const AttentionInputs a = attention_inputs(cfg, l, rms_norm(x, l.input_norm, cfg.rms_norm_eps), rope);
       cache[li].pk = a.k;
       cache[li].pv = a.v;
+      if (fused) {
+        x = x + linear(attention_fused(a.q, a.k, a.v, mask, scale).transpose(1, 2).reshape({Pc, L, H * D}),
+                       l.o_proj, l.o_bias);
+        x = x + mlp_block(l, rms_norm(x, l.post_norm, cfg.rms_norm_eps));
+        continue;
+      }
       // The R query heads of a KV head are stacked as rows: (Pc, KV, R*L, D) against (Pc, KV, L, D).
       const at::Tensor q = a.q.reshape({Pc, KV, R * L, D});
       const at::Tensor scores =
@@ -158,10 +167,24 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   t0 = Clock::now();
   const at::Tensor prompt_mask =
       at::where(attn_mask.to(at::kBool), at::zeros({1}, fopts), at::full({1}, lowest, fopts)).view({Pc, 1, 1, L});
+  // The fused kernel wants each sample's keys in one tensor. Without prefix sharing (g = 1) every sample has
+  // its own prompt rows anyway, so they move to the front of its cache and each step reads a narrowed view;
+  // with g > 1 that would hold G copies of each prompt, and the reference path's stacked queries, which read a
+  // prompt's cache once for its G samples, stay.
+  const bool fused_decode = fused && g == 1;
+  const int64_t front = fused_decode ? L : 0;
   for (auto& c : cache) {
-    c.gk = at::zeros({N, KV, max_new, D}, at::TensorOptions(dtype).device(dev));
+    c.gk = at::zeros({N, KV, front + max_new, D}, at::TensorOptions(dtype).device(dev));
     c.gv = at::zeros_like(c.gk);
+    if (fused_decode) {
+      c.gk.narrow(2, 0, L).copy_(c.pk);
+      c.gv.narrow(2, 0, L).copy_(c.pv);
+      c.pk = c.pv = at::Tensor();
+    }
   }
+  // (N, 1, 1, L + max_new): the prompt's padding hidden, every generated token visible.
+  const at::Tensor decode_mask =
+      fused_decode ? at::cat({prompt_mask, at::zeros({N, 1, 1, max_new}, fopts)}, -1) : at::Tensor();
   std::vector<uint64_t> seeds(static_cast<std::size_t>(N));
   for (int64_t r = 0; r < N; ++r)
     seeds[static_cast<std::size_t>(r)] = sample_seed(req.seed, req.step, req.first_prompt_index + r / G, r % G);
@@ -224,8 +247,15 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       const LayerWeights& l = w.layers[li];
       LayerCache& c = cache[li];
       const AttentionInputs a = attention_inputs(cfg, l, rms_norm(h, l.input_norm, cfg.rms_norm_eps), rope);
-      c.gk.narrow(2, t, 1).copy_(a.k);
-      c.gv.narrow(2, t, 1).copy_(a.v);
+      c.gk.narrow(2, front + t, 1).copy_(a.k);
+      c.gv.narrow(2, front + t, 1).copy_(a.v);
+      if (fused_decode) {
+        const at::Tensor attn = attention_fused(a.q, c.gk.narrow(2, 0, L + t + 1), c.gv.narrow(2, 0, L + t + 1),
+                                                decode_mask.narrow(-1, 0, L + t + 1), scale);
+        h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
+        h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
+        continue;
+      }
       // Queries of the g samples and R heads that share a cache row and KV head are stacked as rows, so the
       // prompt cache is read once per group: (Pc, KV, g*R, D) against (Pc, KV, L, D).
       const at::Tensor qs = a.q.reshape({Pc, g, KV, R, D}).permute({0, 2, 1, 3, 4}).reshape({Pc, KV, g * R, D});

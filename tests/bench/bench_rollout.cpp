@@ -4,6 +4,7 @@
 // tokens/s, and the same for a larger batch.   bench_rollout [--threads 2] [--prompts 8] [--large-prompts 32]
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include <chrono>
 #include <cstdio>

@@ -14,25 +14,14 @@
 #include "model/decoder.hpp"
 #include "model/safetensors.hpp"
 #include "tests/model/decoder_bounds.hpp"
+#include "tests/model/fixture_model.hpp"
 
 namespace toolgrpo::model {
 namespace {
 
 using nlohmann::json;
 using namespace toolgrpo::testing;  // the fp32 error bounds (tests/model/decoder_bounds.hpp)
-
-std::string models_dir() {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return std::string(env ? env : TOOLGRPO_DEFAULT_SHARED_DATA) + "/fixtures/models/";
-}
-
-at::Tensor ids_tensor(const json& rows) {
-  std::vector<int64_t> flat;
-  for (const auto& r : rows)
-    for (const auto& v : r) flat.push_back(v.get<int64_t>());
-  const int64_t b = static_cast<int64_t>(rows.size());
-  return at::tensor(flat, at::kLong).view({b, static_cast<int64_t>(flat.size()) / b});
-}
+using testing::ids_tensor;
 
 // Largest |a - b| over positions where mask (B, T) is 1; a, b are (B, T, ...).
 double max_diff_valid(const at::Tensor& a, const at::Tensor& b, const at::Tensor& mask) {
@@ -41,44 +30,14 @@ double max_diff_valid(const at::Tensor& a, const at::Tensor& b, const at::Tensor
   return (d * mask.to(at::kFloat)).max().item<double>();
 }
 
-class ModelFixture : public ::testing::TestWithParam<const char*> {
+// ModelFixture: a fixture model (tests/model/fixture_model.hpp) with the reference implementation's tensors.
+class ModelFixture : public testing::FixtureModel {
  protected:
   void SetUp() override {
-    dir_ = models_dir() + GetParam();
-    std::ifstream in(dir_ + "/fixtures.json");
-    ASSERT_TRUE(in) << dir_;
-    in >> meta_;
-    cfg_ = model_config_load(dir_);
-    w_ = decoder_weights_load(cfg_, dir_, at::kFloat, at::kCPU);
+    load();
     ref_ = std::make_unique<SafetensorsFile>(dir_ + "/fixtures.safetensors");
   }
   at::Tensor ref(const std::string& name) const { return ref_->load(name); }
-  const json& batch(const std::string& name) const {
-    for (const auto& b : meta_["batches"])
-      if (b["name"] == name) return b;
-    throw std::runtime_error("no batch " + name);
-  }
-
-  // The log-probs (and entropy) of a batch under `o`, and every parameter's gradient of the loss
-  // -sum(log-probs * m) + 0.1 sum(entropy * m).
-  // With `packed`, the values come from its packed rows instead of (ids, mask).
-  std::pair<TokenLogprobs, std::vector<at::Tensor>> loss_gradients(const at::Tensor& ids,
-                                                                   const at::Tensor& mask,
-                                                                   const LogprobOptions& o,
-                                                                   const at::Tensor& m,
-                                                                   const PrefixPacked* packed = nullptr) {
-    const auto params = decoder_named_parameters(cfg_, w_);
-    for (const auto& [n, t] : params) {
-      t.set_requires_grad(true);
-      if (t.grad().defined()) t.mutable_grad().zero_();
-    }
-    const TokenLogprobs lp = packed != nullptr ? token_logprobs_packed(cfg_, w_, *packed, o)
-                                               : token_logprobs(cfg_, w_, ids, mask, o);
-    (-(lp.logprobs * m).sum() + 0.1 * (lp.entropy * m).sum()).backward();
-    std::vector<at::Tensor> g;
-    for (const auto& [n, t] : params) g.push_back(t.grad().clone());
-    return {lp, g};
-  }
 
   // Each gradient of `got` within the fp32 bound of two backward passes over a T-token forward whose weight
   // gradients sum over `positions` tokens (decoder_gradient_bound, relative to the largest gradient entry), and
@@ -97,10 +56,6 @@ class ModelFixture : public ::testing::TestWithParam<const char*> {
     return m;
   }
 
-  std::string dir_;
-  json meta_;
-  ModelConfig cfg_;
-  DecoderWeights w_;
   std::unique_ptr<SafetensorsFile> ref_;
 };
 
@@ -222,9 +177,7 @@ TEST_P(ModelFixture, GreedyGenerationTokenExact) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SevenModels, ModelFixture,
-                         ::testing::Values("qwen2-tied", "qwen2-untied", "llama3", "llama31-rope-scaled",
-                                           "llama32-tied-rope-scaled", "qwen3-tied", "qwen3-untied"));
+INSTANTIATE_TEST_SUITE_P(SevenModels, ModelFixture, ::testing::ValuesIn(testing::kFixtureModels));
 
 }  // namespace
 }  // namespace toolgrpo::model

@@ -15,6 +15,7 @@
 #include "model/generate.hpp"
 #include "model/safetensors.hpp"
 #include "tests/model/decoder_bounds.hpp"
+#include "tests/model/fixture_model.hpp"
 
 namespace toolgrpo::model {
 namespace {
@@ -28,34 +29,20 @@ using namespace toolgrpo::testing;  // the fp32 error bounds (tests/model/decode
 // the cumulative distribution (probability about V times the bound per draw, under 1e-3 over all draws here).
 // GreedyWithCacheMatchesReference asserts the first premise on the reference's own step logits.
 
-std::string model_dir(const std::string& name) {
-  const char* env = std::getenv("TOOLGRPO_SHARED_DATA");
-  return std::string(env ? env : TOOLGRPO_DEFAULT_SHARED_DATA) + "/fixtures/models/" + name;
-}
 
 std::vector<int64_t> row(const at::Tensor& t, int64_t r, int64_t n) {
   const at::Tensor x = t[r].narrow(0, 0, n).contiguous();
   return std::vector<int64_t>(x.data_ptr<int64_t>(), x.data_ptr<int64_t>() + n);
 }
 
-class EngineFixture : public ::testing::TestWithParam<const char*> {
+class EngineFixture : public testing::FixtureModel {
  protected:
-  void SetUp() override {
-    dir_ = model_dir(GetParam());
-    std::ifstream in(dir_ + "/fixtures.json");
-    in >> meta_;
-    cfg_ = model_config_load(dir_);
-    w_ = decoder_weights_load(cfg_, dir_, at::kFloat, at::kCPU);
-  }
+  void SetUp() override { load(); }
   std::vector<std::vector<int64_t>> prompts() const {
     std::vector<std::vector<int64_t>> p;
     for (const auto& g : meta_["generation"]) p.push_back(g["prompt_ids"].get<std::vector<int64_t>>());
     return p;
   }
-  std::string dir_;
-  json meta_;
-  ModelConfig cfg_;
-  DecoderWeights w_;
 };
 
 TEST_P(EngineFixture, GreedyWithCacheMatchesReference) {
@@ -195,9 +182,7 @@ TEST_P(EngineFixture, EosAndTopK) {
   EXPECT_TRUE(generate(cfg_, w_, k1).tokens.equal(generate(cfg_, w_, greedy).tokens));
 }
 
-INSTANTIATE_TEST_SUITE_P(SevenModels, EngineFixture,
-                         ::testing::Values("qwen2-tied", "qwen2-untied", "llama3", "llama31-rope-scaled",
-                                           "llama32-tied-rope-scaled", "qwen3-tied", "qwen3-untied"));
+INSTANTIATE_TEST_SUITE_P(SevenModels, EngineFixture, ::testing::ValuesIn(testing::kFixtureModels));
 
 }  // namespace
 }  // namespace toolgrpo::model

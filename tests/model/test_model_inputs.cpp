@@ -2,6 +2,7 @@
 // truncated or inconsistent safetensors, missing tensors and shape mismatches; the writer round-trips.
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 

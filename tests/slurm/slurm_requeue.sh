@@ -362,7 +362,9 @@ check_requeued_run() {
 # once mpirun reports that it forwarded the signal the batch script passed on; they then checkpoint and exit 75.
 rank_pids() {  # the ranks of this test's jobs: the children of their mpirun
   local p mpiruns=() stat
-  for p in $(marked_pids); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" != mpirun ] || mpiruns+=("$p"); done
+  for p in $(marked_pids); do  # Open MPI 4's mpirun; Open MPI 5's mpirun runs on as prterun (prte)
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in mpirun | prterun | prte) mpiruns+=("$p") ;; esac
+  done
   [ ${#mpiruns[@]} -gt 0 ] || return 0
   for p in $(marked_pids); do
     stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
