@@ -87,8 +87,7 @@ class GrpoTrainer final : public StepTrainer {
       lcfg_.kl_coef = c.grpo.kl_coef;
       lcfg_.kl = kl_kind_;
     }
-    const int64_t per_epoch = std::max<int64_t>(1, static_cast<int64_t>(data.train.rows.size()) / c.rollout.prompts_per_step);
-    total_ = c.grpo.steps > 0 ? c.grpo.steps : per_epoch * c.grpo.epochs;
+    total_ = steps_asked(c, "grpo", static_cast<int64_t>(data.train.rows.size()));
   }
 
   int64_t total_steps() const override { return total_; }

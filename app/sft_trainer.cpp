@@ -94,8 +94,7 @@ class SftTrainer final : public StepTrainer {
         eval_(examples_make(pol_, data.eval, c.sft.max_seq_tokens)), eval_seqs_(refs_of(eval_)) {
     s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world,
                                           c.parallel.shard_optimizer);
-    const int64_t per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train_.size()) / c.sft.batch_size);
-    total_ = c.sft.steps > 0 ? c.sft.steps : per_epoch * c.sft.epochs;
+    total_ = steps_asked(c, "sft", static_cast<int64_t>(train_.size()));
   }
 
   int64_t total_steps() const override { return total_; }

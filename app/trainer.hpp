@@ -47,6 +47,11 @@ struct TrainResult {
   int64_t first_step = 0;               // steps already done when this process started (resumed runs)
 };
 
+// The steps a run of `kind` ("grpo" or "sft") takes: `kind`.steps, else its epochs over `rows` training rows
+// (`rows` < 0: not loaded yet; -1 is returned when the count needs them). The trainers and the run driver's
+// check of a finished run count with it.
+int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows);
+
 TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt = {});
 TrainResult sft_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt = {});
 
