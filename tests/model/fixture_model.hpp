@@ -29,6 +29,13 @@ inline at::Tensor ids_tensor(const nlohmann::json& rows) {
   return at::tensor(flat, at::kLong).view({b, static_cast<int64_t>(flat.size()) / b});
 }
 
+// Tokens [from, to) of row `row` of an (rows, length) id tensor, e.g. a prompt or a continuation cut from a
+// fixture batch for the packing tests.
+inline std::vector<int64_t> ids_slice(const at::Tensor& ids, int64_t row, int64_t from, int64_t to) {
+  const at::Tensor r = ids[row].narrow(0, from, to - from).contiguous();
+  return std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + r.numel());
+}
+
 class FixtureModel : public ::testing::TestWithParam<const char*> {
  protected:
   // Loads the model named by the test's parameter and its fixtures.json.

@@ -147,11 +147,7 @@ TEST_P(SdpaFixture, GradientsMatchWithAndWithoutCheckpointing) {
 TEST_P(SdpaFixture, PrefixPackedRowsMatch) {
   const json& b = batch("full_len40");
   const at::Tensor ids = ids_tensor(b["input_ids"]);
-  const auto slice = [&](int64_t row, int64_t from, int64_t to) {
-    std::vector<int64_t> v;
-    for (int64_t k = from; k < to; ++k) v.push_back(ids[row][k].item<int64_t>());
-    return v;
-  };
+  const auto slice = [&](int64_t row, int64_t from, int64_t to) { return testing::ids_slice(ids, row, from, to); };
   const std::vector<int64_t> prompt0 = slice(0, 0, 24), prompt1 = slice(1, 0, 12);
   const std::vector<int64_t> t0 = slice(0, 24, 40), t1 = slice(1, 30, 40), u0 = slice(1, 12, 21);
   const int64_t B = 3, L = 40;
