@@ -1,4 +1,4 @@
-// Checkpoints of a run (DESIGN.md section 4): the RunState and the run's facts as one HDF5 file
+// Checkpoints of a run (docs/DESIGN.md section 3): the RunState and the run's facts as one HDF5 file
 // (io/checkpoint_file), written by the one rank that holds the whole state — in a background thread from a
 // host snapshot, so training blocks only for the copy — or, with a sharded optimizer, by all training ranks
 // together (each its shard, through parallel HDF5), and read back by every rank at any world size. Layout:

@@ -1,4 +1,4 @@
-// The run configuration: YAML sections of DESIGN.md section 4 parsed once, up front, with `key=value`
+// The run configuration: YAML sections of docs/DESIGN.md section 4 parsed once, up front, with `key=value`
 // overrides. Unknown keys, wrong types, out-of-range values and divisibility problems are all reported
 // together, each with its YAML path (and line). Each module later receives only its own small struct.
 #pragma once

@@ -1,4 +1,4 @@
-// The GRPO loop (DESIGN.md section 1). Per step: generators sample G responses for their shard of the step's
+// The GRPO loop (docs/DESIGN.md section 1). Per step: generators sample G responses for their shard of the step's
 // prompts and score them; the groups reach every rank in one all-gather; with dynamic sampling, groups whose
 // rewards are all equal are dropped and more prompts are drawn. Trainers then split each mini-batch by tokens,
 // recompute old (and reference) log-probs, compute group advantages, and update with the clipped loss; in split

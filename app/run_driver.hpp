@@ -1,4 +1,4 @@
-// One run driver for GRPO and SFT (DESIGN.md section 1, "Run state is one thing"): training data, the policy
+// One run driver for GRPO and SFT (docs/DESIGN.md section 3, "Run state is one thing"): training data, the policy
 // (fresh or from a checkpoint), the run log, the step loop with evaluation and checkpoint cadence, resume, stop
 // signals and the time limit, the final save and the DONE marker. A trainer supplies only a step and an evaluation
 // over the RunState.
