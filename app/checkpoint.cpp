@@ -22,14 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-const char* chat_format_name(model::ChatFormat f) {
-  switch (f) {
-    case model::ChatFormat::Qwen3: return "qwen3";
-    case model::ChatFormat::Llama3: return "llama3";
-    default: return "qwen2.5";
-  }
-}
-
 // The file's path of a parameter's AdamW moment: moment 0 is exp_avg, 1 is exp_avg_sq (the order in which the
 // file lists them after the weights).
 std::string moment_path(const std::string& param, int moment) {
@@ -159,7 +151,7 @@ std::vector<io::MetaItem> job_meta(const RunState& s, const RunFacts& f) {
       {"config_yaml", f.config_yaml},
       {"model_config_json", model::model_config_to_json(s.policy.cfg)},
       {"tokenizer_json", s.policy.tokenizer_json},
-      {"chat_format", std::string(chat_format_name(s.policy.chat))},
+      {"chat_format", std::string(model::chat_format_name(s.policy.chat))},
       {"source_dir", s.policy.source_dir},
       {"world_size", i64(f.world_size)},
       {"generation_ranks", i64(f.generation_ranks)},
@@ -169,7 +161,7 @@ std::vector<io::MetaItem> job_meta(const RunState& s, const RunFacts& f) {
       {"data_path", f.data_path},
       {"data_rows", i64(f.data_rows)},
       {"data_checksum", i64(f.data_checksum)},
-      {"reference_kind", s.reference.kind},
+      {"reference_kind", std::string(origin_kind_name(s.reference.kind))},
       {"reference_path", s.reference.path},
       {"reference_seed", i64(s.reference.seed)},
       {"reference_checksum", i64(s.reference.checksum)},
@@ -238,7 +230,7 @@ Policy checkpoint_policy(LoadedCheckpoint& l, at::Device device) {
   Policy p;
   p.device = device;
   p.cfg = l.cfg;
-  p.origin = {"checkpoint", l.path, 0, 0};
+  p.origin = {OriginKind::Checkpoint, l.path, 0, 0};
   p.source_dir = l.source_dir;
   p.w = device.is_cpu() ? l.weights : model::decoder_weights_to(l.weights, device);
   p.tokenizer_json = l.tokenizer_json;
@@ -307,7 +299,7 @@ LoadedCheckpoint load_from(const io::CheckpointReader& r, bool with_optimizer) {
   l.cursor.position = r.meta_int("cursor_position");
   l.train_seconds = r.meta_double("wall_time");
   l.eval_pending = r.meta_int("eval_pending") != 0;
-  l.reference.kind = r.meta_string("reference_kind");
+  l.reference.kind = origin_kind_from_name(r.meta_string("reference_kind"));
   l.reference.path = r.meta_string("reference_path");
   l.reference.seed = r.meta_int("reference_seed");
   l.reference.checksum = static_cast<uint32_t>(r.meta_int("reference_checksum"));

@@ -185,7 +185,7 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   // A checkpoint file, or a run directory without a final model yet: its newest checkpoint.
   std::string file;
   std::optional<LoadedCheckpoint> ck;
-  if (model_path_kind(dir, file, "generate: --model") == "checkpoint") {
+  if (model_path_kind(dir, file, "generate: --model") == OriginKind::Checkpoint) {
     try {
       ck = checkpoint_load(file, false);
     } catch (const io::CheckpointError& e) {

@@ -44,7 +44,7 @@ TrainOptions options_for(const Config& c, parallel::Runtime& rt) {
       if (b == std::string::npos) throw std::invalid_argument(s);
       opt.signal_rank = std::stoi(s.substr(0, a));
       opt.signal_step = std::stoll(s.substr(a + 1, b - a - 1)) - 1;
-      opt.signal_phase = s.substr(b + 1);
+      opt.signal_phase = signal_phase_from_name(s.substr(b + 1));
     } catch (const std::exception&) {
       throw UsageError("TOOLGRPO_SIGNAL_INJECT: expected RANK:STEP:PHASE (step counted from 1), got '" + s + "'");
     }

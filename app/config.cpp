@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -10,10 +11,82 @@
 #include <sstream>
 
 #include "app/commands.hpp"
-#include "model/grpo_loss.hpp"
+#include "model/name_table.hpp"
 #include "reward/config.hpp"
 
 namespace toolgrpo::app {
+namespace {
+
+// The one table of names of each of the configuration's own enums (config.hpp).
+template <class E>
+struct Choices;
+template <>
+struct Choices<ModelDtype> {
+  static constexpr model::EnumName<ModelDtype> table[] = {{ModelDtype::Fp32, "fp32"}, {ModelDtype::Bf16, "bf16"}};
+};
+template <>
+struct Choices<ModelDevice> {
+  static constexpr model::EnumName<ModelDevice> table[] = {{ModelDevice::Cpu, "cpu"}, {ModelDevice::Cuda, "cuda"}};
+};
+template <>
+struct Choices<AdvantageMode> {
+  static constexpr model::EnumName<AdvantageMode> table[] = {{AdvantageMode::Grpo, "grpo"},
+                                                             {AdvantageMode::Gdpo, "gdpo"}};
+};
+template <>
+struct Choices<KlWhere> {
+  static constexpr model::EnumName<KlWhere> table[] = {{KlWhere::Loss, "loss"}, {KlWhere::Reward, "reward"}};
+};
+template <>
+struct Choices<Overlong> {
+  static constexpr model::EnumName<Overlong> table[] = {
+      {Overlong::None, "none"}, {Overlong::Filter, "filter"}, {Overlong::Penalty, "penalty"}};
+};
+template <>
+struct Choices<ParallelMode> {
+  static constexpr model::EnumName<ParallelMode> table[] = {{ParallelMode::Colocated, "colocated"},
+                                                            {ParallelMode::Split, "split"}};
+};
+template <>
+struct Choices<ResumeMode> {  // ResumeMode::Path has no name: any other text is a path
+  static constexpr model::EnumName<ResumeMode> table[] = {{ResumeMode::Auto, "auto"}, {ResumeMode::Never, "never"}};
+};
+
+}  // namespace
+
+template <class E>
+E choice_from_name(const std::string& name) {
+  for (const auto& e : Choices<E>::table)
+    if (name == e.name) return e.value;
+  std::string msg = "'" + name + "' is not one of:";
+  for (const auto& e : Choices<E>::table) msg += std::string(" ") + e.name;
+  throw std::invalid_argument(msg);
+}
+template <class E>
+std::vector<std::string> choice_names() {
+  return model::enum_names(Choices<E>::table);
+}
+#define TOOLGRPO_CHOICE(E)                                                                  \
+  template E choice_from_name<E>(const std::string&);                                       \
+  template std::vector<std::string> choice_names<E>();                                      \
+  const char* choice_name(E v) { return model::enum_name(Choices<E>::table, v); }
+TOOLGRPO_CHOICE(ModelDtype)
+TOOLGRPO_CHOICE(ModelDevice)
+TOOLGRPO_CHOICE(AdvantageMode)
+TOOLGRPO_CHOICE(KlWhere)
+TOOLGRPO_CHOICE(Overlong)
+TOOLGRPO_CHOICE(ParallelMode)
+TOOLGRPO_CHOICE(ResumeMode)
+#undef TOOLGRPO_CHOICE
+
+ResumeFrom ResumeFrom::parse(const std::string& text) {
+  for (const auto& e : Choices<ResumeMode>::table)
+    if (text == e.name) return {e.value, ""};
+  return {ResumeMode::Path, text};
+}
+
+std::string ResumeFrom::text() const { return mode == ResumeMode::Path ? path : choice_name(mode); }
+
 namespace {
 
 // One configurable field: its YAML path and how to read, check and print it.
@@ -99,6 +172,22 @@ Field field(const std::string& path, S Config::*section, T S::*member) {
                                                            << YAML::Value << (c.*section).*member; }};
 }
 
+reward::AdvantageStd adv_std_from_name(const std::string& name) { return reward::advantage_std_from_name(name); }
+
+// A choice: read with `from` (std::invalid_argument listing the names), printed with `name`; both from the
+// enum's one table.
+template <class S, class E>
+Field choice(const std::string& path, S Config::*section, E S::*member, E (*from)(const std::string&),
+             const char* (*name)(E)) {
+  return Field{path, [=](Config& c, const YAML::Node& n) { (c.*section).*member = from(scalar_as<std::string>(n)); },
+               [=](const Config& c, YAML::Emitter& e) { e << YAML::Key << path.substr(path.find('.') + 1)
+                                                           << YAML::Value << std::string(name((c.*section).*member)); }};
+}
+template <class S, class E>
+Field choice(const std::string& path, S Config::*section, E S::*member) {
+  return choice<S, E>(path, section, member, &choice_from_name<E>, static_cast<const char* (*)(E)>(&choice_name));
+}
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       field("run.name", &Config::run, &RunSection::name),
@@ -112,14 +201,32 @@ const std::vector<Field>& fields() {
               e << YAML::Key << "time_limit" << YAML::Value << c.run.time_limit;
             }},
       field("model.path", &Config::model, &ModelSection::path),
-      field("model.arch", &Config::model, &ModelSection::arch),
-      field("model.preset", &Config::model, &ModelSection::preset),
-      field("model.dtype", &Config::model, &ModelSection::dtype),
-      field("model.device", &Config::model, &ModelSection::device),
-      field("model.chat_template", &Config::model, &ModelSection::chat_template),
+      choice("model.arch", &Config::model, &ModelSection::arch, &model::arch_from_name, &model::arch_name),
+      choice("model.preset", &Config::model, &ModelSection::preset, &model::preset_from_name, &model::preset_name),
+      choice("model.dtype", &Config::model, &ModelSection::dtype),
+      choice("model.device", &Config::model, &ModelSection::device),
+      Field{"model.chat_template",
+            [](Config& c, const YAML::Node& n) {
+              const std::string s = scalar_as<std::string>(n);
+              if (s.empty()) {
+                c.model.chat_template.reset();
+                return;
+              }
+              const std::vector<std::string> names = model::chat_format_names();  // not the alias "qwen2"
+              if (std::find(names.begin(), names.end(), s) == names.end()) {
+                std::string msg = "'" + s + "' is not one of:";
+                for (const auto& name : names) msg += " " + name;
+                throw std::invalid_argument(msg);
+              }
+              c.model.chat_template = model::chat_format_from_name(s);
+            },
+            [](const Config& c, YAML::Emitter& e) {
+              e << YAML::Key << "chat_template" << YAML::Value
+                << std::string(c.model.chat_template ? model::chat_format_name(*c.model.chat_template) : "");
+            }},
       field("data.train", &Config::data, &DataSection::train),
       field("data.eval", &Config::data, &DataSection::eval),
-      field("data.format", &Config::data, &DataSection::format),
+      choice("data.format", &Config::data, &DataSection::format, &io::dataset_format_from_name, &io::dataset_format_name),
       field("data.skip_bad_rows", &Config::data, &DataSection::skip_bad_rows),
       field("data.eval_prompts", &Config::data, &DataSection::eval_prompts),
       field("rollout.prompts_per_step", &Config::rollout, &RolloutSection::prompts_per_step),
@@ -131,7 +238,7 @@ const std::vector<Field>& fields() {
       field("rollout.top_k", &Config::rollout, &RolloutSection::top_k),
       field("reward.variant", &Config::reward, &RewardSection::variant),
       field("grpo.lr", &Config::grpo, &GrpoSection::lr),
-      field("grpo.schedule", &Config::grpo, &GrpoSection::schedule),
+      choice("grpo.schedule", &Config::grpo, &GrpoSection::schedule, &model::lr_schedule_from_name, &model::lr_schedule_name),
       field("grpo.warmup_steps", &Config::grpo, &GrpoSection::warmup_steps),
       field("grpo.mini_batches", &Config::grpo, &GrpoSection::mini_batches),
       field("grpo.micro_batch_tokens", &Config::grpo, &GrpoSection::micro_batch_tokens),
@@ -144,22 +251,22 @@ const std::vector<Field>& fields() {
       field("grpo.clip_low", &Config::grpo, &GrpoSection::clip_low),
       field("grpo.clip_high", &Config::grpo, &GrpoSection::clip_high),
       field("grpo.dual_clip_c", &Config::grpo, &GrpoSection::dual_clip_c),
-      field("grpo.adv_std", &Config::grpo, &GrpoSection::adv_std),
-      field("grpo.advantage", &Config::grpo, &GrpoSection::advantage),
-      field("grpo.loss_agg", &Config::grpo, &GrpoSection::loss_agg),
-      field("grpo.kl_type", &Config::grpo, &GrpoSection::kl_type),
+      choice("grpo.adv_std", &Config::grpo, &GrpoSection::adv_std, &adv_std_from_name, &reward::advantage_std_name),
+      choice("grpo.advantage", &Config::grpo, &GrpoSection::advantage),
+      choice("grpo.loss_agg", &Config::grpo, &GrpoSection::loss_agg, &model::loss_agg_from_name, &model::loss_agg_name),
+      choice("grpo.kl_type", &Config::grpo, &GrpoSection::kl_type, &model::kl_estimator_from_name, &model::kl_estimator_name),
       field("grpo.kl_coef", &Config::grpo, &GrpoSection::kl_coef),
-      field("grpo.kl_where", &Config::grpo, &GrpoSection::kl_where),
+      choice("grpo.kl_where", &Config::grpo, &GrpoSection::kl_where),
       field("grpo.entropy_coef", &Config::grpo, &GrpoSection::entropy_coef),
       field("grpo.max_grad_norm", &Config::grpo, &GrpoSection::max_grad_norm),
       field("grpo.weight_decay", &Config::grpo, &GrpoSection::weight_decay),
       field("grpo.dynamic_sampling", &Config::grpo, &GrpoSection::dynamic_sampling),
       field("grpo.dynamic_sampling_rounds", &Config::grpo, &GrpoSection::dynamic_sampling_rounds),
-      field("grpo.overlong", &Config::grpo, &GrpoSection::overlong),
+      choice("grpo.overlong", &Config::grpo, &GrpoSection::overlong),
       field("grpo.overlong_buffer", &Config::grpo, &GrpoSection::overlong_buffer),
       field("grpo.overlong_penalty", &Config::grpo, &GrpoSection::overlong_penalty),
       field("sft.lr", &Config::sft, &SftSection::lr),
-      field("sft.schedule", &Config::sft, &SftSection::schedule),
+      choice("sft.schedule", &Config::sft, &SftSection::schedule, &model::lr_schedule_from_name, &model::lr_schedule_name),
       field("sft.warmup_steps", &Config::sft, &SftSection::warmup_steps),
       field("sft.batch_size", &Config::sft, &SftSection::batch_size),
       field("sft.epochs", &Config::sft, &SftSection::epochs),
@@ -169,13 +276,17 @@ const std::vector<Field>& fields() {
       field("sft.max_seq_tokens", &Config::sft, &SftSection::max_seq_tokens),
       field("sft.max_grad_norm", &Config::sft, &SftSection::max_grad_norm),
       field("sft.weight_decay", &Config::sft, &SftSection::weight_decay),
-      field("parallel.mode", &Config::parallel, &ParallelSection::mode),
+      choice("parallel.mode", &Config::parallel, &ParallelSection::mode),
       field("parallel.generation_ranks", &Config::parallel, &ParallelSection::generation_ranks),
       field("parallel.threads", &Config::parallel, &ParallelSection::threads),
       field("parallel.shard_optimizer", &Config::parallel, &ParallelSection::shard_optimizer),
       field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
-      field("checkpoint.resume", &Config::checkpoint, &CheckpointSection::resume),
+      Field{"checkpoint.resume",
+            [](Config& c, const YAML::Node& n) { c.checkpoint.resume = ResumeFrom::parse(scalar_as<std::string>(n)); },
+            [](const Config& c, YAML::Emitter& e) {
+              e << YAML::Key << "resume" << YAML::Value << c.checkpoint.resume.text();
+            }},
       field("checkpoint.async", &Config::checkpoint, &CheckpointSection::async),
       field("checkpoint.collective", &Config::checkpoint, &CheckpointSection::collective),
       field("log.every", &Config::log, &LogSection::every),
@@ -187,15 +298,6 @@ const std::vector<Field>& fields() {
 std::string where(const std::string& origin, const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
   return m.line >= 0 ? origin + ":" + std::to_string(m.line + 1) : origin;
-}
-
-void one_of(std::vector<std::string>& problems, const std::string& path, const std::string& v,
-            std::initializer_list<const char*> allowed) {
-  for (const char* a : allowed)
-    if (v == a) return;
-  std::string msg = path + ": '" + v + "' is not one of:";
-  for (const char* a : allowed) msg += std::string(" ") + a;
-  problems.push_back(msg);
 }
 
 void validate(const Config& c, int world, std::vector<std::string>& p) {
@@ -243,33 +345,16 @@ void validate(const Config& c, int world, std::vector<std::string>& p) {
   at_least("checkpoint.every", c.checkpoint.every, 0);
   positive("checkpoint.keep", c.checkpoint.keep);
   positive("log.every", c.log.every);
-  one_of(p, "model.arch", c.model.arch, {"qwen2", "qwen3", "llama"});
-  one_of(p, "model.preset", c.model.preset, {"tiny", "small", "bench"});
-  one_of(p, "model.dtype", c.model.dtype, {"fp32", "bf16"});
-  one_of(p, "model.device", c.model.device, {"cpu", "cuda"});
-  if (!c.model.chat_template.empty()) one_of(p, "model.chat_template", c.model.chat_template, {"qwen2.5", "qwen3", "llama3"});
-  one_of(p, "data.format", c.data.format, {"auto", "jsonl", "toolrl-json"});
-  one_of(p, "grpo.schedule", c.grpo.schedule, {"constant", "warmup", "cosine"});
-  one_of(p, "sft.schedule", c.sft.schedule, {"constant", "warmup", "cosine"});
-  one_of(p, "grpo.adv_std", c.grpo.adv_std, {"unbiased", "population", "none"});
-  one_of(p, "grpo.advantage", c.grpo.advantage, {"grpo", "gdpo"});
-  one_of(p, "grpo.kl_where", c.grpo.kl_where, {"loss", "reward"});
-  one_of(p, "grpo.overlong", c.grpo.overlong, {"none", "filter", "penalty"});
-  one_of(p, "parallel.mode", c.parallel.mode, {"colocated", "split"});
-  // Names the model and reward libraries parse themselves: their own messages list the accepted values.
-  const auto parses = [&](const char* path, const auto& parse) {
-    try {
-      parse();
-    } catch (const std::invalid_argument& e) {
-      p.push_back(std::string(path) + ": " + e.what());
-    }
-  };
-  parses("grpo.loss_agg", [&] { model::loss_agg_from_name(c.grpo.loss_agg); });
-  parses("grpo.kl_type", [&] { model::kl_estimator_from_name(c.grpo.kl_type); });
-  parses("reward.variant", [&] { reward::reward_config_from_name(c.reward.variant); });
+  // The names of choices (enums) were checked when they were read; reward.variant is text the reward library
+  // parses (names joined by '+'), kept as written.
+  try {
+    reward::reward_config_from_name(c.reward.variant);
+  } catch (const std::invalid_argument& e) {
+    p.push_back(std::string("reward.variant: ") + e.what());
+  }
   // Roles and divisibility.
   int64_t generators = world;
-  if (c.parallel.mode == "split") {
+  if (c.parallel.mode == ParallelMode::Split) {
     if (world < 2) p.push_back("parallel.mode: split needs at least 2 ranks (one generating, one training), the job has " + std::to_string(world));
     else if (c.parallel.generation_ranks < 1 || c.parallel.generation_ranks >= world)
       p.push_back("parallel.generation_ranks: must be in [1, " + std::to_string(world - 1) + "] for " + std::to_string(world) + " ranks, got " + std::to_string(c.parallel.generation_ranks));

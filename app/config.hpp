@@ -4,10 +4,49 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "io/dataset.hpp"
+#include "model/choices.hpp"
+#include "model/config.hpp"
+#include "reward/advantage.hpp"
+
 namespace toolgrpo::app {
+
+// The configuration's choices that belong to no library below app/ (those that do are the libraries' enums:
+// model::Arch, model::Preset, model::ChatFormat, io::DatasetFormat, model::LrSchedule, reward::AdvantageStd,
+// model::LossAgg, model::KlEstimator). Each has one table of names in config.cpp, used to parse and print.
+enum class ModelDtype { Fp32, Bf16 };           // model.dtype
+enum class ModelDevice { Cpu, Cuda };           // model.device
+enum class AdvantageMode { Grpo, Gdpo };        // grpo.advantage
+enum class KlWhere { Loss, Reward };            // grpo.kl_where
+enum class Overlong { None, Filter, Penalty };  // grpo.overlong
+enum class ParallelMode { Colocated, Split };   // parallel.mode
+enum class ResumeMode { Auto, Never, Path };    // checkpoint.resume: auto | never | any other text, a path
+
+// The names of these enums (ResumeMode: auto and never only). choice_from_name throws std::invalid_argument
+// "'x' is not one of: a b c".
+template <class E>
+E choice_from_name(const std::string& name);
+template <class E>
+std::vector<std::string> choice_names();
+const char* choice_name(ModelDtype v);
+const char* choice_name(ModelDevice v);
+const char* choice_name(AdvantageMode v);
+const char* choice_name(KlWhere v);
+const char* choice_name(Overlong v);
+const char* choice_name(ParallelMode v);
+const char* choice_name(ResumeMode v);  // throws for ResumeMode::Path, which has no name
+
+// checkpoint.resume: "auto", "never", or a checkpoint file or run directory.
+struct ResumeFrom {
+  ResumeMode mode = ResumeMode::Auto;
+  std::string path;  // ResumeMode::Path only
+  static ResumeFrom parse(const std::string& text);
+  std::string text() const;  // what parse reads back: "auto", "never" or the path
+};
 
 struct RunSection {
   std::string name = "toolgrpo";
@@ -19,16 +58,16 @@ struct RunSection {
 };
 struct ModelSection {
   std::string path;              // Hugging Face model directory; empty: a built-in tiny model
-  std::string arch = "qwen2";    // built-in model architecture (qwen2 | qwen3 | llama)
-  std::string preset = "tiny";   // built-in model size (tiny | demo | small | bench)
-  std::string dtype = "fp32";    // fp32 | bf16
-  std::string device = "cpu";    // cpu | cuda
-  std::string chat_template;     // qwen2.5 | qwen3 | llama3; empty: from the architecture
+  model::Arch arch = model::Arch::Qwen2;      // built-in model architecture (qwen2 | qwen3 | llama)
+  model::Preset preset = model::Preset::Tiny;  // built-in model size (tiny | demo | small | bench | qwen2.5-0.5b)
+  ModelDtype dtype = ModelDtype::Fp32;         // fp32 | bf16
+  ModelDevice device = ModelDevice::Cpu;       // cpu | cuda
+  std::optional<model::ChatFormat> chat_template;  // qwen2.5 | qwen3 | llama3; empty (YAML ""): from the architecture
 };
 struct DataSection {
   std::string train;
   std::string eval;
-  std::string format = "auto";  // auto | jsonl | toolrl-json
+  io::DatasetFormat format = io::DatasetFormat::Auto;  // auto | jsonl | toolrl-json
   bool skip_bad_rows = false;
   int64_t eval_prompts = 32;  // evaluation: the first N rows of data.eval (0 = all)
 };
@@ -46,7 +85,7 @@ struct RewardSection {
 };
 struct GrpoSection {
   double lr = 1e-6;
-  std::string schedule = "constant";  // constant | warmup | cosine
+  model::LrSchedule schedule = model::LrSchedule::Constant;  // constant | warmup | cosine
   int64_t warmup_steps = 0;
   int64_t mini_batches = 4;
   int64_t micro_batch_tokens = 8192;
@@ -59,24 +98,24 @@ struct GrpoSection {
   double clip_low = 0.2;
   double clip_high = 0.2;
   double dual_clip_c = 0;
-  std::string adv_std = "unbiased";  // unbiased | population | none
-  std::string advantage = "grpo";    // grpo (normalise the summed reward) | gdpo (normalise each component, sum)
-  std::string loss_agg = "token-mean";
-  std::string kl_type = "k3";
+  reward::AdvantageStd adv_std = reward::AdvantageStd::Unbiased;  // unbiased | population | none
+  AdvantageMode advantage = AdvantageMode::Grpo;  // grpo (normalise the summed reward) | gdpo (normalise each component, sum)
+  model::LossAgg loss_agg = model::LossAgg::TokenMean;  // token-mean | seq-mean-token-mean | seq-mean-token-sum-norm
+  model::KlEstimator kl_type = model::KlEstimator::K3;  // k1 | k2 | k3
   double kl_coef = 0;
-  std::string kl_where = "loss";  // loss | reward
+  KlWhere kl_where = KlWhere::Loss;  // loss | reward
   double entropy_coef = 0;
   double max_grad_norm = 1.0;
   double weight_decay = 0.01;
   bool dynamic_sampling = false;      // drop groups whose rewards are all equal and refill from the data
   int64_t dynamic_sampling_rounds = 4;  // at most this many generation rounds per step
-  std::string overlong = "none";      // none | filter (truncated responses get no loss) | penalty (soft, DAPO)
+  Overlong overlong = Overlong::None;  // none | filter (truncated responses get no loss) | penalty (soft, DAPO)
   int64_t overlong_buffer = 0;        // penalty: ramp over the last N tokens before the limit (0 = limit / 4)
   double overlong_penalty = 1.0;      // penalty: reward subtracted at the limit
 };
 struct SftSection {
   double lr = 1e-5;
-  std::string schedule = "constant";
+  model::LrSchedule schedule = model::LrSchedule::Constant;  // constant | warmup | cosine
   int64_t warmup_steps = 0;
   int64_t batch_size = 8;  // examples per optimizer step (all ranks together)
   int64_t epochs = 1;
@@ -88,7 +127,7 @@ struct SftSection {
   double weight_decay = 0.01;
 };
 struct ParallelSection {
-  std::string mode = "colocated";  // colocated | split
+  ParallelMode mode = ParallelMode::Colocated;  // colocated | split
   int64_t generation_ranks = 1;    // split mode: ranks that generate
   int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
   bool shard_optimizer = false;    // AdamW moments split over the training ranks (ZeRO stage 1)
@@ -96,7 +135,7 @@ struct ParallelSection {
 struct CheckpointSection {
   int64_t every = 0;  // steps; 0 = only at the end (and when the run is stopped by a signal or its time limit)
   int64_t keep = 3;   // complete checkpoints kept in RUN_DIR/checkpoints (the one `latest` names is never deleted)
-  std::string resume = "auto";  // auto (newest complete checkpoint of the run directory) | never | PATH
+  ResumeFrom resume;  // auto (newest complete checkpoint of the run directory) | never | PATH
   bool async = true;  // write in a background thread from a host snapshot (training blocks only for the copy)
   // With parallel.shard_optimizer on several training ranks: they write their shards into the one file
   // together (parallel HDF5, MPI-IO; synchronous) instead of gathering the moments on one rank that writes.

@@ -68,11 +68,11 @@ class GrpoTrainer final : public StepTrainer {
  public:
   GrpoTrainer(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const RunData& data, RunState& s)
       : c_(c), world_(world), opt_(opt), data_(data), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
-        roles_(parallel::roles_make(world, c.parallel.mode == "split", static_cast<int>(c.parallel.generation_ranks))),
+        roles_(parallel::roles_make(world, c.parallel.mode == ParallelMode::Split, static_cast<int>(c.parallel.generation_ranks))),
         reward_(opt.reward ? opt.reward : toolrl_reward(c.reward.variant)),
         eval_reward_(reward::reward_config_from_name(c.reward.variant)),
-        kl_kind_(model::kl_estimator_from_name(c.grpo.kl_type)),
-        adv_mode_(reward::advantage_std_from_name(c.grpo.adv_std)) {
+        kl_kind_(c.grpo.kl_type),
+        adv_mode_(c.grpo.adv_std) {
     if (roles_.trains) {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
                                             c.parallel.shard_optimizer);
@@ -81,7 +81,7 @@ class GrpoTrainer final : public StepTrainer {
     lcfg_.clip_low = c.grpo.clip_low;
     lcfg_.clip_high = c.grpo.clip_high;
     lcfg_.dual_clip_c = c.grpo.dual_clip_c;
-    lcfg_.agg = model::loss_agg_from_name(c.grpo.loss_agg);
+    lcfg_.agg = c.grpo.loss_agg;
     lcfg_.entropy_coef = c.grpo.entropy_coef;
     if (kl_in_loss()) {
       lcfg_.kl_coef = c.grpo.kl_coef;
@@ -174,7 +174,7 @@ class GrpoTrainer final : public StepTrainer {
     RolloutTimes times;
     for (int64_t round = 0; round < max_rounds && static_cast<int64_t>(out.kept.size()) < P; ++round) {
       const std::vector<int64_t> rows = io::take_rows(data_.train.rows.size(), seed_, cursor, P);
-      if (round == 0) maybe_signal(step, "generate");
+      if (round == 0) maybe_signal(step, SignalPhase::Generate);
       std::vector<parallel::RolloutGroup> mine;
       if (roles_.split && roles_.trains) world_.idle_barrier();  // trainers sleep while the generators work
       if (roles_.generates) {
@@ -231,11 +231,11 @@ class GrpoTrainer final : public StepTrainer {
     for (const auto& g : kept)
       for (std::size_t s = 0; s < g.responses.size(); ++s) {
         const int64_t len = static_cast<int64_t>(g.responses[s].size());
-        seqs.push_back({&g.prompt, &g.responses[s], !(c_.grpo.overlong == "filter" && g.truncated[s])});
+        seqs.push_back({&g.prompt, &g.responses[s], !(c_.grpo.overlong == Overlong::Filter && g.truncated[s])});
         sampled.push_back(s < g.logprobs.size() ? &g.logprobs[s] : nullptr);
         const bool valid = field(g, s, kValid) != 0;
         double t = valid ? field(g, s, kTotal) : 0.0;
-        if (c_.grpo.overlong == "penalty") t += overlong_penalty(len);
+        if (c_.grpo.overlong == Overlong::Penalty) t += overlong_penalty(len);
         totals.push_back(t);
         for (std::size_t k = 0; k < 3; ++k) parts[k].push_back(valid ? field(g, s, kParts[k]) : 0.0);
       }
@@ -269,14 +269,14 @@ class GrpoTrainer final : public StepTrainer {
           kl_seq[j] = k.sum().item<double>();
           if (seqs[j].trained) u.kl_sum += kl_seq[j], u.kl_tokens += static_cast<double>(old_lp[j].size());
         }
-        if (c_.grpo.kl_where == "reward") {  // each response's summed KL is subtracted from its reward
+        if (c_.grpo.kl_where == KlWhere::Reward) {  // each response's summed KL is subtracted from its reward
           tc.allreduce_sum(kl_seq);
           for (int64_t j = 0; j < N; ++j) totals[static_cast<std::size_t>(j)] -= c_.grpo.kl_coef * kl_seq[static_cast<std::size_t>(j)];
         }
       }
       const int gs = static_cast<int>(c_.rollout.group_size);
       std::vector<double> adv;
-      if (c_.grpo.advantage == "gdpo") {  // format, correctness, length and the rest (KL in the reward, penalty)
+      if (c_.grpo.advantage == AdvantageMode::Gdpo) {  // format, correctness, length and the rest (KL in the reward, penalty)
         std::vector<double> rest(totals);
         for (std::size_t j = 0; j < rest.size(); ++j) rest[j] -= parts[0][j] + parts[1][j] + parts[2][j];
         adv = reward::component_advantages({parts[0], parts[1], parts[2], rest}, gs, adv_mode_);
@@ -358,7 +358,7 @@ class GrpoTrainer final : public StepTrainer {
   // Greedy evaluation on data.eval after s.step steps, one sample per prompt, on the generating ranks.
   std::optional<io::MetricsRow> evaluate(const RunState& s, const StopPoll& stop) override {
     const int64_t step = s.step - 1;  // the index of the step just completed (the reward schedule's step)
-    maybe_signal(step, "eval");
+    maybe_signal(step, SignalPhase::Eval);
     RolloutTimes times;
     std::vector<parallel::RolloutGroup> mine;
     const int64_t E = static_cast<int64_t>(data_.eval.rows.size());
@@ -398,7 +398,7 @@ class GrpoTrainer final : public StepTrainer {
   }
 
  private:
-  bool kl_in_loss() const { return c_.grpo.kl_coef > 0 && c_.grpo.kl_where == "loss"; }
+  bool kl_in_loss() const { return c_.grpo.kl_coef > 0 && c_.grpo.kl_where == KlWhere::Loss; }
 
   // Log-probs under `w` of every target token of `seqs[i]` for i in `which` (trained or not; no gradient), with
   // the training pass's settings: its token budget, prefix sharing, head and sampling temperature.
@@ -431,7 +431,7 @@ class GrpoTrainer final : public StepTrainer {
   }
 
   // Signal tests: this rank raises SIGUSR1 on itself in the configured step and phase.
-  void maybe_signal(int64_t step, const char* phase) const {
+  void maybe_signal(int64_t step, SignalPhase phase) const {
     if (opt_.signal_rank == world_.rank() && opt_.signal_step == step && opt_.signal_phase == phase) std::raise(SIGUSR1);
   }
 
@@ -445,7 +445,7 @@ class GrpoTrainer final : public StepTrainer {
     const model::DecoderWeights w = origin_weights_load(r, pol_.cfg, pol_.device);
     const uint32_t crc = weights_checksum(pol_.cfg, w);
     if (crc != r.checksum)
-      throw UsageError("reference model (" + r.kind + " " + r.path + "): its weights have CRC-32C " + std::to_string(crc) +
+      throw UsageError("reference model (" + std::string(origin_kind_name(r.kind)) + " " + r.path + "): its weights have CRC-32C " + std::to_string(crc) +
                        ", the run started from weights with CRC-32C " + std::to_string(r.checksum) +
                        "; the KL reference must be the run's starting model (restore it, or start a new run)");
     return policy_forward_form(pol_, w);
@@ -538,7 +538,7 @@ std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& sto
   if (!rollouts) return std::nullopt;
   const double lr = model::lr_at(c_.grpo.schedule, c_.grpo.lr, s.step, c_.grpo.warmup_steps, total_);
   auto t0 = Clock::now();
-  maybe_signal(s.step, "train");
+  maybe_signal(s.step, SignalPhase::Train);
   const Updates updates = train(rollouts->kept, lr, s.learner.get());
   const double seconds_train = world_.allreduce_max(seconds_since(t0));
   t0 = Clock::now();
@@ -552,7 +552,7 @@ std::string GrpoTrainer::step_line(const io::MetricsRow& row, int64_t total) con
 }  // namespace
 
 TrainResult grpo_train(const Config& c, const parallel::Comm& world, const TrainOptions& opt) {
-  const bool trains = c.parallel.mode != "split" || world.rank() >= c.parallel.generation_ranks;
+  const bool trains = c.parallel.mode != ParallelMode::Split || world.rank() >= c.parallel.generation_ranks;
   return run_driver(c, world, opt, "grpo", trains, [&](RunState& s, const RunData& data) {
     return std::make_unique<GrpoTrainer>(c, world, opt, data, s);
   });

@@ -14,6 +14,7 @@
 #include "io/checkpoint_file.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
+#include "model/name_table.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_info.hpp"
 
@@ -44,14 +45,26 @@ model::ModelConfig preset_config(const ModelSection& m) {
 
 }  // namespace
 
-std::string model_path_kind(const std::string& given, std::string& path, const std::string& label) {
+namespace {
+const model::EnumName<OriginKind> kOriginKinds[] = {{OriginKind::None, ""},
+                                                    {OriginKind::Directory, "directory"},
+                                                    {OriginKind::Checkpoint, "checkpoint"},
+                                                    {OriginKind::Preset, "preset"}};
+}  // namespace
+
+OriginKind origin_kind_from_name(const std::string& name) {
+  return model::enum_from_name(kOriginKinds, name, "model origin kind");
+}
+const char* origin_kind_name(OriginKind kind) { return model::enum_name(kOriginKinds, kind); }
+
+OriginKind model_path_kind(const std::string& given, std::string& path, const std::string& label) {
   path = given;
-  if (given.empty()) return "";
-  if (fs::is_directory(given) && fs::exists(fs::path(given) / "config.json")) return "directory";
-  if (fs::is_regular_file(given)) return "checkpoint";
+  if (given.empty()) return OriginKind::Preset;
+  if (fs::is_directory(given) && fs::exists(fs::path(given) / "config.json")) return OriginKind::Directory;
+  if (fs::is_regular_file(given)) return OriginKind::Checkpoint;
   if (fs::is_directory(given)) {
     path = checkpoint_resolve(given);
-    if (!path.empty()) return "checkpoint";
+    if (!path.empty()) return OriginKind::Checkpoint;
     throw UsageError(label + ": " + given + " is neither a Hugging Face model directory (no config.json) nor a run "
                      "directory with checkpoints");
   }
@@ -59,7 +72,7 @@ std::string model_path_kind(const std::string& given, std::string& path, const s
 }
 
 at::Device policy_device(const ModelSection& m, int local_rank) {
-  if (m.device != "cuda") return at::kCPU;
+  if (m.device != ModelDevice::Cuda) return at::kCPU;
   if (!model::cuda_available())
     throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % model::cuda_device_count()));
@@ -68,15 +81,15 @@ at::Device policy_device(const ModelSection& m, int local_rank) {
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
   const at::Device device = policy_device(m, local_rank);
   std::string path;
-  const std::string kind = model_path_kind(m.path, path, "model.path");
+  const OriginKind kind = model_path_kind(m.path, path, "model.path");
   Policy p;
-  if (kind == "checkpoint") {
+  if (kind == OriginKind::Checkpoint) {
     LoadedCheckpoint l = checkpoint_load(path, false);
     p = checkpoint_policy(l, device);
-  } else if (kind == "directory") {
+  } else if (kind == OriginKind::Directory) {
     p.device = device;
     p.cfg = model::model_config_load(path);
-    p.origin = {"directory", path, 0, 0};
+    p.origin = {OriginKind::Directory, path, 0, 0};
     p.source_dir = path;
     p.w = model::decoder_weights_load(p.cfg, path, at::kFloat, p.device);
     const std::string tok_path = path + "/tokenizer.json";
@@ -88,28 +101,29 @@ Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
     const model::ByteTokenizer bt;
     p.device = device;
     p.cfg = preset_config(m);
-    p.origin = {"preset", m.arch + "/" + m.preset, static_cast<int64_t>(seed), 0};
+    p.origin = {OriginKind::Preset, std::string(model::arch_name(m.arch)) + "/" + model::preset_name(m.preset), static_cast<int64_t>(seed), 0};
     p.w = model::decoder_weights_random(p.cfg, seed);
     p.origin.checksum = weights_checksum(p.cfg, p.w);
     if (!p.device.is_cpu()) p.w = model::decoder_weights_to(p.w, p.device);
     p.tokenizer_json = bt.to_tokenizer_json();
     p.tok = model::BpeTokenizer::parse(p.tokenizer_json, "built-in byte tokenizer");
   }
-  if (!m.chat_template.empty()) p.chat = model::chat_format_from_name(m.chat_template);
+  if (m.chat_template) p.chat = *m.chat_template;
   return p;
 }
 
 model::DecoderWeights origin_weights_load(const ModelOrigin& o, const model::ModelConfig& cfg, at::Device device) {
-  if (o.kind == "preset") {
+  if (o.kind == OriginKind::Preset) {
     const model::DecoderWeights w = model::decoder_weights_random(cfg, static_cast<uint64_t>(o.seed));
     return device.is_cpu() ? w : model::decoder_weights_to(w, device);
   }
-  if (o.kind == "directory") return model::decoder_weights_load(cfg, o.path, at::kFloat, device);
-  if (o.kind == "checkpoint") {
+  if (o.kind == OriginKind::Directory) return model::decoder_weights_load(cfg, o.path, at::kFloat, device);
+  if (o.kind == OriginKind::Checkpoint) {
     const LoadedCheckpoint l = checkpoint_load(o.path, false);
     return device.is_cpu() ? l.weights : model::decoder_weights_to(l.weights, device);
   }
-  throw std::runtime_error("unknown model origin kind '" + o.kind + "' (expected preset, directory or checkpoint)");
+  throw std::runtime_error(std::string("unknown model origin kind '") + origin_kind_name(o.kind) +
+                           "' (expected preset, directory or checkpoint)");
 }
 
 uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWeights& w) {
@@ -123,9 +137,9 @@ uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWei
 
 model::ModelConfig model_config_of(const ModelSection& m) {
   std::string path;
-  const std::string kind = model_path_kind(m.path, path, "model.path");
-  if (kind.empty()) return preset_config(m);
-  if (kind == "directory") return model::model_config_load(path);
+  const OriginKind kind = model_path_kind(m.path, path, "model.path");
+  if (kind == OriginKind::Preset) return preset_config(m);
+  if (kind == OriginKind::Directory) return model::model_config_load(path);
   const io::CheckpointReader r(path);
   return model::model_config_parse(r.meta_string("model_config_json"), path + ":/meta/model_config_json");
 }
@@ -159,12 +173,11 @@ std::vector<std::pair<at::Tensor, at::Tensor>> master_compute_pairs(const Policy
 
 }  // namespace
 
-void policy_mixed_precision(Policy& p, const std::string& dtype) {
-  if (dtype == "fp32") {
+void policy_mixed_precision(Policy& p, ModelDtype dtype) {
+  if (dtype == ModelDtype::Fp32) {
     p.compute = model::DecoderWeights{};
     return;
   }
-  if (dtype != "bf16") throw UsageError("model.dtype: expected fp32 or bf16, got '" + dtype + "'");
   p.w.lm_head.requires_grad_(true);
   p.compute = model::decoder_weights_cast_layers(p.w, at::kBFloat16);
   for (const auto& [name, t] : model::decoder_named_parameters(p.cfg, p.compute))

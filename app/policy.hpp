@@ -15,9 +15,17 @@
 
 namespace toolgrpo::app {
 
+// What kind of source a model's weights come from: none (not set), a Hugging Face directory, the /model of an
+// HDF5 checkpoint, or a built-in preset.
+enum class OriginKind { None, Directory, Checkpoint, Preset };
+// The names (checkpoint metadata reference_kind), one table: "" | directory | checkpoint | preset. from_name throws
+// std::invalid_argument listing them.
+OriginKind origin_kind_from_name(const std::string& name);
+const char* origin_kind_name(OriginKind kind);
+
 // Where a model's weights came from, enough to load the same weights again and check that they are the same.
 struct ModelOrigin {
-  std::string kind;         // "directory" (Hugging Face), "checkpoint" (the /model of an HDF5 checkpoint), "preset"
+  OriginKind kind = OriginKind::None;
   std::string path;         // directory or checkpoint file; preset: "ARCH/PRESET" (e.g. "qwen2/tiny")
   int64_t seed = 0;         // preset: the seed its weights are drawn from
   uint32_t checksum = 0;    // CRC-32C of the fp32 weights as loaded (decoder_named_parameters order)
@@ -44,10 +52,10 @@ struct Policy {
 // this build or node cannot use or a path that is none of these.
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank = 0);
 
-// What a model path names: "" (empty: the built-in model), "directory" (a Hugging Face directory, config.json
-// inside) or "checkpoint" (a checkpoint file, or a run directory's newest checkpoint, resolved into `path`).
+// What a model path names: Preset (empty: the built-in model), Directory (a Hugging Face directory, config.json
+// inside) or Checkpoint (a checkpoint file, or a run directory's newest checkpoint, resolved into `path`).
 // Throws UsageError, starting with `label`, for a path that does not exist or holds neither.
-std::string model_path_kind(const std::string& given, std::string& path, const std::string& label);
+OriginKind model_path_kind(const std::string& given, std::string& path, const std::string& label);
 
 // The device model.device names for this rank (GPU local_rank % GPUs); throws UsageError for a device or dtype this
 // build or node cannot train with.
@@ -70,12 +78,12 @@ void policy_save(const Policy& p, const std::string& dir);
 // The trainable tensors of the policy, in the order of model::decoder_named_parameters.
 std::vector<at::Tensor> policy_parameters(const Policy& p);
 
-// Mixed precision. policy_mixed_precision makes p.compute for model.dtype "bf16" (nothing for "fp32");
+// Mixed precision. policy_mixed_precision makes p.compute for model.dtype bf16 (nothing for fp32);
 // policy_forward_weights is what forward passes use (compute when defined, else w). After the backward passes
 // of an update, policy_grads_to_master adds each bf16 gradient, in fp32, to its master tensor's gradient (the
 // head's already lands there) and drops it; after the master weights change (an optimizer step, a broadcast),
 // policy_refresh_compute copies them into the bf16 copy. Both do nothing in fp32 runs.
-void policy_mixed_precision(Policy& p, const std::string& dtype);
+void policy_mixed_precision(Policy& p, ModelDtype dtype);
 const model::DecoderWeights& policy_forward_weights(const Policy& p);
 // Other fp32 weights (a frozen reference) in the form p's forward passes use (bf16 layers and an fp32 head
 // when p is mixed precision; the weights themselves otherwise).

@@ -1,6 +1,8 @@
 // The run driver shared by GRPO and SFT; see run_driver.hpp.
 #include "app/run_driver.hpp"
 
+#include "model/name_table.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -62,14 +64,14 @@ std::map<std::string, std::string> flat_yaml(const std::string& yaml) {
 // The checkpoints a resume may start from, newest first (rank 0 looks; every rank gets the same list).
 std::vector<std::string> resume_candidates(const Config& c, const parallel::Comm& world) {
   std::string joined;
-  if (world.rank() == 0 && c.checkpoint.resume != "never") {
+  if (world.rank() == 0 && c.checkpoint.resume.mode != ResumeMode::Never) {
     std::vector<std::string> list;
-    if (c.checkpoint.resume == "auto") {
+    if (c.checkpoint.resume.mode == ResumeMode::Auto) {
       list = io::checkpoint_list(checkpoint_dir(c));
     } else {
-      const std::string p = checkpoint_resolve(c.checkpoint.resume);
+      const std::string p = checkpoint_resolve(c.checkpoint.resume.path);
       if (p.empty() || !fs::exists(p))
-        joined = "!checkpoint.resume: " + c.checkpoint.resume + " is neither a checkpoint file nor a run directory with checkpoints";
+        joined = "!checkpoint.resume: " + c.checkpoint.resume.path + " is neither a checkpoint file nor a run directory with checkpoints";
       else list = {p};
     }
     if (joined.empty())
@@ -118,6 +120,18 @@ std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts&
 }
 
 }  // namespace
+
+namespace {
+const model::EnumName<SignalPhase> kSignalPhases[] = {
+    {SignalPhase::Generate, "generate"}, {SignalPhase::Train, "train"}, {SignalPhase::Eval, "eval"}};
+}  // namespace
+
+SignalPhase signal_phase_from_name(const std::string& name) {
+  return model::enum_from_name(kSignalPhases, name, "signal phase");
+}
+const char* signal_phase_name(SignalPhase phase) {
+  return phase == SignalPhase::None ? "none" : model::enum_name(kSignalPhases, phase);
+}
 
 int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows) {
   const bool sft = kind == "sft";
@@ -186,7 +200,7 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
                        const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
   w.snapshot = saver.snapshots();
-  w.bf16 = c.model.dtype == "bf16";
+  w.bf16 = c.model.dtype == ModelDtype::Bf16;
   if (c.parallel.shard_optimizer && w.trains) {
     w.optimizer_shards = trainer.training_ranks();
     w.gathers_moments = saver.gathers_moments();
@@ -219,7 +233,7 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
                         ? ""
                         : "; set parallel.shard_optimizer=true (AdamW moments split over the " +
                               std::to_string(trainer.training_ranks()) + " training ranks)") +
-                   (c.model.dtype == "bf16" ? "" : "; set model.dtype=bf16 (half the activations)") +
+                   (c.model.dtype == ModelDtype::Bf16 ? "" : "; set model.dtype=bf16 (half the activations)") +
                    "; run fewer ranks per node or a smaller model; or set run.memory_limit_gb if the "
                    "detected memory is wrong "
                    "(run.memory_check=false to go on regardless)");
@@ -243,7 +257,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     }
   };
   const std::string run_dir = (fs::path(c.run.out_dir) / c.run.name).string();
-  const bool resumes = opt.save && c.checkpoint.resume != "never";  // a run that writes nothing reads nothing either
+  const bool resumes = opt.save && c.checkpoint.resume.mode != ResumeMode::Never;  // a run that writes nothing reads nothing either
   // A finished run (RUN_DIR/DONE) is extended when the configuration asks for more steps than it completed, and
   // otherwise left alone: nothing is read or written. Rank 0 decides for all (ranks on other nodes may see the file
   // system later than it does).
@@ -280,13 +294,13 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     // The schedule is a function of the step and the run's total (RunState::step; the checkpoint records no total),
     // so it follows the new count from the first extended step on.
     const bool sft = kind == "sft";
-    const std::string schedule = sft ? c.sft.schedule : c.grpo.schedule;
+    const model::LrSchedule schedule = sft ? c.sft.schedule : c.grpo.schedule;
     const double lr = model::lr_at(schedule, sft ? c.sft.lr : c.grpo.lr, done->steps,
                                    sft ? c.sft.warmup_steps : c.grpo.warmup_steps, asked);
     say(kind + ": extending the finished run " + run_dir + " from step " + std::to_string(done->steps) +
         (done->recorded ? "" : " (its newest checkpoint; DONE of an earlier version records no step count)") +
         " to " + std::to_string(asked) + " (" + steps_source(c, kind, asked) + "); the learning-rate schedule (" +
-        schedule + ") now spans " + std::to_string(asked) + " steps: step " + std::to_string(done->steps + 1) +
+        model::lr_schedule_name(schedule) + ") now spans " + std::to_string(asked) + " steps: step " + std::to_string(done->steps + 1) +
         " runs at lr " + format_sci(lr));
   }
   model::cpu_threads_set(opt.threads);
@@ -322,7 +336,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     if (world.allreduce_min(error.empty() ? 1.0 : 0.0) > 0) break;
     ck.reset();
     if (error.empty()) error = path + ": could not be loaded on another rank";
-    if (c.checkpoint.resume != "auto") throw UsageError("checkpoint.resume: " + error);
+    if (c.checkpoint.resume.mode != ResumeMode::Auto) throw UsageError("checkpoint.resume: " + error);
     say(kind + ": resume: " + error + "\n" + kind + ": resume: falling back to the previous checkpoint");
   }
   if (done && candidates.empty())
@@ -344,7 +358,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     s.eval_pending = ck->eval_pending;
     s.reference = ck->reference;
     s.policy = checkpoint_policy(*ck, policy_device(c.model, opt.local_rank));
-    if (!c.model.chat_template.empty()) s.policy.chat = model::chat_format_from_name(c.model.chat_template);
+    if (c.model.chat_template) s.policy.chat = *c.model.chat_template;
   } else {
     s.policy = policy_load(c.model, static_cast<uint64_t>(c.run.seed), opt.local_rank);
     s.reference = s.policy.origin;

@@ -117,7 +117,7 @@ class SftTrainer final : public StepTrainer {
   int training_ranks() const override { return world_.size(); }
 
   std::optional<io::MetricsRow> step(RunState& s, const StopPoll&) override {
-    if (opt_.signal_rank == world_.rank() && opt_.signal_step == s.step && opt_.signal_phase == "train") std::raise(SIGUSR1);
+    if (opt_.signal_rank == world_.rank() && opt_.signal_step == s.step && opt_.signal_phase == SignalPhase::Train) std::raise(SIGUSR1);
     const auto t0 = Clock::now();
     std::vector<std::size_t> rows;
     for (int64_t r : io::take_rows(train_.size(), seed_, s.cursor, c_.sft.batch_size)) rows.push_back(static_cast<std::size_t>(r));

@@ -16,6 +16,13 @@
 
 namespace toolgrpo::app {
 
+// The phase of a step in which the signal tests raise SIGUSR1 (TOOLGRPO_SIGNAL_INJECT=RANK:STEP:PHASE).
+enum class SignalPhase { None, Generate, Train, Eval };
+// The names, one table (run_driver.cpp): generate | train | eval (None has none). from_name throws
+// std::invalid_argument listing them.
+SignalPhase signal_phase_from_name(const std::string& name);
+const char* signal_phase_name(SignalPhase phase);
+
 struct TrainOptions {
   RewardFn reward;    // empty: the ToolRL reward of reward.variant
   int threads = 1;    // CPU threads of this rank (generation workers and intra-op parallelism)
@@ -28,7 +35,7 @@ struct TrainOptions {
   int64_t fail_step = -1;   // ... at the start of this step
   int signal_rank = -1;          // signal tests: this world rank raises SIGUSR1 on itself ...
   int64_t signal_step = -1;      // ... in this step (0-based) ...
-  std::string signal_phase;      // ... during "generate", "train" or "eval"
+  SignalPhase signal_phase = SignalPhase::None;  // ... during this phase
   int64_t pause_save_step = -1;  // crash tests: the save of this step sleeps before its commit marker
 };
 

@@ -28,16 +28,47 @@ std::string field(const json& row, const char* key) {
 
 }  // namespace
 
+namespace {
+
+struct DatasetFormatName {
+  DatasetFormat value;
+  const char* name;
+};
+const DatasetFormatName kDatasetFormats[] = {
+    {DatasetFormat::Auto, "auto"}, {DatasetFormat::Jsonl, "jsonl"}, {DatasetFormat::ToolrlJson, "toolrl-json"}};
+
+}  // namespace
+
+DatasetFormat dataset_format_from_name(const std::string& name) {
+  for (const auto& f : kDatasetFormats)
+    if (name == f.name) return f.value;
+  std::string msg = "unknown dataset format '" + name + "'; expected one of:";
+  for (const auto& f : kDatasetFormats) msg += std::string(" ") + f.name;
+  throw std::invalid_argument(msg);
+}
+
+const char* dataset_format_name(DatasetFormat v) {
+  for (const auto& f : kDatasetFormats)
+    if (v == f.value) return f.name;
+  throw std::invalid_argument("not a dataset format");
+}
+
+std::vector<std::string> dataset_format_names() {
+  std::vector<std::string> out;
+  for (const auto& f : kDatasetFormats) out.emplace_back(f.name);
+  return out;
+}
+
 Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open the dataset");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  std::string format = opt.format;
-  if (format == "auto") {
+  DatasetFormat format = opt.format;
+  if (format == DatasetFormat::Auto) {
     const std::size_t first = text.find_first_not_of(" \t\r\n");
-    format = first != std::string::npos && text[first] == '[' ? "toolrl-json" : "jsonl";
+    format = first != std::string::npos && text[first] == '[' ? DatasetFormat::ToolrlJson : DatasetFormat::Jsonl;
   }
   Dataset d;
   d.path = path;
@@ -45,7 +76,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
     if (!opt.skip_bad_rows) throw std::runtime_error(path + ":" + where + ": " + what);
     ++d.skipped;
   };
-  if (format == "jsonl") {
+  if (format == DatasetFormat::Jsonl) {
     std::istringstream lines(text);
     std::string line;
     std::size_t n = 0;
@@ -62,7 +93,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
         bad(std::to_string(n), e.what());
       }
     }
-  } else if (format == "toolrl-json") {
+  } else if (format == DatasetFormat::ToolrlJson) {
     json arr;
     try {
       arr = json::parse(text);
@@ -80,7 +111,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
       }
     }
   } else {
-    throw std::runtime_error("dataset format '" + format + "' is not one of auto, jsonl, toolrl-json");
+    throw std::runtime_error(std::string("dataset format '") + dataset_format_name(format) + "' is not jsonl or toolrl-json");
   }
   if (d.rows.empty()) throw std::runtime_error(path + ": no usable rows");
   return d;

@@ -16,8 +16,16 @@ struct ToolRLRow {
   std::string ground_truth;
 };
 
+// data.format: auto (by content: a JSON array is toolrl-json, anything else jsonl) | jsonl | toolrl-json.
+enum class DatasetFormat { Auto, Jsonl, ToolrlJson };
+
+// The names, one table. from_name throws std::invalid_argument listing them.
+DatasetFormat dataset_format_from_name(const std::string& name);
+const char* dataset_format_name(DatasetFormat f);
+std::vector<std::string> dataset_format_names();
+
 struct DatasetOptions {
-  std::string format = "auto";  // auto (by extension and content) | jsonl | toolrl-json
+  DatasetFormat format = DatasetFormat::Auto;
   bool skip_bad_rows = false;   // count and skip malformed rows instead of failing
 };
 

@@ -2,6 +2,8 @@
 // statement.
 #include "model/chat_template.hpp"
 
+#include "model/name_table.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -292,12 +294,17 @@ std::string python_json_dumps(const nlohmann::ordered_json& x) {
   return out;
 }
 
+namespace {
+const EnumName<ChatFormat> kChatFormats[] = {
+    {ChatFormat::Qwen25, "qwen2.5"}, {ChatFormat::Qwen3, "qwen3"}, {ChatFormat::Llama3, "llama3"}};
+}  // namespace
+
 ChatFormat chat_format_from_name(const std::string& name) {
-  if (name == "qwen2.5" || name == "qwen2") return ChatFormat::Qwen25;
-  if (name == "qwen3") return ChatFormat::Qwen3;
-  if (name == "llama3") return ChatFormat::Llama3;
-  throw std::invalid_argument("unknown chat template '" + name + "'; expected qwen2.5, qwen3 or llama3");
+  if (name == "qwen2") return ChatFormat::Qwen25;
+  return enum_from_name(kChatFormats, name, "chat template");
 }
+const char* chat_format_name(ChatFormat f) { return enum_name(kChatFormats, f); }
+std::vector<std::string> chat_format_names() { return enum_names(kChatFormats); }
 
 std::string render_chat(const ChatRender& opt, const nlohmann::ordered_json& messages,
                         const nlohmann::ordered_json& tools) {

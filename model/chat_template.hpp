@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "model/choices.hpp"
+
 namespace toolgrpo::model {
 
-enum class ChatFormat { Qwen25, Qwen3, Llama3 };
-
-ChatFormat chat_format_from_name(const std::string& name);  // "qwen2.5" | "qwen3" | "llama3"
+// ChatFormat and its names (qwen2.5 | qwen3 | llama3; "qwen2" read as qwen2.5): model/choices.hpp.
 
 struct ChatRender {
   ChatFormat format = ChatFormat::Qwen25;

@@ -1,12 +1,22 @@
 // config.json <-> ModelConfig with validation; see config.hpp.
 #include "model/config.hpp"
 
+#include "model/name_table.hpp"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
 namespace toolgrpo::model {
+
+namespace {
+const EnumName<Arch> kArchs[] = {{Arch::Qwen2, "qwen2"}, {Arch::Qwen3, "qwen3"}, {Arch::Llama, "llama"}};
+}  // namespace
+
+Arch arch_from_name(const std::string& name) { return enum_from_name(kArchs, name, "architecture"); }
+const char* arch_name(Arch a) { return enum_name(kArchs, a); }
+std::vector<std::string> arch_names() { return enum_names(kArchs); }
 namespace {
 
 using nlohmann::json;
@@ -153,7 +163,7 @@ ModelConfig model_config_load(const std::string& dir) {
 std::string model_config_to_json(const ModelConfig& c) {
   json j;
   j["architectures"] = {c.architecture};
-  j["model_type"] = c.arch == Arch::Qwen2 ? "qwen2" : c.arch == Arch::Qwen3 ? "qwen3" : "llama";
+  j["model_type"] = arch_name(c.arch);
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
   j["intermediate_size"] = c.intermediate_size;

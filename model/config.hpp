@@ -10,6 +10,12 @@ namespace toolgrpo::model {
 
 enum class Arch { Qwen2, Qwen3, Llama };
 
+// The names of Arch (model.arch, init-model --arch, config.json's model_type), one table: qwen2 | qwen3 | llama.
+// from_name throws std::invalid_argument listing them.
+Arch arch_from_name(const std::string& name);
+const char* arch_name(Arch a);
+std::vector<std::string> arch_names();
+
 struct RopeScaling {
   bool llama3 = false;  // rope_scaling.rope_type == "llama3"
   double factor = 1.0;

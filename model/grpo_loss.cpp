@@ -1,6 +1,8 @@
 // GRPO loss math; see grpo_loss.hpp.
 #include "model/grpo_loss.hpp"
 
+#include "model/name_table.hpp"
+
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
@@ -9,20 +11,22 @@
 
 namespace toolgrpo::model {
 
-LossAgg loss_agg_from_name(const std::string& n) {
-  if (n == "token-mean") return LossAgg::TokenMean;
-  if (n == "seq-mean-token-mean") return LossAgg::SeqMeanTokenMean;
-  if (n == "seq-mean-token-sum-norm") return LossAgg::SeqMeanTokenSumNorm;
-  throw std::invalid_argument("unknown loss aggregation '" + n +
-                              "'; expected token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
-}
+namespace {
 
-KlEstimator kl_estimator_from_name(const std::string& n) {
-  if (n == "k1") return KlEstimator::K1;
-  if (n == "k2") return KlEstimator::K2;
-  if (n == "k3") return KlEstimator::K3;
-  throw std::invalid_argument("unknown KL estimator '" + n + "'; expected k1, k2 or k3");
-}
+const EnumName<LossAgg> kLossAggs[] = {{LossAgg::TokenMean, "token-mean"},
+                                       {LossAgg::SeqMeanTokenMean, "seq-mean-token-mean"},
+                                       {LossAgg::SeqMeanTokenSumNorm, "seq-mean-token-sum-norm"}};
+const EnumName<KlEstimator> kKlEstimators[] = {
+    {KlEstimator::K1, "k1"}, {KlEstimator::K2, "k2"}, {KlEstimator::K3, "k3"}};
+
+}  // namespace
+
+LossAgg loss_agg_from_name(const std::string& n) { return enum_from_name(kLossAggs, n, "loss aggregation"); }
+const char* loss_agg_name(LossAgg agg) { return enum_name(kLossAggs, agg); }
+std::vector<std::string> loss_agg_names() { return enum_names(kLossAggs); }
+KlEstimator kl_estimator_from_name(const std::string& n) { return enum_from_name(kKlEstimators, n, "KL estimator"); }
+const char* kl_estimator_name(KlEstimator kind) { return enum_name(kKlEstimators, kind); }
+std::vector<std::string> kl_estimator_names() { return enum_names(kKlEstimators); }
 
 at::Tensor kl_penalty(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator kind) {
   const at::Tensor d = logp - ref_logp;

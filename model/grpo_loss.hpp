@@ -5,19 +5,14 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "model/choices.hpp"
+
 #include <string>
+#include <vector>
 
 namespace toolgrpo::model {
 
-enum class LossAgg {
-  TokenMean,           // sum over all response tokens / number of tokens
-  SeqMeanTokenMean,    // mean over sequences of each sequence's token mean
-  SeqMeanTokenSumNorm  // sum over all tokens / (sequences * max response length): length-unbiased ("Dr. GRPO")
-};
-enum class KlEstimator { K1, K2, K3 };  // logp - ref;  (logp - ref)^2 / 2;  e^(ref-logp) - (ref-logp) - 1
-
-LossAgg loss_agg_from_name(const std::string& name);        // token-mean | seq-mean-token-mean | seq-mean-token-sum-norm
-KlEstimator kl_estimator_from_name(const std::string& name);  // k1 | k2 | k3
+// LossAgg and KlEstimator, with their names: model/choices.hpp.
 
 struct PolicyLossConfig {
   double clip_low = 0.2;   // ratio floor 1 - clip_low

@@ -11,32 +11,63 @@
 
 namespace toolgrpo::model {
 
+namespace {
+
+struct Shape {
+  Preset preset;
+  const char* name;
+  int64_t hidden, inter, layers, heads, kv;
+};
+// qwen2.5-0.5b: the layer shapes of Qwen2.5-0.5B (with --arch qwen2 and vocabulary 151936 the whole model).
+const Shape kShapes[] = {{Preset::Tiny, "tiny", 64, 128, 2, 4, 2},
+                         {Preset::Demo, "demo", 128, 384, 3, 4, 2},
+                         {Preset::Small, "small", 256, 704, 4, 4, 2},
+                         {Preset::Bench, "bench", 512, 1408, 8, 8, 2},
+                         {Preset::Qwen25_05B, "qwen2.5-0.5b", 896, 4864, 24, 14, 2}};
+
+const Shape& shape_of(Preset p) {
+  for (const auto& x : kShapes)
+    if (x.preset == p) return x;
+  throw std::invalid_argument("not a preset");
+}
+
+}  // namespace
+
+Preset preset_from_name(const std::string& name) {
+  for (const auto& x : kShapes)
+    if (name == x.name) return x.preset;
+  std::string msg = "unknown preset '" + name + "'; expected one of:";
+  for (const auto& x : kShapes) msg += std::string(" ") + x.name;
+  throw std::invalid_argument(msg);
+}
+const char* preset_name(Preset p) { return shape_of(p).name; }
+std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const auto& x : kShapes) out.emplace_back(x.name);
+  return out;
+}
+
 ModelConfig model_preset(const std::string& arch, const std::string& preset, int64_t vocab) {
+  return model_preset(arch_from_name(arch), preset_from_name(preset), vocab);
+}
+
+ModelConfig model_preset(Arch arch, Preset preset, int64_t vocab) {
   ModelConfig c;
-  if (arch == "qwen2") {
-    c.arch = Arch::Qwen2;
-    c.architecture = "Qwen2ForCausalLM";
-    c.qkv_bias = true;
-  } else if (arch == "qwen3") {
-    c.arch = Arch::Qwen3;
-    c.architecture = "Qwen3ForCausalLM";
-    c.qk_norm = true;
-  } else if (arch == "llama") {
-    c.arch = Arch::Llama;
-    c.architecture = "LlamaForCausalLM";
-  } else {
-    throw std::invalid_argument("architecture must be qwen2, qwen3 or llama, got '" + arch + "'");
+  c.arch = arch;
+  switch (arch) {
+    case Arch::Qwen2:
+      c.architecture = "Qwen2ForCausalLM";
+      c.qkv_bias = true;
+      break;
+    case Arch::Qwen3:
+      c.architecture = "Qwen3ForCausalLM";
+      c.qk_norm = true;
+      break;
+    case Arch::Llama:
+      c.architecture = "LlamaForCausalLM";
+      break;
   }
-  struct Shape { const char* name; int64_t hidden, inter, layers, heads, kv; };
-  // qwen2.5-0.5b: the layer shapes of Qwen2.5-0.5B (with --arch qwen2 and vocabulary 151936 the whole model).
-  const Shape shapes[] = {{"tiny", 64, 128, 2, 4, 2},         {"demo", 128, 384, 3, 4, 2},
-                          {"small", 256, 704, 4, 4, 2},       {"bench", 512, 1408, 8, 8, 2},
-                          {"qwen2.5-0.5b", 896, 4864, 24, 14, 2}};
-  const Shape* s = nullptr;
-  for (const auto& x : shapes)
-    if (preset == x.name) s = &x;
-  if (s == nullptr)
-    throw std::invalid_argument("preset must be tiny, demo, small, bench or qwen2.5-0.5b, got '" + preset + "'");
+  const Shape* s = &shape_of(preset);
   c.vocab_size = vocab;
   c.hidden_size = s->hidden;
   c.intermediate_size = s->inter;

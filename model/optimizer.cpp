@@ -1,6 +1,8 @@
 // AdamW, schedules and gradient clipping; see optimizer.hpp.
 #include "model/optimizer.hpp"
 
+#include "model/name_table.hpp"
+
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
@@ -44,17 +46,32 @@ void AdamW::zero_grad() {
     if (p.grad().defined()) p.mutable_grad().zero_();
 }
 
-double lr_at(const std::string& schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total) {
+namespace {
+
+const EnumName<LrSchedule> kLrSchedules[] = {
+    {LrSchedule::Constant, "constant"}, {LrSchedule::Warmup, "warmup"}, {LrSchedule::Cosine, "cosine"}};
+
+}  // namespace
+
+LrSchedule lr_schedule_from_name(const std::string& name) {
+  return enum_from_name(kLrSchedules, name, "learning-rate schedule");
+}
+const char* lr_schedule_name(LrSchedule s) { return enum_name(kLrSchedules, s); }
+std::vector<std::string> lr_schedule_names() { return enum_names(kLrSchedules); }
+
+double lr_at(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total) {
   const double warm = warmup_steps > 0 && step < warmup_steps ? static_cast<double>(step + 1) / static_cast<double>(warmup_steps) : 1.0;
-  if (schedule == "constant") return base_lr;
-  if (schedule == "warmup") return base_lr * warm;
-  if (schedule == "cosine") {
-    if (step < warmup_steps) return base_lr * warm;
-    const double span = static_cast<double>(std::max<int64_t>(1, total - warmup_steps));
-    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
-    return base_lr * 0.5 * (1 + std::cos(M_PI * progress));
+  switch (schedule) {
+    case LrSchedule::Constant: return base_lr;
+    case LrSchedule::Warmup: return base_lr * warm;
+    case LrSchedule::Cosine: {
+      if (step < warmup_steps) return base_lr * warm;
+      const double span = static_cast<double>(std::max<int64_t>(1, total - warmup_steps));
+      const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+      return base_lr * 0.5 * (1 + std::cos(M_PI * progress));
+    }
   }
-  throw std::invalid_argument("unknown learning-rate schedule '" + schedule + "'; expected constant, warmup or cosine");
+  throw std::invalid_argument("lr_at: not a schedule");
 }
 
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "model/choices.hpp"
+
 namespace toolgrpo::model {
 
 struct AdamWConfig {
@@ -42,9 +44,9 @@ class AdamW {
   int64_t step_ = 0;
 };
 
-// Learning rate at `step` (0-based) of `total`: constant; warmup (linear from 0 over warmup_steps, then
-// constant); cosine (linear warm-up, then cosine decay to 0 at `total`).
-double lr_at(const std::string& schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total);
+// LrSchedule (constant | warmup | cosine) and its names: model/choices.hpp.
+// Learning rate at `step` (0-based) of `total` under `schedule`.
+double lr_at(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total);
 
 // The factor clipping applies to gradients of global norm `norm`: 1 when max_norm is 0 (off) or not exceeded.
 double clip_coefficient(double norm, double max_norm);

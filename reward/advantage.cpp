@@ -7,12 +7,35 @@
 
 namespace toolgrpo::reward {
 
+namespace {
+
+struct AdvantageStdName {
+  AdvantageStd value;
+  const char* name;
+};
+const AdvantageStdName kAdvantageStds[] = {
+    {AdvantageStd::Unbiased, "unbiased"}, {AdvantageStd::Population, "population"}, {AdvantageStd::None, "none"}};
+
+}  // namespace
+
 AdvantageStd advantage_std_from_name(std::string_view name) {
-  if (name == "unbiased") return AdvantageStd::Unbiased;
-  if (name == "population") return AdvantageStd::Population;
-  if (name == "none") return AdvantageStd::None;
-  throw std::invalid_argument("unknown advantage std '" + std::string(name) +
-                              "'; expected unbiased, population or none");
+  for (const auto& a : kAdvantageStds)
+    if (name == a.name) return a.value;
+  std::string msg = "unknown advantage std '" + std::string(name) + "'; expected one of:";
+  for (const auto& a : kAdvantageStds) msg += std::string(" ") + a.name;
+  throw std::invalid_argument(msg);
+}
+
+const char* advantage_std_name(AdvantageStd mode) {
+  for (const auto& a : kAdvantageStds)
+    if (mode == a.value) return a.name;
+  throw std::invalid_argument("not an advantage std");
+}
+
+std::vector<std::string> advantage_std_names() {
+  std::vector<std::string> out;
+  for (const auto& a : kAdvantageStds) out.emplace_back(a.name);
+  return out;
 }
 
 std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,

@@ -1,6 +1,7 @@
 // GRPO group-normalised advantages as a pure function of rewards laid out group after group.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,7 +14,11 @@ enum class AdvantageStd {
   None,        // r - mean (no scaling)
 };
 
-AdvantageStd advantage_std_from_name(std::string_view name);  // "unbiased" | "population" | "none"
+// The names (grpo.adv_std), one table: unbiased | population | none. from_name throws std::invalid_argument
+// listing them.
+AdvantageStd advantage_std_from_name(std::string_view name);
+const char* advantage_std_name(AdvantageStd mode);
+std::vector<std::string> advantage_std_names();
 
 // rewards: (num_groups * group_size), group after group. Throws if the size is not a multiple of group_size.
 std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,

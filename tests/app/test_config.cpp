@@ -25,13 +25,13 @@ bool has(const std::string& s, const std::string& sub) { return s.find(sub) != s
 TEST(Config, DefaultsAndOverrides) {
   const Config d = config_parse("", "x", {}, 1);
   EXPECT_EQ(d.rollout.group_size, 4);
-  EXPECT_EQ(d.grpo.adv_std, "unbiased");
+  EXPECT_EQ(d.grpo.adv_std, reward::AdvantageStd::Unbiased);
   const Config c = config_parse("grpo:\n  lr: 3e-6\nrollout:\n  group_size: 8\n", "x",
                                 {"grpo.lr=2e-6", "reward.variant=withlength", "parallel.mode=split"}, 2);
   EXPECT_DOUBLE_EQ(c.grpo.lr, 2e-6);  // the override wins over the file
   EXPECT_EQ(c.rollout.group_size, 8);
   EXPECT_EQ(c.reward.variant, "withlength");
-  EXPECT_EQ(c.parallel.mode, "split");
+  EXPECT_EQ(c.parallel.mode, ParallelMode::Split);
 }
 
 TEST(Config, EveryMistakeReportedTogether) {
@@ -76,14 +76,14 @@ TEST(Config, ShippedConfigsLoad) {
                                    {"model.path=/models/x", "data.train=/data/rlla_rl.json"}, 8);
   EXPECT_EQ(paper.rollout.prompts_per_step * paper.rollout.group_size, 2048);
   EXPECT_DOUBLE_EQ(paper.grpo.lr, 1e-6);
-  EXPECT_EQ(paper.grpo.kl_type, "k1");
-  EXPECT_EQ(paper.grpo.kl_where, "reward");
+  EXPECT_EQ(paper.grpo.kl_type, model::KlEstimator::K1);
+  EXPECT_EQ(paper.grpo.kl_where, KlWhere::Reward);
   EXPECT_DOUBLE_EQ(paper.grpo.entropy_coef, 0.001);
   EXPECT_EQ(paper.grpo.epochs, 15);
   const Config quick = config_load(std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/configs/quickstart.yaml", {}, 2);
   EXPECT_EQ(quick.grpo.steps, 8);
   EXPECT_EQ(quick.log.eval_every, 4);
-  EXPECT_EQ(quick.grpo.kl_where, "reward");
+  EXPECT_EQ(quick.grpo.kl_where, KlWhere::Reward);
 }
 
 // Every YAML file in jobs/configs loads: the paper configs at 8 ranks with the model and data given on the command
@@ -111,20 +111,20 @@ TEST(Config, EveryJobsConfigLoads) {
     // The paper's GRPO settings, on GPUs, with checkpoints that the job scripts resume from.
     EXPECT_EQ(c.model.path, "/x");
     EXPECT_EQ(c.data.train, "/y");
-    EXPECT_EQ(c.model.device, "cuda");
-    EXPECT_EQ(c.model.dtype, "fp32");
-    EXPECT_EQ(c.model.chat_template, has(name, "llama") ? "llama3" : "qwen2.5");
+    EXPECT_EQ(c.model.device, ModelDevice::Cuda);
+    EXPECT_EQ(c.model.dtype, ModelDtype::Fp32);
+    EXPECT_EQ(c.model.chat_template, has(name, "llama") ? model::ChatFormat::Llama3 : model::ChatFormat::Qwen25);
     EXPECT_EQ(c.rollout.prompts_per_step, 512);
     EXPECT_EQ(c.rollout.group_size, 4);
     EXPECT_EQ(c.rollout.max_new_tokens, 1024);
     EXPECT_DOUBLE_EQ(c.grpo.lr, 1e-6);
     EXPECT_EQ(c.grpo.epochs, 15);
-    EXPECT_EQ(c.grpo.kl_type, "k1");
+    EXPECT_EQ(c.grpo.kl_type, model::KlEstimator::K1);
     EXPECT_DOUBLE_EQ(c.grpo.kl_coef, 0.001);
-    EXPECT_EQ(c.grpo.kl_where, "reward");
+    EXPECT_EQ(c.grpo.kl_where, KlWhere::Reward);
     EXPECT_DOUBLE_EQ(c.grpo.entropy_coef, 0.001);
     EXPECT_GT(c.checkpoint.every, 0);
-    EXPECT_EQ(c.checkpoint.resume, "auto");
+    EXPECT_EQ(c.checkpoint.resume.mode, ResumeMode::Auto);
     EXPECT_DOUBLE_EQ(c.run.time_limit, 0);  // the job scripts set it
     // The model and the data come from the command line: the file leaves them empty.
     const Config bare = config_load(f.string(), {}, 8);
@@ -148,6 +148,95 @@ TEST(Config, TimeLimitParsing) {
     EXPECT_TRUE(has(msg, "'" + bad + "'")) << msg;
   }
   EXPECT_TRUE(has(error_of("run:\n  time_limit: abc\n"), "run.yaml:2: run.time_limit")) << error_of("run:\n  time_limit: abc\n");
+}
+
+// Every choice key: each accepted name reads to its enum value and prints back as the same text (config.yaml, and
+// the checkpoints that store it, keep today's bytes); an unknown name is refused with the key, its line and the
+// accepted names; the names come from the enums' own tables (model.preset: init-model's presets, demo included).
+TEST(Config, ChoiceNamesRoundTrip) {
+  const auto yaml_value = [](const Config& c, const std::string& key) {
+    const std::string yaml = config_to_yaml(c);
+    const std::string sec = key.substr(0, key.find('.')), k = key.substr(key.find('.') + 1);
+    const std::size_t at = yaml.find("\n  " + k + ": ", yaml.find(sec + ":"));
+    if (at == std::string::npos) return std::string("(missing)");
+    const std::size_t start = at + 5 + k.size();
+    return yaml.substr(start, yaml.find('\n', start) - start);
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
+      {"model.arch", model::arch_names()},
+      {"model.preset", model::preset_names()},
+      {"model.dtype", choice_names<ModelDtype>()},
+      {"model.device", choice_names<ModelDevice>()},
+      {"model.chat_template", model::chat_format_names()},
+      {"data.format", io::dataset_format_names()},
+      {"grpo.schedule", model::lr_schedule_names()},
+      {"sft.schedule", model::lr_schedule_names()},
+      {"grpo.adv_std", reward::advantage_std_names()},
+      {"grpo.advantage", choice_names<AdvantageMode>()},
+      {"grpo.loss_agg", model::loss_agg_names()},
+      {"grpo.kl_type", model::kl_estimator_names()},
+      {"grpo.kl_where", choice_names<KlWhere>()},
+      {"grpo.overlong", choice_names<Overlong>()},
+      {"parallel.mode", choice_names<ParallelMode>()},
+      {"checkpoint.resume", choice_names<ResumeMode>()},
+  };
+  for (const auto& [key, names] : keys) {
+    SCOPED_TRACE(key);
+    EXPECT_GE(names.size(), 2u);
+    for (const auto& name : names) {
+      const Config c = config_parse("", "x", {key + "=" + name}, 2);
+      EXPECT_EQ(yaml_value(c, key), name);
+      const std::string yaml = config_to_yaml(c);
+      EXPECT_EQ(config_to_yaml(config_parse(yaml, "resolved", {}, 2)), yaml);
+    }
+    if (key == "checkpoint.resume") continue;  // any other text is a path
+    if (key == "checkpoint.resume") continue;  // any other text is a path
+    const std::string msg = error_of("", {key + "=gpt9"});
+    EXPECT_TRUE(has(msg, key + ": ")) << msg;
+    EXPECT_TRUE(has(msg, "'gpt9'")) << msg;
+    std::string listed;
+    for (const auto& name : names) listed += " " + name;
+    EXPECT_TRUE(has(msg, listed)) << msg;  // every accepted name, in the table's order
+    EXPECT_TRUE(has(msg, "1 problem(s)")) << msg;
+  }
+  EXPECT_TRUE(has(error_of("model:\n  arch: gpt9\n"), "run.yaml:2: model.arch: ")) << error_of("model:\n  arch: gpt9\n");
+  // The values behind the names.
+  EXPECT_EQ(config_parse("", "x", {"model.preset=demo"}, 1).model.preset, model::Preset::Demo);
+  EXPECT_EQ(config_parse("", "x", {"model.preset=qwen2.5-0.5b"}, 1).model.preset, model::Preset::Qwen25_05B);
+  EXPECT_EQ(config_parse("", "x", {"grpo.schedule=cosine"}, 1).grpo.schedule, model::LrSchedule::Cosine);
+  EXPECT_EQ(config_parse("", "x", {"data.format=toolrl-json"}, 1).data.format, io::DatasetFormat::ToolrlJson);
+  EXPECT_EQ(config_parse("", "x", {"grpo.advantage=gdpo"}, 1).grpo.advantage, AdvantageMode::Gdpo);
+  EXPECT_EQ(config_parse("", "x", {"grpo.overlong=penalty"}, 1).grpo.overlong, Overlong::Penalty);
+  EXPECT_EQ(config_parse("", "x", {"grpo.loss_agg=seq-mean-token-sum-norm"}, 1).grpo.loss_agg,
+            model::LossAgg::SeqMeanTokenSumNorm);
+  // model.chat_template: empty (from the architecture) stays empty; the chat library's alias qwen2 is not a key value.
+  EXPECT_FALSE(config_parse("", "x", {}, 1).model.chat_template.has_value());
+  EXPECT_EQ(yaml_value(config_parse("", "x", {}, 1), "model.chat_template"), "\"\"");
+  EXPECT_TRUE(has(error_of("", {"model.chat_template=qwen2"}), "model.chat_template: 'qwen2' is not one of: qwen2.5 qwen3 llama3"));
+  // checkpoint.resume: auto, never, or any other text as a path, printed back as written.
+  const Config path = config_parse("", "x", {"checkpoint.resume=/runs/a/checkpoints/step_00000004.h5"}, 1);
+  EXPECT_EQ(path.checkpoint.resume.mode, ResumeMode::Path);
+  EXPECT_EQ(path.checkpoint.resume.path, "/runs/a/checkpoints/step_00000004.h5");
+  EXPECT_EQ(yaml_value(path, "checkpoint.resume"), "/runs/a/checkpoints/step_00000004.h5");
+  EXPECT_EQ(config_parse("", "x", {"checkpoint.resume=never"}, 1).checkpoint.resume.mode, ResumeMode::Never);
+}
+
+// The preset documented in config.hpp and defined by model/init.cpp: refused before issue 23 (config kept its own
+// list tiny | small | bench).
+TEST(Config, DemoPresetAccepted) {
+  EXPECT_EQ(error_of("model:\n  preset: demo\n"), "(no error)");
+  EXPECT_EQ(config_parse("model:\n  preset: demo\n", "x", {}, 1).model.preset, model::Preset::Demo);
+}
+
+// The resolved configuration of the defaults, byte for byte as before the choices became enums.
+TEST(Config, DefaultChoicesPrintAsBefore) {
+  const std::string yaml = config_to_yaml(config_parse("", "x", {}, 1));
+  for (const char* line : {"  arch: qwen2\n", "  preset: tiny\n", "  dtype: fp32\n", "  device: cpu\n",
+                           "  chat_template: \"\"\n", "  format: auto\n", "  schedule: constant\n",
+                           "  adv_std: unbiased\n", "  advantage: grpo\n", "  loss_agg: token-mean\n",
+                           "  kl_type: k3\n", "  kl_where: loss\n", "  overlong: none\n", "  mode: colocated\n",
+                           "  resume: auto\n", "  variant: default\n"})
+    EXPECT_TRUE(has(yaml, line)) << line << " in\n" << yaml;
 }
 
 }  // namespace

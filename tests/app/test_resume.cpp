@@ -78,7 +78,7 @@ app::TrainOptions options(int signal_step = -1, const char* phase = "train") {
   opt.print = false;
   opt.signal_rank = signal_step >= 0 ? 0 : -1;
   opt.signal_step = signal_step;
-  opt.signal_phase = phase;
+  opt.signal_phase = app::signal_phase_from_name(phase);
   return opt;
 }
 
@@ -356,6 +356,22 @@ std::vector<int> metric_steps(const std::string& run_dir) {
   return out;
 }
 
+// The names of the signal-test phases and of model origins (checkpoint metadata reference_kind): one table each,
+// every value round-trips through its name, and an unknown name is refused with the names listed.
+TEST(Resume, PhaseAndOriginKindNames) {
+  for (const auto p : {app::SignalPhase::Generate, app::SignalPhase::Train, app::SignalPhase::Eval})
+    EXPECT_EQ(app::signal_phase_from_name(app::signal_phase_name(p)), p);
+  for (const auto k : {app::OriginKind::None, app::OriginKind::Directory, app::OriginKind::Checkpoint, app::OriginKind::Preset})
+    EXPECT_EQ(app::origin_kind_from_name(app::origin_kind_name(k)), k);
+  EXPECT_STREQ(app::origin_kind_name(app::OriginKind::Preset), "preset");
+  try {
+    app::signal_phase_from_name("backward");
+    ADD_FAILURE() << "backward was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'backward'; expected one of: generate train eval"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Resume, DoneMarkerFormat) {
   const app::DoneMarker d = app::done_marker_parse(app::done_marker_text({"grpo", 12}), "RUN/DONE");
   EXPECT_EQ(d.kind, "grpo");
@@ -430,9 +446,9 @@ TEST(Resume, GrpoExtendsAFinishedRun) {
   ASSERT_EQ(cos.end, app::RunEnd::Finished);
   ASSERT_EQ(cos.metrics.size(), 2u);
   for (int k = 0; k < 2; ++k)
-    EXPECT_DOUBLE_EQ(app::metric(cos.metrics[k], "lr"), model::lr_at("cosine", 3e-3, 2 + k, 2, 4)) << "step " << 3 + k;
+    EXPECT_DOUBLE_EQ(app::metric(cos.metrics[k], "lr"), model::lr_at(model::LrSchedule::Cosine, 3e-3, 2 + k, 2, 4)) << "step " << 3 + k;
   // Under the old count step 4 would run at 0 (past the end of a 2-step cosine).
-  EXPECT_EQ(model::lr_at("cosine", 3e-3, 3, 2, 2), 0.0);
+  EXPECT_EQ(model::lr_at(model::LrSchedule::Cosine, 3e-3, 3, 2, 2), 0.0);
   EXPECT_GT(app::metric(cos.metrics[1], "lr"), 1e-3);
   world().barrier();
 }

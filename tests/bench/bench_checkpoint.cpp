@@ -61,7 +61,7 @@ void random_state(app::RunState& s, const std::string& label, const model::Model
   s.policy.cfg = cfg;
   s.policy.w = model::decoder_weights_random(cfg, 1);
   s.policy.tokenizer_json = "{}";
-  s.policy.origin = {"preset", label, 1, 0};
+  s.policy.origin = {app::OriginKind::Preset, label, 1, 0};
   s.reference = s.policy.origin;
   s.learner = std::make_unique<app::Learner>(app::policy_parameters(s.policy), 0.01, comm, sharded);
   s.step = 7;

@@ -36,14 +36,26 @@ TEST(AdamW, TwoStepsByHand) {
 }
 
 TEST(Schedules, ConstantWarmupCosine) {
-  EXPECT_DOUBLE_EQ(lr_at("constant", 1e-6, 5, 10, 100), 1e-6);
-  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 0, 4, 100), 0.25);
-  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 3, 4, 100), 1.0);
-  EXPECT_DOUBLE_EQ(lr_at("warmup", 1.0, 50, 4, 100), 1.0);
-  EXPECT_DOUBLE_EQ(lr_at("cosine", 1.0, 1, 2, 12), 1.0);
-  EXPECT_NEAR(lr_at("cosine", 1.0, 7, 2, 12), 0.5, 1e-12);  // halfway through the decay
-  EXPECT_NEAR(lr_at("cosine", 1.0, 12, 2, 12), 0.0, 1e-12);
-  EXPECT_THROW(lr_at("linear", 1.0, 0, 0, 1), std::invalid_argument);
+  EXPECT_DOUBLE_EQ(lr_at(LrSchedule::Constant, 1e-6, 5, 10, 100), 1e-6);
+  EXPECT_DOUBLE_EQ(lr_at(LrSchedule::Warmup, 1.0, 0, 4, 100), 0.25);
+  EXPECT_DOUBLE_EQ(lr_at(LrSchedule::Warmup, 1.0, 3, 4, 100), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at(LrSchedule::Warmup, 1.0, 50, 4, 100), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at(LrSchedule::Cosine, 1.0, 1, 2, 12), 1.0);
+  EXPECT_NEAR(lr_at(LrSchedule::Cosine, 1.0, 7, 2, 12), 0.5, 1e-12);  // halfway through the decay
+  EXPECT_NEAR(lr_at(LrSchedule::Cosine, 1.0, 12, 2, 12), 0.0, 1e-12);
+}
+
+// The schedule names: one table, each value round-trips through its name, anything else is refused with the list.
+TEST(Schedules, Names) {
+  for (const LrSchedule s : {LrSchedule::Constant, LrSchedule::Warmup, LrSchedule::Cosine})
+    EXPECT_EQ(lr_schedule_from_name(lr_schedule_name(s)), s);
+  EXPECT_EQ(lr_schedule_names(), (std::vector<std::string>{"constant", "warmup", "cosine"}));
+  try {
+    lr_schedule_from_name("linear");
+    ADD_FAILURE() << "linear was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'linear'; expected one of: constant warmup cosine"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ClipGradNorm, ScalesToMaxNorm) {
