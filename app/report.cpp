@@ -128,7 +128,10 @@ struct SeriesSpec {
   Source source;
   std::string column;
   std::string legend;  // "" : the column
+  int moving_mean = 0;  // > 0: the trailing mean over this many steps instead of the raw points
 };
+
+constexpr int kRewardSmoothing = 10;  // steps in the reward plot's moving mean
 
 struct PlotSpec {
   std::string file, title, y_label;
@@ -137,13 +140,17 @@ struct PlotSpec {
 
 // The plots of a report, in page order. A plot is drawn when at least one of its series is in the files.
 std::vector<PlotSpec> plot_specs(const Inputs& in) {
-  const auto m = [](const std::string& c) { return SeriesSpec{Source::Metrics, c, ""}; };
-  const auto e = [](const std::string& c) { return SeriesSpec{Source::Eval, c, ""}; };
+  const auto m = [](const std::string& c) { return SeriesSpec{Source::Metrics, c, "", 0}; };
+  const auto e = [](const std::string& c) { return SeriesSpec{Source::Eval, c, "", 0}; };
   std::vector<PlotSpec> specs = {
       {"reward.svg",
        "Reward per step (mean over the step's samples)",
        "reward",
-       {m(mn::mean_of(mn::kRewardTotal)), m(mn::mean_of(mn::kRewardFormat)),
+       {m(mn::mean_of(mn::kRewardTotal)),
+        {Source::Metrics, mn::mean_of(mn::kRewardTotal),
+         mn::mean_of(mn::kRewardTotal) + ", " + std::to_string(kRewardSmoothing) + "-step moving mean",
+         kRewardSmoothing},
+        m(mn::mean_of(mn::kRewardFormat)),
         m(mn::mean_of(mn::kRewardCorrectness)), m(mn::mean_of(mn::kRewardLength))}},
       {"response_length.svg",
        "Response length",
@@ -168,7 +175,7 @@ std::vector<PlotSpec> plot_specs(const Inputs& in) {
   for (const auto& c : in.eval.columns)  // accuracies an evaluation may add
     if (c.size() > 9 && c.compare(c.size() - 9, 9, "_accuracy") == 0) eval.series.push_back(e(c));
   for (const char* c : {mn::kSummaryExactCallAccuracy, mn::kSummaryFormatAccuracy})
-    eval.series.push_back({Source::Summaries, c, std::string(c) + " (eval --summary)"});
+    eval.series.push_back({Source::Summaries, c, std::string(c) + " (eval --summary)", 0});
   specs.push_back(eval);
   return specs;
 }
@@ -182,7 +189,9 @@ io::Plot plot_make(const PlotSpec& spec, const Inputs& in) {
   io::Plot p{spec.title, "step", spec.y_label, {}, true};
   for (const auto& s : spec.series) {
     const Table& t = table_of(in, s.source);
-    if (t.has(s.column)) p.series.push_back({s.legend.empty() ? s.column : s.legend, t.points(s.column)});
+    if (!t.has(s.column)) continue;
+    p.series.push_back({s.legend.empty() ? s.column : s.legend,
+                        s.moving_mean > 0 ? io::moving_mean(t.points(s.column), s.moving_mean) : t.points(s.column)});
   }
   return p;
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 
 #include "io/atomic_file.hpp"
 
@@ -33,6 +34,22 @@ double map(double v, double d0, double d1, double p0, double p1) {
 }
 
 }  // namespace
+
+std::vector<std::pair<double, double>> moving_mean(const std::vector<std::pair<double, double>>& points, int window) {
+  if (window < 1) throw std::invalid_argument("moving_mean: the window must be at least 1, got " + std::to_string(window));
+  std::vector<std::pair<double, double>> finite, out;
+  for (const auto& p : points)
+    if (std::isfinite(p.second)) finite.push_back(p);
+  out.reserve(finite.size());
+  double sum = 0;  // summed afresh over each window: no running-sum drift over long runs
+  for (size_t i = 0; i < finite.size(); ++i) {
+    const size_t first = i + 1 >= static_cast<size_t>(window) ? i + 1 - static_cast<size_t>(window) : 0;
+    sum = 0;
+    for (size_t j = first; j <= i; ++j) sum += finite[j].second;
+    out.emplace_back(finite[i].first, sum / static_cast<double>(i - first + 1));
+  }
+  return out;
+}
 
 std::string xml_escape(const std::string& text) {
   std::string out;

@@ -45,6 +45,11 @@ std::string svg_plot_render(const Plot& plot);
 // svg_plot_render written to `path` atomically (throws std::runtime_error naming the path).
 void svg_plot_write(const std::string& path, const Plot& plot);
 
+// The trailing moving mean of `points` over `window` points: point i becomes (x_i, mean of y over points
+// max(0, i - window + 1) .. i), so the first window - 1 points average what came before them. Points with a
+// non-finite y are left out of the averages and of the result. window < 1 throws std::invalid_argument.
+std::vector<std::pair<double, double>> moving_mean(const std::vector<std::pair<double, double>>& points, int window);
+
 // `text` with &, <, >, " and ' replaced by XML entities (for SVG and XHTML text and attributes).
 std::string xml_escape(const std::string& text);
 

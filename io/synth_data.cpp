@@ -108,9 +108,13 @@ const std::vector<std::string> kHeldoutFrames = {"Would you {v} the {n} for {a}?
 // The seen-tools held-out split's frames: neither training nor the unseen-tools split uses them.
 const std::vector<std::string> kSeenFrames = {"Kindly {v} the {n} with {a}.", "Is it possible to {v} a {n} for {a}?",
                                               "My request is to {v} the {n}, {a}."};
+// The rl split's frames: no other split uses them.
+const std::vector<std::string> kRlFrames = {"I would like you to {v} the {n} with {a}.", "Time to {v} a {n}: {a}.",
+                                            "Quick one: {v} my {n} for {a}.", "Try to {v} the {n} using {a}."};
 const std::vector<std::string> kTrainThen = {" Then {v} the {n} with {a}.", " Also {v} a {n} for {a}."};
 const std::vector<std::string> kHeldoutThen = {" After that, {v} the {n} using {a}."};
 const std::vector<std::string> kSeenThen = {" Next, {v} a {n} with {a}."};
+const std::vector<std::string> kRlThen = {" And then {v} the {n} for {a}."};
 
 struct Chat {
   std::string user, reply;
@@ -120,6 +124,8 @@ const std::vector<Chat> kTrainChat = {{"Thanks, that is all.", "You are welcome.
                                       {"Who are you?", "I am an assistant with tools."}};
 const std::vector<Chat> kHeldoutChat = {{"Thank you so much!", "You are welcome."},
                                         {"Hi there.", "Hello! How can I help?"}};
+const std::vector<Chat> kRlChat = {{"Hey, good evening.", "Hello! How can I help?"},
+                                   {"Great, thanks a lot.", "You are welcome."}};
 const std::vector<Chat> kSeenChat = {{"Good morning!", "Hello! How can I help?"},
                                      {"That was helpful, thanks.", "You are welcome."}};
 const char* kNoTool = "Sorry, none of my tools can do that.";
@@ -274,6 +280,7 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
 SynthData synth_data_make(const SynthOptions& opt) {
   if (opt.train_rows < 1 || opt.heldout_rows < 1 || opt.heldout_seen_rows < 1)
     throw std::invalid_argument("synth-data: the train and both held-out row counts must be at least 1");
+  if (opt.rl_rows < 0) throw std::invalid_argument("synth-data: the rl row count must be at least 0");
   if (opt.two_call_share < 0 || opt.response_share < 0 || opt.two_call_share + opt.response_share > 1)
     throw std::invalid_argument("synth-data: the two-call and response shares must be >= 0 with a sum <= 1");
   Rng rng(opt.seed);
@@ -312,6 +319,12 @@ SynthData synth_data_make(const SynthOptions& opt) {
   Rng seen_rng(opt.seed ^ 0x5EE17001D5ull);
   for (int64_t k = 0; k < opt.heldout_seen_rows; ++k)
     d.heldout_seen.push_back(row_make(seen, opt, seen_rng, "seen-" + std::to_string(k)));
+  // The rl split: the training tools and values, its own frames and generator (as the seen-tools split).
+  const Split rl{train_tools, train_tools, &kRlFrames, &kRlThen, &kRlChat};
+  d.rl_templates = kRlFrames;
+  d.rl_templates.insert(d.rl_templates.end(), kRlThen.begin(), kRlThen.end());
+  Rng rl_rng(opt.seed ^ 0x21C0FFEE5EEDull);
+  for (int64_t k = 0; k < opt.rl_rows; ++k) d.rl.push_back(row_make(rl, opt, rl_rng, "rl-" + std::to_string(k)));
   return d;
 }
 

@@ -3,7 +3,9 @@
 // rendered from sentence templates, ToolRL ground truths (one call, two calls, or a plain response). Two held-out
 // splits: "heldout" uses tools (verb/noun pairs) and sentence templates that the training split never shows;
 // "heldout_seen" calls and lists only the training tools, with sentence templates and string values that no
-// other split uses (integers and enum values keep their ranges). Deterministic
+// other split uses (integers and enum values keep their ranges). An optional fourth split, "rl", is for a
+// training stage after SFT (the demo's GRPO): the training tools and value pools with request templates that
+// no other split uses, so a model trained on "train" meets new phrasings there. Deterministic
 // for a seed: the same rows on every machine (no std distributions, whose output is implementation-defined).
 #pragma once
 
@@ -19,6 +21,7 @@ struct SynthOptions {
   int64_t train_rows = 2000;
   int64_t heldout_rows = 200;
   int64_t heldout_seen_rows = 200;  // the seen-tools held-out split
+  int64_t rl_rows = 0;              // the rl split (0: none)
   uint64_t seed = 1;
   double two_call_share = 0.2;   // rows whose answer is two calls
   double response_share = 0.2;   // rows answered in plain text (small talk, or a request no listed tool serves)
@@ -31,9 +34,11 @@ struct SynthData {
   std::vector<std::string> train_templates, heldout_templates;  // the request sentence frames (disjoint)
   std::vector<std::string> heldout_seen_templates;  // disjoint from both
   std::vector<std::string> heldout_seen_values;     // the string values only heldout_seen uses (sorted)
+  std::vector<ToolRLRow> rl;                 // ids "rl-<k>": training tools and values, templates of its own
+  std::vector<std::string> rl_templates;     // disjoint from the three others
 };
 
-// Throws std::invalid_argument for counts < 1 or shares outside [0, 1] with a sum above 1.
+// Throws std::invalid_argument for counts < 1 (rl_rows < 0) or shares outside [0, 1] with a sum above 1.
 SynthData synth_data_make(const SynthOptions& opt);
 
 // The rows as JSON Lines {id, system, user, ground_truth} (the format dataset_load reads).

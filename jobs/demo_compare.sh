@@ -1,36 +1,44 @@
 #!/usr/bin/env bash
-# The paper's reward comparison on the learning demo (README, "Reward comparison"): after jobs/demo.sh, GRPO
-# from the same SFT warm start with the coarse reward instead of the fine-grained one, and with per-component
-# advantages (grpo.advantage: gdpo) instead of GRPO's summed-reward ones; each evaluated on the held-out split,
-# then the exact-call accuracies with paired bootstrap intervals against the default (toolgrpo eval-table).
+# The paper's reward comparison on the learning demo (README, "Reward comparison"): after jobs/demo.sh (any
+# number of seeds), GRPO again from each seed's warm start with the coarse reward instead of the fine-grained
+# one, and with per-component advantages (grpo.advantage: gdpo) instead of GRPO's summed-reward ones, with the
+# demo's steps, seed and GRPO rows; each evaluated greedily on both held-out splits as the demo evaluates, then the
+# exact-call accuracies over the seeds with paired bootstrap intervals against the default (toolgrpo eval-table).
 # Environment: DEMO_OUT (runs/demo, as for jobs/demo.sh), NP (2), BUILD_DIR (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BUILD_DIR:-build}/app/toolgrpo"
 OUT=${DEMO_OUT:-runs/demo}
 NP=${NP:-2}
-[ -f "$OUT/after.json" ] || { echo "demo_compare: run jobs/demo.sh first ($OUT/after.json is missing)" >&2; exit 2; }
+shopt -s nullglob
+seed_dirs=("$OUT"/seed*)
+[ ${#seed_dirs[@]} -gt 0 ] && [ -f "${seed_dirs[0]}/eval/grpo.unseen.greedy.jsonl" ] ||
+  { echo "demo_compare: run jobs/demo.sh first (no $OUT/seed*/eval/grpo.unseen.greedy.jsonl)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MPI=(mpirun -np "$NP" --oversubscribe)
-steps=$(sed -n 's/^  steps: \([0-9]*\).*/\1/p' "$OUT/grpo/config.yaml" | head -n 1)
-for run in coarse:coarse:grpo gdpo:default:gdpo; do
-  IFS=: read -r name variant advantage <<<"$run"
-  echo "[compare] GRPO with reward.variant=$variant grpo.advantage=$advantage ($steps steps)"
-  "${MPI[@]}" "$BIN" train --config jobs/configs/demo.yaml model.path="$OUT/sft" run.out_dir="$OUT" \
-    run.name="grpo-$name" data.train="$OUT/data/train.jsonl" data.eval="$OUT/data/heldout.jsonl" \
-    reward.variant="$variant" grpo.advantage="$advantage" grpo.steps="$steps"
-  "${MPI[@]}" "$BIN" eval --data "$OUT/data/heldout.jsonl" --max-new-tokens 160 --model "$OUT/grpo-$name" \
-    --summary "$OUT/after-$name.json" --out "$OUT/after-$name.jsonl"
+declare -A SPLIT_FILE=([unseen]="$OUT/data/heldout.jsonl" [seen]="$OUT/data/heldout_seen_tools.jsonl")
+for d in "${seed_dirs[@]}"; do
+  steps=$(sed -n 's/^  steps: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
+  seed=$(sed -n 's/^  seed: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
+  max_new=$(sed -n 's/^  max_new_tokens: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
+  train=$(sed -n 's/^  train: //p' "$d/grpo/config.yaml" | head -n 1)  # the demo's GRPO rows (DEMO_DESIGN)
+  for run in coarse:coarse:grpo gdpo:default:gdpo; do
+    IFS=: read -r name variant advantage <<<"$run"
+    echo "[compare] ${d##*/}: GRPO with reward.variant=$variant grpo.advantage=$advantage ($steps steps)"
+    "${MPI[@]}" "$BIN" train --config jobs/configs/demo.yaml model.path="$d/sft" run.out_dir="$d" \
+      run.name="grpo-$name" data.train="$train" data.eval="$OUT/data/heldout.jsonl" \
+      reward.variant="$variant" grpo.advantage="$advantage" grpo.steps="$steps" run.seed="$seed"
+    for split in unseen seen; do
+      "${MPI[@]}" "$BIN" eval --data "${SPLIT_FILE[$split]}" --max-new-tokens "$max_new" --model "$d/grpo-$name" \
+        --summary "$d/eval/$name.$split.greedy.json" --out "$d/eval/$name.$split.greedy.jsonl" >/dev/null
+    done
+  done
 done
-num() { sed -n "s/.*\"$1\": \([-0-9.eE+a-z]*\).*/\1/p" "$2" | head -n 1; }
-printf '\n%-40s %12s %12s %12s\n' "held-out (greedy)" "exact call" "tool name" "format"
-for row in "SFT warm start:before" "GRPO, fine-grained reward (default):after" "GRPO, coarse reward:after-coarse" \
-  "GRPO, per-component advantages (gdpo):after-gdpo"; do
-  label=${row%%:*} file="$OUT/${row##*:}.json"
-  printf '%-40s %12.3f %12.3f %12.3f\n' "$label" "$(num exact_call_accuracy "$file")" \
-    "$(num name_accuracy "$file")" "$(num format_accuracy "$file")"
+files() { local tag=$1 split=$2 d list=""; for d in "${seed_dirs[@]}"; do list+="${list:+,}$d/eval/$tag.$split.greedy.jsonl"; done; printf '%s' "$list"; }
+for split in unseen seen; do
+  case $split in unseen) what="tools never seen in training" ;; *) what="the training tools, new requests" ;; esac
+  printf '\n== held-out split: %s; greedy; %d seed(s) ==\n' "$what" "${#seed_dirs[@]}"
+  "$BIN" eval-table --column start="$(files start $split)" --column default="$(files grpo $split)" \
+    --column coarse="$(files coarse $split)" --column gdpo="$(files gdpo $split)" \
+    --diff default-start --diff coarse-default --diff gdpo-default --json "$OUT/compare_table.$split.json"
 done
-echo
-"$BIN" eval-table --column SFT="$OUT/before.jsonl" --column default="$OUT/after.jsonl" \
-  --column coarse="$OUT/after-coarse.jsonl" --column gdpo="$OUT/after-gdpo.jsonl" \
-  --diff default-SFT --diff coarse-default --diff gdpo-default --json "$OUT/compare_table.json"

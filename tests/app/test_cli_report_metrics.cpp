@@ -41,5 +41,22 @@ TEST(ReportMetrics, MetricsARunDoesNotComputeArePrintedAsADash) {
   fs::remove_all(run_dir);
 }
 
+TEST(ReportMetrics, RewardPlotAddsATenStepMovingMean) {
+  const fs::path run_dir = scratch() / "report_moving_mean";
+  fs::remove_all(run_dir);
+  fs::create_directories(run_dir);
+  {
+    std::ofstream f(run_dir / "metrics.jsonl");
+    for (int step = 1; step <= 12; ++step)
+      f << "{\"step\": " << step << ", \"reward_total_mean\": " << (step % 2 ? 0.0 : 2.0) << "}\n";
+  }
+  const RunResult r = run("report " + run_dir.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string svg = text_of(run_dir / "report" / "reward.svg");
+  EXPECT_TRUE(contains(svg, "data-series=\"reward_total_mean\" data-points=\"12\"")) << svg;
+  EXPECT_TRUE(contains(svg, "data-series=\"reward_total_mean, 10-step moving mean\" data-points=\"12\"")) << svg;
+  fs::remove_all(run_dir);
+}
+
 }  // namespace
 }  // namespace toolgrpo::testing

@@ -106,6 +106,22 @@ TEST(SvgPlot, SeriesArePolylinesAtHandComputedCoordinates) {
   fs::remove_all(path.parent_path());
 }
 
+TEST(SvgPlot, MovingMeanAveragesTheTrailingWindow) {
+  // Hand-computed: window 3 over y = 1, 2, 6, 3, NaN, 9 (the NaN is skipped: the window runs over the finite
+  // points 1, 2, 6, 3, 9): 1, 1.5, 3, 11/3, 6.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto m = moving_mean({{1, 1}, {2, 2}, {3, 6}, {4, 3}, {5, nan}, {6, 9}}, 3);
+  const std::vector<std::pair<double, double>> want = {{1, 1}, {2, 1.5}, {3, 3}, {4, 11.0 / 3}, {6, 6}};
+  ASSERT_EQ(m.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(m[i].first, want[i].first) << i;
+    EXPECT_DOUBLE_EQ(m[i].second, want[i].second) << i;  // at most three additions and one division
+  }
+  EXPECT_EQ(moving_mean({{1, 4}, {2, 8}}, 1), (std::vector<std::pair<double, double>>{{1, 4}, {2, 8}}));
+  EXPECT_TRUE(moving_mean({}, 10).empty());
+  EXPECT_THROW(moving_mean({{1, 1}}, 0), std::invalid_argument);
+}
+
 TEST(SvgPlot, EmptyPlotIsStillAValidDocument) {
   const fs::path path = scratch() / "empty.svg";
   svg_plot_write(path.string(), Plot{"Nothing", "step", "", {}});

@@ -134,12 +134,50 @@ TEST(SynthData, SeenToolsSplitIsReproducibleAndLeavesTheOtherSplitsAlone) {
   EXPECT_THROW(synth_data_make(more), std::invalid_argument);
 }
 
+TEST(SynthData, RlSplitUsesTrainingToolsAndValuesInTemplatesOfItsOwn) {
+  SynthOptions o = options(4);
+  const SynthData none = synth_data_make(o);
+  EXPECT_TRUE(none.rl.empty());  // not asked for: none
+  o.rl_rows = 300;
+  const SynthData d = synth_data_make(o);
+  ASSERT_EQ(d.rl.size(), 300u);
+  EXPECT_EQ(d.rl[0].id, "rl-0");
+  // Asking for it changes no other split.
+  EXPECT_EQ(synth_rows_jsonl(d.train), synth_rows_jsonl(none.train));
+  EXPECT_EQ(synth_rows_jsonl(d.heldout), synth_rows_jsonl(none.heldout));
+  EXPECT_EQ(synth_rows_jsonl(d.heldout_seen), synth_rows_jsonl(none.heldout_seen));
+  for (const auto& t : d.rl_templates) {
+    for (const auto* other : {&d.train_templates, &d.heldout_templates, &d.heldout_seen_templates})
+      for (const auto& u : *other) EXPECT_NE(t, u);
+  }
+  const std::set<std::string> train_tools(d.train_tools.begin(), d.train_tools.end());
+  std::set<std::string> users;
+  for (const auto* split : {&d.train, &d.heldout, &d.heldout_seen})
+    for (const ToolRLRow& r : *split) users.insert(r.user);
+  std::size_t new_requests = 0;
+  for (const ToolRLRow& r : d.rl) {
+    new_requests += users.count(r.user) == 0;
+    for (const auto& name : listed_tools(r.system)) EXPECT_EQ(train_tools.count(name), 1u) << r.id << " lists " << name;
+    for (const auto& name : called_tools(r.ground_truth)) EXPECT_EQ(train_tools.count(name), 1u) << r.id << " calls " << name;
+    for (const std::string& v : d.heldout_seen_values)  // the training values, not the held-out ones
+      EXPECT_EQ(r.ground_truth.find("\"" + v + "\""), std::string::npos) << r.id << " passes " << v;
+  }
+  // Every request is new: the frames and the small-talk lines are the split's own.
+  EXPECT_EQ(new_requests, d.rl.size());
+  o.rl_rows = -1;
+  EXPECT_THROW(synth_data_make(o), std::invalid_argument);
+  o.rl_rows = 300;
+  EXPECT_EQ(synth_rows_jsonl(synth_data_make(o).rl), synth_rows_jsonl(d.rl));  // reproducible
+}
+
 TEST(SynthData, EveryGroundTruthScoresTheMaximumAndIsAnExactCall) {
-  const SynthData d = synth_data_make(options(5));
+  SynthOptions o = options(5);
+  o.rl_rows = 100;
+  const SynthData d = synth_data_make(o);
   const reward::RewardConfig cfg = reward::reward_config_from_name("default");
   const double format_max = reward::format_range(cfg, 0).max, correct_max = reward::correctness_range(cfg, 0).max;
   int64_t rows = 0;
-  for (const auto* split : {&d.train, &d.heldout, &d.heldout_seen})
+  for (const auto* split : {&d.train, &d.heldout, &d.heldout_seen, &d.rl})
     for (const ToolRLRow& r : *split) {
       const reward::GroundTruth gt(r.ground_truth);
       const reward::RewardScores s = reward::score_output(r.ground_truth, gt, cfg, 0);
@@ -157,7 +195,7 @@ TEST(SynthData, EveryGroundTruthScoresTheMaximumAndIsAnExactCall) {
       EXPECT_TRUE(e.match.exact && e.match.names && e.format_ok) << r.id;
       ++rows;
     }
-  EXPECT_EQ(rows, 1000);
+  EXPECT_EQ(rows, 1100);
 }
 
 TEST(SynthData, RowsMixOneCallTwoCallsAndPlainResponses) {
