@@ -106,9 +106,15 @@ fi
 # ---- Debian 13 stage (jobs/test_debian13.sh): the same suite in a Debian 13 root, against libtorch 2.6 ----
 # Only on a Debian 12 machine (inside that root this script runs on Debian 13 and skips it), as root, and
 # unless TOOLGRPO_DEBIAN13=0.
+os_version=$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)
 debian13_summary="Debian 13 stage skipped"
-if [ "${TOOLGRPO_DEBIAN13:-1}" != 0 ] &&
-  [ "$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)" = 12 ] && [ "$(id -u)" -eq 0 ]; then
+if [ "${TOOLGRPO_DEBIAN13:-1}" = 0 ]; then
+  debian13_summary+=" (TOOLGRPO_DEBIAN13=0)"
+elif [ "$os_version" != 12 ]; then
+  debian13_summary+=" (it runs from Debian 12; this is $( (. /etc/os-release && echo "${PRETTY_NAME:-another system}") 2>/dev/null || echo "another system"))"
+elif [ "$(id -u)" -ne 0 ]; then
+  debian13_summary+=" (it needs root for debootstrap and chroot)"
+else
   stage="debian13"
   echo "[test] Debian 13 stage (TOOLGRPO_DEBIAN13=0 skips it)"
   d13_start=$(date +%s)
