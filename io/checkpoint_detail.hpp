@@ -1,5 +1,6 @@
-// What io/checkpoint_file.cpp (whole-file writes, reading, the directory) and io/checkpoint_parts.cpp (the
-// ranks' parts: collective writes, partial reads and their verification) share. io/ only.
+// What the checkpoint files of io/ share: checkpoint_file.cpp (element types, content checksum),
+// checkpoint_writer.cpp (whole-file writes), checkpoint_reader.cpp (reading) and checkpoint_parts.cpp (the
+// ranks' parts: collective writes, partial reads and their verification). io/ only.
 #pragma once
 
 #include <cstdint>
@@ -7,17 +8,21 @@
 #include <vector>
 
 #include "io/checkpoint_file.hpp"
+#include "io/durable_file.hpp"  // parent_dir, fsync_file, fsync_dir, rename_file, remove_quietly
 #include "io/hdf5.hpp"
 
 namespace toolgrpo::io::detail {
 
-// Files: each throws std::runtime_error naming the call, the path and errno's text.
-std::string parent_dir(const std::string& path);  // "." for a bare name
-void fsync_file(const std::string& path);
-void fsync_dir(const std::string& dir);  // tolerates file systems that cannot sync a directory
-void rename_file(const std::string& from, const std::string& to);
-void remove_quietly(const std::string& path);  // never throws
-std::string hex32(uint32_t v);                 // "0x0000abcd"
+// The file layout: format version, attribute names and /meta's reserved keys.
+constexpr int64_t kFormatVersion = 1;
+constexpr const char* kCommitAttr = "toolgrpo_commit";
+constexpr const char* kCrcAttr = "crc32c";
+constexpr const char* kDtypeAttr = "dtype";
+constexpr const char* kMetaGroup = "meta";
+constexpr const char* kFormatKey = "format_version";
+constexpr const char* kChecksumKey = "checksum";
+
+std::string hex32(uint32_t v);  // "0x0000abcd"
 
 hid_t native_type(ElemType t);  // the HDF5 memory type a tensor of `t` is written from and read into
 // Element count of `shape` ({} is one element); throws on negative extents or overflow.

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/text.hpp"
 #include "model/byte_tokenizer.hpp"
 
 namespace toolgrpo::model {
@@ -64,23 +65,6 @@ Units decode_units(std::string_view s) {
   }
   u.off.push_back(static_cast<uint32_t>(s.size()));
   return u;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) out.push_back(static_cast<char>(cp));
-  else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // ---- NFC ----
@@ -172,7 +156,7 @@ std::string nfc_normalize(std::string_view text) {
       }
       res.push_back(cp);
     }
-    for (uint32_t cp : res) append_utf8(out, cp);
+    for (uint32_t cp : res) common::utf8_append(out, cp);
     buf.clear();
   };
   for (std::size_t i = 0; i < u.cp.size(); ++i) {

@@ -2,6 +2,7 @@
 // statement.
 #include "model/chat_template.hpp"
 
+#include "common/text.hpp"
 #include "model/name_table.hpp"
 
 #include <charconv>
@@ -12,31 +13,6 @@ namespace toolgrpo::model {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-void dump_string(std::string& out, const std::string& s) {
-  static const char* hex = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 void dump(std::string& out, const ojson& x) {
   switch (x.type()) {
@@ -57,7 +33,9 @@ void dump(std::string& out, const ojson& x) {
       out += s;
       break;
     }
-    case ojson::value_t::string: dump_string(out, x.get_ref<const std::string&>()); break;
+    case ojson::value_t::string:  // as json.dumps(..., ensure_ascii=False) writes it
+      common::json_dumps_string(out, x.get_ref<const std::string&>(), /*ensure_ascii=*/false);
+      break;
     case ojson::value_t::array: {
       out.push_back('[');
       bool first = true;
@@ -75,7 +53,7 @@ void dump(std::string& out, const ojson& x) {
       for (const auto& [k, v] : x.items()) {
         if (!first) out += ", ";
         first = false;
-        dump_string(out, k);
+        common::json_dumps_string(out, k, /*ensure_ascii=*/false);
         out += ": ";
         dump(out, v);
       }

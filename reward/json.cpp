@@ -1,6 +1,8 @@
 // Python-exact JSON parsing and comparison; see json.hpp for the semantics reproduced.
 #include "reward/json.hpp"
 
+#include "common/text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -545,58 +547,7 @@ bool JsonParser::parse_object(Value& out, int depth) {
 // Serialisation as json.dumps writes it.
 
 void json_append_string(std::string& out, std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  const auto append_u = [&](uint32_t cp) {
-    out += "\\u";
-    for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(cp >> shift) & 0xF]);
-  };
-  out.push_back('"');
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-          if (c < 0x20 || c == 0x7F) append_u(c);
-          else out.push_back(static_cast<char>(c));
-      }
-      ++i;
-      continue;
-    }
-    // Decode one UTF-8 (WTF-8) sequence; invalid bytes become U+FFFD.
-    std::size_t k = 0;
-    uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) { k = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { k = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { k = 4; cp = c & 0x07; }
-    bool ok = k != 0 && i + k <= s.size();
-    for (std::size_t j = 1; ok && j < k; ++j) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + j]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (ok && ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))) ok = false;
-    if (!ok) {
-      append_u(0xFFFD);
-      ++i;
-      continue;
-    }
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      append_u(0xD800 + (cp >> 10));
-      append_u(0xDC00 + (cp & 0x3FF));
-    } else {
-      append_u(cp);
-    }
-    i += k;
-  }
-  out.push_back('"');
+  common::json_dumps_string(out, s, /*ensure_ascii=*/true);
 }
 
 namespace {

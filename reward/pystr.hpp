@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.hpp"
+
 namespace toolgrpo::reward {
 
 // True for exactly the code points Python's str.isspace()/str.split() treat as whitespace.
@@ -36,7 +38,7 @@ std::string py_float_repr(double x);
 // The same, appended to `out` (no allocation once `out` has room).
 void py_float_repr_append(std::string& out, double x);
 
-// Appends the UTF-8 (WTF-8 for surrogates) encoding of cp to out.
-void utf8_append(std::string& out, uint32_t cp);
+// Appends the UTF-8 (WTF-8 for surrogates) encoding of cp to out (shared with model/: common/text.hpp).
+using common::utf8_append;
 
 }  // namespace toolgrpo::reward
