@@ -18,9 +18,9 @@
 #   DEMO_OUT        output directory (default runs/demo; replaced); NP ranks (default 2); BUILD_DIR (build)
 #   DEMO_SEED       the first training seed (default 1); DEMO_DATA_SEED the synthetic data's seed (default 1)
 #   DEMO_SAMPLES    samples per row for the sampled evaluation and pass@K (default 8)
-#   DEMO_DESIGN     base (default): GRPO and the SFT control train on the SFT rows (train.jsonl) |
-#                   rl-split: on rows of their own (synth-data --rl: the training tools and values in request
-#                   templates SFT never saw), so GRPO meets requests at the edge of the warm start's competence
+#   DEMO_DESIGN     rl-split (default): GRPO and the SFT control train on rows of their own (synth-data --rl:
+#                   the training tools and values in request templates SFT never saw), so GRPO meets requests
+#                   at the edge of the warm start's competence | base: on the SFT rows (train.jsonl)
 #   DEMO_CACHE      where warm starts are kept (default ${XDG_CACHE_HOME:-$HOME/.cache}/toolgrpo/demo). A
 #                   warm start is reused when everything that determines it is unchanged (its key: the
 #                   toolgrpo and libtorch versions, the BLAS kernel, the data and model options, the SFT
@@ -58,7 +58,7 @@ case "${DEMO_SIZE:-full}" in
   *) echo "demo: DEMO_SIZE must be full or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
 esac
 SFT_STEPS=${DEMO_SFT_STEPS:-$SFT_STEPS}
-case "${DEMO_DESIGN:=base}" in
+case "${DEMO_DESIGN:=rl-split}" in
   base) RL_ARGS=() RL_DATA=train.jsonl ;;
   rl-split) RL_ARGS=(--rl "$TRAIN_ROWS") RL_DATA=rl.jsonl ;;
   *) echo "demo: DEMO_DESIGN must be base or rl-split, got '${DEMO_DESIGN}'" >&2; exit 2 ;;
