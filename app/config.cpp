@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "app/commands.hpp"
-#include "model/name_table.hpp"
+#include "common/name_table.hpp"
 #include "reward/config.hpp"
 
 namespace toolgrpo::app {
@@ -22,34 +22,34 @@ template <class E>
 struct Choices;
 template <>
 struct Choices<ModelDtype> {
-  static constexpr model::EnumName<ModelDtype> table[] = {{ModelDtype::Fp32, "fp32"}, {ModelDtype::Bf16, "bf16"}};
+  static constexpr common::EnumName<ModelDtype> table[] = {{ModelDtype::Fp32, "fp32"}, {ModelDtype::Bf16, "bf16"}};
 };
 template <>
 struct Choices<ModelDevice> {
-  static constexpr model::EnumName<ModelDevice> table[] = {{ModelDevice::Cpu, "cpu"}, {ModelDevice::Cuda, "cuda"}};
+  static constexpr common::EnumName<ModelDevice> table[] = {{ModelDevice::Cpu, "cpu"}, {ModelDevice::Cuda, "cuda"}};
 };
 template <>
 struct Choices<AdvantageMode> {
-  static constexpr model::EnumName<AdvantageMode> table[] = {{AdvantageMode::Grpo, "grpo"},
+  static constexpr common::EnumName<AdvantageMode> table[] = {{AdvantageMode::Grpo, "grpo"},
                                                              {AdvantageMode::Gdpo, "gdpo"}};
 };
 template <>
 struct Choices<KlWhere> {
-  static constexpr model::EnumName<KlWhere> table[] = {{KlWhere::Loss, "loss"}, {KlWhere::Reward, "reward"}};
+  static constexpr common::EnumName<KlWhere> table[] = {{KlWhere::Loss, "loss"}, {KlWhere::Reward, "reward"}};
 };
 template <>
 struct Choices<Overlong> {
-  static constexpr model::EnumName<Overlong> table[] = {
+  static constexpr common::EnumName<Overlong> table[] = {
       {Overlong::None, "none"}, {Overlong::Filter, "filter"}, {Overlong::Penalty, "penalty"}};
 };
 template <>
 struct Choices<ParallelMode> {
-  static constexpr model::EnumName<ParallelMode> table[] = {{ParallelMode::Colocated, "colocated"},
+  static constexpr common::EnumName<ParallelMode> table[] = {{ParallelMode::Colocated, "colocated"},
                                                             {ParallelMode::Split, "split"}};
 };
 template <>
 struct Choices<ResumeMode> {  // ResumeMode::Path has no name: any other text is a path
-  static constexpr model::EnumName<ResumeMode> table[] = {{ResumeMode::Auto, "auto"}, {ResumeMode::Never, "never"}};
+  static constexpr common::EnumName<ResumeMode> table[] = {{ResumeMode::Auto, "auto"}, {ResumeMode::Never, "never"}};
 };
 
 }  // namespace
@@ -64,12 +64,12 @@ E choice_from_name(const std::string& name) {
 }
 template <class E>
 std::vector<std::string> choice_names() {
-  return model::enum_names(Choices<E>::table);
+  return common::enum_names(Choices<E>::table);
 }
 #define TOOLGRPO_CHOICE(E)                                                                  \
   template E choice_from_name<E>(const std::string&);                                       \
   template std::vector<std::string> choice_names<E>();                                      \
-  const char* choice_name(E v) { return model::enum_name(Choices<E>::table, v); }
+  const char* choice_name(E v) { return common::enum_name(Choices<E>::table, v); }
 TOOLGRPO_CHOICE(ModelDtype)
 TOOLGRPO_CHOICE(ModelDevice)
 TOOLGRPO_CHOICE(AdvantageMode)

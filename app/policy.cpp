@@ -14,7 +14,7 @@
 #include "io/checkpoint_file.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
-#include "model/name_table.hpp"
+#include "common/name_table.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_info.hpp"
 
@@ -46,16 +46,16 @@ model::ModelConfig preset_config(const ModelSection& m) {
 }  // namespace
 
 namespace {
-const model::EnumName<OriginKind> kOriginKinds[] = {{OriginKind::None, ""},
+const common::EnumName<OriginKind> kOriginKinds[] = {{OriginKind::None, ""},
                                                     {OriginKind::Directory, "directory"},
                                                     {OriginKind::Checkpoint, "checkpoint"},
                                                     {OriginKind::Preset, "preset"}};
 }  // namespace
 
 OriginKind origin_kind_from_name(const std::string& name) {
-  return model::enum_from_name(kOriginKinds, name, "model origin kind");
+  return common::enum_from_name(kOriginKinds, name, "model origin kind");
 }
-const char* origin_kind_name(OriginKind kind) { return model::enum_name(kOriginKinds, kind); }
+const char* origin_kind_name(OriginKind kind) { return common::enum_name(kOriginKinds, kind); }
 
 OriginKind model_path_kind(const std::string& given, std::string& path, const std::string& label) {
   path = given;

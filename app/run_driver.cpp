@@ -1,7 +1,7 @@
 // The run driver shared by GRPO and SFT; see run_driver.hpp.
 #include "app/run_driver.hpp"
 
-#include "model/name_table.hpp"
+#include "common/name_table.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -122,15 +122,15 @@ std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts&
 }  // namespace
 
 namespace {
-const model::EnumName<SignalPhase> kSignalPhases[] = {
+const common::EnumName<SignalPhase> kSignalPhases[] = {
     {SignalPhase::Generate, "generate"}, {SignalPhase::Train, "train"}, {SignalPhase::Eval, "eval"}};
 }  // namespace
 
 SignalPhase signal_phase_from_name(const std::string& name) {
-  return model::enum_from_name(kSignalPhases, name, "signal phase");
+  return common::enum_from_name(kSignalPhases, name, "signal phase");
 }
 const char* signal_phase_name(SignalPhase phase) {
-  return phase == SignalPhase::None ? "none" : model::enum_name(kSignalPhases, phase);
+  return phase == SignalPhase::None ? "none" : common::enum_name(kSignalPhases, phase);
 }
 
 int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows) {

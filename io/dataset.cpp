@@ -1,6 +1,8 @@
 // ToolRL datasets, epoch order and cursor; see dataset.hpp.
 #include "io/dataset.hpp"
 
+#include "common/name_table.hpp"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -30,34 +32,16 @@ std::string field(const json& row, const char* key) {
 
 namespace {
 
-struct DatasetFormatName {
-  DatasetFormat value;
-  const char* name;
-};
-const DatasetFormatName kDatasetFormats[] = {
+const common::EnumName<DatasetFormat> kDatasetFormats[] = {
     {DatasetFormat::Auto, "auto"}, {DatasetFormat::Jsonl, "jsonl"}, {DatasetFormat::ToolrlJson, "toolrl-json"}};
 
 }  // namespace
 
 DatasetFormat dataset_format_from_name(const std::string& name) {
-  for (const auto& f : kDatasetFormats)
-    if (name == f.name) return f.value;
-  std::string msg = "unknown dataset format '" + name + "'; expected one of:";
-  for (const auto& f : kDatasetFormats) msg += std::string(" ") + f.name;
-  throw std::invalid_argument(msg);
+  return common::enum_from_name(kDatasetFormats, name, "dataset format");
 }
-
-const char* dataset_format_name(DatasetFormat v) {
-  for (const auto& f : kDatasetFormats)
-    if (v == f.value) return f.name;
-  throw std::invalid_argument("not a dataset format");
-}
-
-std::vector<std::string> dataset_format_names() {
-  std::vector<std::string> out;
-  for (const auto& f : kDatasetFormats) out.emplace_back(f.name);
-  return out;
-}
+const char* dataset_format_name(DatasetFormat v) { return common::enum_name(kDatasetFormats, v); }
+std::vector<std::string> dataset_format_names() { return common::enum_names(kDatasetFormats); }
 
 Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
   std::ifstream in(path);

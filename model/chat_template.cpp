@@ -3,7 +3,7 @@
 #include "model/chat_template.hpp"
 
 #include "common/text.hpp"
-#include "model/name_table.hpp"
+#include "common/name_table.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -273,16 +273,16 @@ std::string python_json_dumps(const nlohmann::ordered_json& x) {
 }
 
 namespace {
-const EnumName<ChatFormat> kChatFormats[] = {
+const common::EnumName<ChatFormat> kChatFormats[] = {
     {ChatFormat::Qwen25, "qwen2.5"}, {ChatFormat::Qwen3, "qwen3"}, {ChatFormat::Llama3, "llama3"}};
 }  // namespace
 
 ChatFormat chat_format_from_name(const std::string& name) {
   if (name == "qwen2") return ChatFormat::Qwen25;
-  return enum_from_name(kChatFormats, name, "chat template");
+  return common::enum_from_name(kChatFormats, name, "chat template");
 }
-const char* chat_format_name(ChatFormat f) { return enum_name(kChatFormats, f); }
-std::vector<std::string> chat_format_names() { return enum_names(kChatFormats); }
+const char* chat_format_name(ChatFormat f) { return common::enum_name(kChatFormats, f); }
+std::vector<std::string> chat_format_names() { return common::enum_names(kChatFormats); }
 
 std::string render_chat(const ChatRender& opt, const nlohmann::ordered_json& messages,
                         const nlohmann::ordered_json& tools) {

@@ -1,7 +1,7 @@
 // config.json <-> ModelConfig with validation; see config.hpp.
 #include "model/config.hpp"
 
-#include "model/name_table.hpp"
+#include "common/name_table.hpp"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,12 +11,12 @@
 namespace toolgrpo::model {
 
 namespace {
-const EnumName<Arch> kArchs[] = {{Arch::Qwen2, "qwen2"}, {Arch::Qwen3, "qwen3"}, {Arch::Llama, "llama"}};
+const common::EnumName<Arch> kArchs[] = {{Arch::Qwen2, "qwen2"}, {Arch::Qwen3, "qwen3"}, {Arch::Llama, "llama"}};
 }  // namespace
 
-Arch arch_from_name(const std::string& name) { return enum_from_name(kArchs, name, "architecture"); }
-const char* arch_name(Arch a) { return enum_name(kArchs, a); }
-std::vector<std::string> arch_names() { return enum_names(kArchs); }
+Arch arch_from_name(const std::string& name) { return common::enum_from_name(kArchs, name, "architecture"); }
+const char* arch_name(Arch a) { return common::enum_name(kArchs, a); }
+std::vector<std::string> arch_names() { return common::enum_names(kArchs); }
 namespace {
 
 using nlohmann::json;

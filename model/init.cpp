@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "common/name_table.hpp"
 #include "model/byte_tokenizer.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -14,7 +15,7 @@ namespace toolgrpo::model {
 namespace {
 
 struct Shape {
-  Preset preset;
+  Preset value;  // (value, name): the row of the preset names table (common/name_table.hpp)
   const char* name;
   int64_t hidden, inter, layers, heads, kv;
 };
@@ -27,25 +28,15 @@ const Shape kShapes[] = {{Preset::Tiny, "tiny", 64, 128, 2, 4, 2},
 
 const Shape& shape_of(Preset p) {
   for (const auto& x : kShapes)
-    if (x.preset == p) return x;
+    if (x.value == p) return x;
   throw std::invalid_argument("not a preset");
 }
 
 }  // namespace
 
-Preset preset_from_name(const std::string& name) {
-  for (const auto& x : kShapes)
-    if (name == x.name) return x.preset;
-  std::string msg = "unknown preset '" + name + "'; expected one of:";
-  for (const auto& x : kShapes) msg += std::string(" ") + x.name;
-  throw std::invalid_argument(msg);
-}
-const char* preset_name(Preset p) { return shape_of(p).name; }
-std::vector<std::string> preset_names() {
-  std::vector<std::string> out;
-  for (const auto& x : kShapes) out.emplace_back(x.name);
-  return out;
-}
+Preset preset_from_name(const std::string& name) { return common::enum_from_name(kShapes, name, "preset"); }
+const char* preset_name(Preset p) { return common::enum_name(kShapes, p); }
+std::vector<std::string> preset_names() { return common::enum_names(kShapes); }
 
 ModelConfig model_preset(const std::string& arch, const std::string& preset, int64_t vocab) {
   return model_preset(arch_from_name(arch), preset_from_name(preset), vocab);

@@ -1,6 +1,8 @@
 // Group advantages; see advantage.hpp.
 #include "reward/advantage.hpp"
 
+#include "common/name_table.hpp"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -9,34 +11,16 @@ namespace toolgrpo::reward {
 
 namespace {
 
-struct AdvantageStdName {
-  AdvantageStd value;
-  const char* name;
-};
-const AdvantageStdName kAdvantageStds[] = {
+const common::EnumName<AdvantageStd> kAdvantageStds[] = {
     {AdvantageStd::Unbiased, "unbiased"}, {AdvantageStd::Population, "population"}, {AdvantageStd::None, "none"}};
 
 }  // namespace
 
 AdvantageStd advantage_std_from_name(std::string_view name) {
-  for (const auto& a : kAdvantageStds)
-    if (name == a.name) return a.value;
-  std::string msg = "unknown advantage std '" + std::string(name) + "'; expected one of:";
-  for (const auto& a : kAdvantageStds) msg += std::string(" ") + a.name;
-  throw std::invalid_argument(msg);
+  return common::enum_from_name(kAdvantageStds, name, "advantage std");
 }
-
-const char* advantage_std_name(AdvantageStd mode) {
-  for (const auto& a : kAdvantageStds)
-    if (mode == a.value) return a.name;
-  throw std::invalid_argument("not an advantage std");
-}
-
-std::vector<std::string> advantage_std_names() {
-  std::vector<std::string> out;
-  for (const auto& a : kAdvantageStds) out.emplace_back(a.name);
-  return out;
-}
+const char* advantage_std_name(AdvantageStd mode) { return common::enum_name(kAdvantageStds, mode); }
+std::vector<std::string> advantage_std_names() { return common::enum_names(kAdvantageStds); }
 
 std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, AdvantageStd mode,
                                      double eps) {
