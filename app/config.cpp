@@ -54,13 +54,19 @@ struct Choices<ResumeMode> {  // ResumeMode::Path has no name: any other text is
 
 }  // namespace
 
+namespace {
+// The error of a choice's unknown name: "'x' is not one of: a b c" (the YAML path and line are added by the caller).
+[[noreturn]] void not_one_of(const std::string& name, const std::vector<std::string>& names) {
+  std::string msg = "'" + name + "' is not one of:";
+  for (const auto& n : names) msg += " " + n;
+  throw std::invalid_argument(msg);
+}
+}  // namespace
+
 template <class E>
 E choice_from_name(const std::string& name) {
-  for (const auto& e : Choices<E>::table)
-    if (name == e.name) return e.value;
-  std::string msg = "'" + name + "' is not one of:";
-  for (const auto& e : Choices<E>::table) msg += std::string(" ") + e.name;
-  throw std::invalid_argument(msg);
+  if (const auto* e = common::enum_find(Choices<E>::table, name)) return e->value;
+  not_one_of(name, common::enum_names(Choices<E>::table));
 }
 template <class E>
 std::vector<std::string> choice_names() {
@@ -80,8 +86,7 @@ TOOLGRPO_CHOICE(ResumeMode)
 #undef TOOLGRPO_CHOICE
 
 ResumeFrom ResumeFrom::parse(const std::string& text) {
-  for (const auto& e : Choices<ResumeMode>::table)
-    if (text == e.name) return {e.value, ""};
+  if (const auto* e = common::enum_find(Choices<ResumeMode>::table, text)) return {e->value, ""};
   return {ResumeMode::Path, text};
 }
 
@@ -213,11 +218,7 @@ const std::vector<Field>& fields() {
                 return;
               }
               const std::vector<std::string> names = model::chat_format_names();  // not the alias "qwen2"
-              if (std::find(names.begin(), names.end(), s) == names.end()) {
-                std::string msg = "'" + s + "' is not one of:";
-                for (const auto& name : names) msg += " " + name;
-                throw std::invalid_argument(msg);
-              }
+              if (std::find(names.begin(), names.end(), s) == names.end()) not_one_of(s, names);
               c.model.chat_template = model::chat_format_from_name(s);
             },
             [](const Config& c, YAML::Emitter& e) {

@@ -18,11 +18,18 @@ struct EnumName {
   const char* name;
 };
 
+// The row named `name`, or nullptr.
+template <class Row, std::size_t N>
+const Row* enum_find(const Row (&table)[N], std::string_view name) {
+  for (const auto& e : table)
+    if (name == e.name) return &e;
+  return nullptr;
+}
+
 // The value named `name`; std::invalid_argument "unknown WHAT 'name'; expected one of: a b c" otherwise.
 template <class Row, std::size_t N>
 auto enum_from_name(const Row (&table)[N], std::string_view name, const char* what) -> decltype(table[0].value) {
-  for (const auto& e : table)
-    if (name == e.name) return e.value;
+  if (const Row* e = enum_find(table, name)) return e->value;
   std::string msg = std::string("unknown ") + what + " '" + std::string(name) + "'; expected one of:";
   for (const auto& e : table) msg += std::string(" ") + e.name;
   throw std::invalid_argument(msg);
