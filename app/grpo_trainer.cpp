@@ -70,9 +70,7 @@ class GrpoTrainer final : public StepTrainer {
       : c_(c), world_(world), opt_(opt), data_(data), pol_(s.policy), seed_(static_cast<uint64_t>(c.run.seed)),
         roles_(parallel::roles_make(world, c.parallel.mode == ParallelMode::Split, static_cast<int>(c.parallel.generation_ranks))),
         reward_(opt.reward ? opt.reward : toolrl_reward(c.reward.variant)),
-        eval_reward_(reward::reward_config_from_name(c.reward.variant)),
-        kl_kind_(c.grpo.kl_type),
-        adv_mode_(c.grpo.adv_std) {
+        eval_reward_(reward::reward_config_from_name(c.reward.variant)) {
     if (roles_.trains) {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
                                             c.parallel.shard_optimizer);
@@ -85,7 +83,7 @@ class GrpoTrainer final : public StepTrainer {
     lcfg_.entropy_coef = c.grpo.entropy_coef;
     if (kl_in_loss()) {
       lcfg_.kl_coef = c.grpo.kl_coef;
-      lcfg_.kl = kl_kind_;
+      lcfg_.kl = c.grpo.kl_type;
     }
     total_ = steps_asked(c, "grpo", static_cast<int64_t>(data.train.rows.size()));
   }
@@ -265,7 +263,7 @@ class GrpoTrainer final : public StepTrainer {
         target_logprobs(ref_w_, seqs, my, ref_lp);
         std::vector<double> kl_seq(static_cast<std::size_t>(N), 0.0);
         for (std::size_t j : my) {
-          const at::Tensor k = model::kl_penalty(at::tensor(old_lp[j]), at::tensor(ref_lp[j]), kl_kind_).to(at::kDouble);
+          const at::Tensor k = model::kl_penalty(at::tensor(old_lp[j]), at::tensor(ref_lp[j]), c_.grpo.kl_type).to(at::kDouble);
           kl_seq[j] = k.sum().item<double>();
           if (seqs[j].trained) u.kl_sum += kl_seq[j], u.kl_tokens += static_cast<double>(old_lp[j].size());
         }
@@ -279,9 +277,9 @@ class GrpoTrainer final : public StepTrainer {
       if (c_.grpo.advantage == AdvantageMode::Gdpo) {  // format, correctness, length and the rest (KL in the reward, penalty)
         std::vector<double> rest(totals);
         for (std::size_t j = 0; j < rest.size(); ++j) rest[j] -= parts[0][j] + parts[1][j] + parts[2][j];
-        adv = reward::component_advantages({parts[0], parts[1], parts[2], rest}, gs, adv_mode_);
+        adv = reward::component_advantages({parts[0], parts[1], parts[2], rest}, gs, c_.grpo.adv_std);
       } else {
-        adv = reward::group_advantages(totals, gs, adv_mode_);
+        adv = reward::group_advantages(totals, gs, c_.grpo.adv_std);
       }
       for (int64_t s0 = 0; s0 < N; s0 += per, ++u.count) {
         const int64_t s1 = std::min(N, s0 + per);
@@ -482,8 +480,6 @@ class GrpoTrainer final : public StepTrainer {
   const parallel::Roles roles_;
   const RewardFn reward_;
   const reward::RewardConfig eval_reward_;  // the ToolRL variant the evaluation's tool-call checks use
-  const model::KlEstimator kl_kind_;
-  const reward::AdvantageStd adv_mode_;
   model::DecoderWeights ref_w_;
   model::PolicyLossConfig lcfg_;
   int64_t total_ = 0;

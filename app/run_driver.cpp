@@ -119,11 +119,9 @@ std::vector<std::string> resume_check(const LoadedCheckpoint& l, const RunFacts&
   return changed;
 }
 
-}  // namespace
-
-namespace {
 const common::EnumName<SignalPhase> kSignalPhases[] = {
     {SignalPhase::Generate, "generate"}, {SignalPhase::Train, "train"}, {SignalPhase::Eval, "eval"}};
+
 }  // namespace
 
 SignalPhase signal_phase_from_name(const std::string& name) {
