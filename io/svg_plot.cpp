@@ -41,10 +41,9 @@ std::vector<std::pair<double, double>> moving_mean(const std::vector<std::pair<d
   for (const auto& p : points)
     if (std::isfinite(p.second)) finite.push_back(p);
   out.reserve(finite.size());
-  double sum = 0;  // summed afresh over each window: no running-sum drift over long runs
   for (size_t i = 0; i < finite.size(); ++i) {
     const size_t first = i + 1 >= static_cast<size_t>(window) ? i + 1 - static_cast<size_t>(window) : 0;
-    sum = 0;
+    double sum = 0;  // summed afresh over each window: no running-sum drift over long runs
     for (size_t j = first; j <= i; ++j) sum += finite[j].second;
     out.emplace_back(finite[i].first, sum / static_cast<double>(i - first + 1));
   }
