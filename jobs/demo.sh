@@ -65,6 +65,7 @@ case "${DEMO_DESIGN:=rl-split}" in
 esac
 [ -x "$BIN" ] || { echo "demo: $BIN not found: build first (bash jobs/setup.sh)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. jobs/demo_splits.sh  # split_file, split_title, seed_files
 . jobs/blas_env.sh  # TOOLGRPO_BLAS_CORETYPE=auto|NAME picks OpenBLAS's kernels (unset: OpenBLAS decides)
 blas_coretype_apply "$BIN"
 MPI=(mpirun -np "$NP" --oversubscribe)
@@ -86,16 +87,16 @@ say "synthetic task (data seed $DATA_SEED): $TRAIN_ROWS training rows; held-out:
 "$BIN" synth-data --out "$OUT/data" --n "$TRAIN_ROWS" --heldout "$HELDOUT_ROWS" --heldout-seen "$HELDOUT_ROWS" \
   --seed "$DATA_SEED" ${RL_ARGS[@]+"${RL_ARGS[@]}"}
 echo "demo: design $DEMO_DESIGN: SFT on train.jsonl; GRPO and the SFT control on $RL_DATA"
-declare -A SPLIT_FILE=([unseen]="$OUT/data/heldout.jsonl" [seen]="$OUT/data/heldout_seen_tools.jsonl")
+VERSION=$("$BIN" version)  # toolgrpo and libtorch versions, BLAS kernel: part of the warm starts' cache key
 
 # ---- the warm start of one seed, from the cache or built into it; prints its directory last ----
 warm_start() {
   local seed=$1 key_text key entry tmp
   key_text="toolgrpo demo warm start, cache format 1
-$("$BIN" version | sed -n '1,2p')
-blas: $("$BIN" version | sed -n 's/.*core \([A-Za-z0-9]*\).*/\1/p')
+$(printf '%s\n' "$VERSION" | sed -n '1,2p')
+blas: $(printf '%s\n' "$VERSION" | sed -n 's/.*core \([A-Za-z0-9]*\).*/\1/p')
 data: synth-data --n $TRAIN_ROWS --heldout $HELDOUT_ROWS --heldout-seen $HELDOUT_ROWS --seed $DATA_SEED
-data files: $(cat "$OUT/data/train.jsonl" | sha)
+data files: $(sha <"$OUT/data/train.jsonl")
 model: init-model --preset $PRESET --seed $seed --tokenizer bpe
 sft: sft.steps=$SFT_STEPS run.seed=$seed, jobs/configs/demo_sft.yaml $(sha <jobs/configs/demo_sft.yaml)
 ranks: $NP"
@@ -129,17 +130,20 @@ ranks: $NP"
   printf '%s\n' "$entry"
 }
 
-# ---- evaluation of one model on both splits, greedy and sampled: TAG.SPLIT.{greedy,sampled}.{jsonl,json} ----
+# ---- evaluation of one model on both splits, greedy and sampled: TAG.SPLIT.{greedy,sampled}.{jsonl,json};
+# further arguments go to the greedy evaluation of the unseen-tools split only (--run: the run's report) ----
 evaluate() {
   local model=$1 dir=$2 tag=$3 seed=$4 split
   shift 4
-  for split in unseen seen; do
-    "${MPI[@]}" "$BIN" eval --data "${SPLIT_FILE[$split]}" --max-new-tokens "$MAX_NEW" --model "$model" \
-      --summary "$dir/$tag.$split.greedy.json" --out "$dir/$tag.$split.greedy.jsonl" "$@" >/dev/null
-    "${MPI[@]}" "$BIN" eval --data "${SPLIT_FILE[$split]}" --max-new-tokens "$MAX_NEW" --model "$model" \
+  local -a unseen_args=("$@") args
+  for split in "${DEMO_SPLITS[@]}"; do
+    args=()
+    [ "$split" = unseen ] && args=(${unseen_args[@]+"${unseen_args[@]}"})
+    "${MPI[@]}" "$BIN" eval --data "$(split_file "$split")" --max-new-tokens "$MAX_NEW" --model "$model" \
+      --summary "$dir/$tag.$split.greedy.json" --out "$dir/$tag.$split.greedy.jsonl" ${args[@]+"${args[@]}"} >/dev/null
+    "${MPI[@]}" "$BIN" eval --data "$(split_file "$split")" --max-new-tokens "$MAX_NEW" --model "$model" \
       --samples "$SAMPLES" --temperature 1 --seed "$seed" --summary "$dir/$tag.$split.sampled.json" \
       --out "$dir/$tag.$split.sampled.jsonl" >/dev/null
-    set --  # --run goes with the first (unseen, greedy) evaluation only
   done
 }
 
@@ -191,11 +195,11 @@ if [ "$WARM_ONLY" = 1 ]; then
 fi
 # ---- the tables ----
 say "tables: $SEEDS seed(s), each cell the mean over the seeds with a 95% interval (bootstrap over seeds, then rows)"
-files() { local tag=$1 split=$2 mode=$3 d list=""; for d in "${SEED_DIRS[@]}"; do list+="${list:+,}$d/eval/$tag.$split.$mode.jsonl"; done; printf '%s' "$list"; }
+files() { seed_files "$1" "$2" "$3" "${SEED_DIRS[@]}"; }
 verdicts=""
-for split in unseen seen; do
+for split in "${DEMO_SPLITS[@]}"; do
+  what=$(split_title "$split") short=$(split_short "$split")
   for mode in greedy sampled; do
-    case $split in unseen) what="tools never seen in training" short="unseen tools" ;; *) what="the training tools, new requests" short="training tools" ;; esac
     case $mode in greedy) how="greedy" ;; *) how="mean over $SAMPLES samples at temperature 1, and pass@$SAMPLES" ;; esac
     printf '\n== held-out split: %s (%s rows); %s ==\n' "$what" "$HELDOUT_ROWS" "$how"
     table=$("$BIN" eval-table --column start="$(files start $split $mode)" \

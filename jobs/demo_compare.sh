@@ -16,7 +16,7 @@ seed_dirs=("$OUT"/seed*)
   { echo "demo_compare: run jobs/demo.sh first (no $OUT/seed*/eval/grpo.unseen.greedy.jsonl)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MPI=(mpirun -np "$NP" --oversubscribe)
-declare -A SPLIT_FILE=([unseen]="$OUT/data/heldout.jsonl" [seen]="$OUT/data/heldout_seen_tools.jsonl")
+. jobs/demo_splits.sh  # split_file, split_title, seed_files
 for d in "${seed_dirs[@]}"; do
   steps=$(sed -n 's/^  steps: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
   seed=$(sed -n 's/^  seed: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
@@ -28,16 +28,15 @@ for d in "${seed_dirs[@]}"; do
     "${MPI[@]}" "$BIN" train --config jobs/configs/demo.yaml model.path="$d/sft" run.out_dir="$d" \
       run.name="grpo-$name" data.train="$train" data.eval="$OUT/data/heldout.jsonl" \
       reward.variant="$variant" grpo.advantage="$advantage" grpo.steps="$steps" run.seed="$seed"
-    for split in unseen seen; do
-      "${MPI[@]}" "$BIN" eval --data "${SPLIT_FILE[$split]}" --max-new-tokens "$max_new" --model "$d/grpo-$name" \
+    for split in "${DEMO_SPLITS[@]}"; do
+      "${MPI[@]}" "$BIN" eval --data "$(split_file "$split")" --max-new-tokens "$max_new" --model "$d/grpo-$name" \
         --summary "$d/eval/$name.$split.greedy.json" --out "$d/eval/$name.$split.greedy.jsonl" >/dev/null
     done
   done
 done
-files() { local tag=$1 split=$2 d list=""; for d in "${seed_dirs[@]}"; do list+="${list:+,}$d/eval/$tag.$split.greedy.jsonl"; done; printf '%s' "$list"; }
-for split in unseen seen; do
-  case $split in unseen) what="tools never seen in training" ;; *) what="the training tools, new requests" ;; esac
-  printf '\n== held-out split: %s; greedy; %d seed(s) ==\n' "$what" "${#seed_dirs[@]}"
+files() { seed_files "$1" "$2" greedy "${seed_dirs[@]}"; }
+for split in "${DEMO_SPLITS[@]}"; do
+  printf '\n== held-out split: %s; greedy; %d seed(s) ==\n' "$(split_title "$split")" "${#seed_dirs[@]}"
   "$BIN" eval-table --column start="$(files start $split)" --column default="$(files grpo $split)" \
     --column coarse="$(files coarse $split)" --column gdpo="$(files gdpo $split)" \
     --diff default-start --diff coarse-default --diff gdpo-default --json "$OUT/compare_table.$split.json"
