@@ -20,7 +20,7 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
   static const CommandSpec spec = {
       "synth-data",
       "synth-data --out DIR [--n N] [--heldout M] [--heldout-seen M] [--rl R] [--seed S] [--two-call-share X] "
-      "[--response-share X]",
+      "[--response-share X] [--train-tools K] [--no-arguments]",
       "Writes a synthetic tool-calling task in the ToolRL format, small enough for a tiny byte-level model: "
       "each row lists one to three tools (verb/noun pairs such as book_hotel, with string, integer and enum "
       "parameters, some with defaults) and a request rendered from a sentence template; the ground truth is one "
@@ -40,7 +40,10 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
        {"--rl", "R", "rows of the rl split, rl.jsonl (default 0: not written)"},
        {"--seed", "S", "seed (default 1)"},
        {"--two-call-share", "X", "share of rows answered with two calls (default 0.2)"},
-       {"--response-share", "X", "share of rows answered in plain text (default 0.2)"}},
+       {"--response-share", "X", "share of rows answered in plain text (default 0.2)"},
+       {"--train-tools", "K", "keep K training tools, K >= 3 (default: every verb/noun pair not held out)"},
+       {"--no-arguments", "", "tools without parameters: a call is exact when its tool names are (a task small "
+                              "enough to learn in seconds: the learning test's)"}},
       {},
       ""};
   const CliArgs cli(args, spec);
@@ -53,6 +56,8 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
   if (cli.has("--seed")) opt.seed = static_cast<uint64_t>(cli.get_int("--seed", 0));
   if (cli.has("--two-call-share")) opt.two_call_share = cli.get_double("--two-call-share");
   if (cli.has("--response-share")) opt.response_share = cli.get_double("--response-share");
+  if (cli.has("--train-tools")) opt.train_tools = cli.get_int("--train-tools", 3);
+  opt.arguments = !cli.has("--no-arguments");
   io::SynthData d;
   try {
     d = io::synth_data_make(opt);
@@ -65,6 +70,7 @@ int cmd_synth_data(parallel::Runtime& rt, const std::vector<std::string>& args) 
   std::filesystem::create_directories(dir, ec);
   if (ec) throw UsageError("synth-data: cannot create --out " + dir.string() + ": " + ec.message());
   nlohmann::ordered_json tools = {{"seed", opt.seed},
+                                  {"arguments", opt.arguments},
                                   {"train", {{"rows", opt.train_rows}, {"tools", d.train_tools},
                                              {"templates", d.train_templates}}},
                                   {"heldout", {{"rows", opt.heldout_rows}, {"tools", d.heldout_tools},

@@ -155,6 +155,12 @@ std::string fill(std::string frame, const Tool& t, const std::string& args) {
 
 std::string json_string(const std::string& s) { return nlohmann::json(s).dump(); }
 
+// Every parameter of a tool, or none where the task has no arguments (SynthOptions::arguments).
+const std::vector<Param>& params_of(const Tool& t, bool arguments) {
+  static const std::vector<Param> none;
+  return arguments ? nouns()[t.noun].params : none;
+}
+
 // "nights: int = 1", "unit: c|f = c", "city: str".
 std::string param_text(const Param& p) {
   std::string s = p.name + ": ";
@@ -167,11 +173,11 @@ std::string param_text(const Param& p) {
 }
 
 // One line per tool, "- update_hotel(city: str, nights: int = 1): update a hotel".
-std::string system_prompt(const std::vector<Tool>& tools) {
+std::string system_prompt(const std::vector<Tool>& tools, bool arguments) {
   std::string s = "Tools:\n";
   for (const Tool& t : tools) {
     s += "- " + t.name() + "(";
-    const auto& ps = nouns()[t.noun].params;
+    const auto& ps = params_of(t, arguments);
     for (std::size_t k = 0; k < ps.size(); ++k) s += (k ? ", " : "") + param_text(ps[k]);
     s += "): " + kVerbs[t.verb] + " a " + nouns()[t.noun].word + "\n";
   }
@@ -185,9 +191,9 @@ std::string value_draw(const Param& p, Rng& rng, bool fresh) {
   return rng.pick(fresh ? p.fresh : p.values);
 }
 
-Call call_draw(const Tool& t, Rng& rng, bool fresh) {
+Call call_draw(const Tool& t, Rng& rng, bool fresh, bool arguments) {
   Call c{t, {}};
-  for (const Param& p : nouns()[t.noun].params) {
+  for (const Param& p : params_of(t, arguments)) {
     std::string v = value_draw(p, rng, fresh);
     if (!p.def.empty() && rng.unit() < 0.5) continue;  // left at its default: not mentioned, not passed
     c.args.emplace_back(&p, std::move(v));
@@ -251,13 +257,13 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
     const std::size_t n_listed = 1 + rng.below(2);
     while (listed.size() < n_listed + 1) add_from(sp.catalogue);
     listed.erase(listed.begin());
-    row.user = fill(rng.pick(*sp.frames), wanted, args_text(call_draw(wanted, rng, sp.fresh_values)));
+    row.user = fill(rng.pick(*sp.frames), wanted, args_text(call_draw(wanted, rng, sp.fresh_values, opt.arguments)));
     think = "no tool";
     answer = std::string("<response> ") + kNoTool + " </response>";
   } else {
     std::vector<Call> calls;
-    calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values));
-    if (two) calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values));
+    calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values, opt.arguments));
+    if (two) calls.push_back(call_draw(add_from(sp.targets), rng, sp.fresh_values, opt.arguments));
     const std::size_t n_listed = calls.size() + 1;  // one tool more than the answer calls
     while (listed.size() < n_listed) add_from(sp.catalogue);
     row.user = fill(rng.pick(*sp.frames), calls[0].tool, args_text(calls[0]));
@@ -270,7 +276,7 @@ ToolRLRow row_make(const Split& sp, const SynthOptions& opt, Rng& rng, const std
     answer += "</tool_call>";
   }
   rng.shuffle(listed);
-  row.system = system_prompt(listed);
+  row.system = system_prompt(listed, opt.arguments);
   row.ground_truth = "<think> " + think + " </think>\n" + answer;
   return row;
 }
@@ -291,7 +297,14 @@ SynthData synth_data_make(const SynthOptions& opt) {
   // A fifth of the verb/noun pairs is held out; every verb and noun still occurs in training.
   const std::size_t held = all.size() / 5;
   SynthData d;
-  const std::vector<Tool> train_tools(all.begin() + held, all.end());
+  std::vector<Tool> train_tools(all.begin() + held, all.end());
+  // Fewer training tools (a task small enough to learn in seconds): the first of the shuffled pairs. Three at
+  // least: a two-call row lists its two tools and one more.
+  if (opt.train_tools != 0 && (opt.train_tools < 3 || opt.train_tools > static_cast<int64_t>(train_tools.size())))
+    throw std::invalid_argument("synth-data: the training tool count must be 0 (all " +
+                                std::to_string(train_tools.size()) + ") or from 3 to " +
+                                std::to_string(train_tools.size()) + ", got " + std::to_string(opt.train_tools));
+  if (opt.train_tools != 0) train_tools.resize(static_cast<std::size_t>(opt.train_tools));
   // Training never lists a held-out tool; held-out catalogues list any tool.
   const Split train{train_tools, train_tools, &kTrainFrames, &kTrainThen, &kTrainChat};
   const Split heldout{{all.begin(), all.begin() + held}, all, &kHeldoutFrames, &kHeldoutThen, &kHeldoutChat};

@@ -25,6 +25,8 @@ struct SynthOptions {
   uint64_t seed = 1;
   double two_call_share = 0.2;   // rows whose answer is two calls
   double response_share = 0.2;   // rows answered in plain text (small talk, or a request no listed tool serves)
+  int64_t train_tools = 0;       // training tools kept (0: every pair not held out; else at least 3)
+  bool arguments = true;         // false: tools without parameters, so a call is right when its names are
 };
 
 struct SynthData {
@@ -38,7 +40,8 @@ struct SynthData {
   std::vector<std::string> rl_templates;     // disjoint from the three others
 };
 
-// Throws std::invalid_argument for counts < 1 (rl_rows < 0) or shares outside [0, 1] with a sum above 1.
+// Throws std::invalid_argument for counts < 1 (rl_rows < 0), shares outside [0, 1] with a sum above 1, or a
+// train_tools count other than 0 or 3 .. the number of training pairs.
 SynthData synth_data_make(const SynthOptions& opt);
 
 // The rows as JSON Lines {id, system, user, ground_truth} (the format dataset_load reads).

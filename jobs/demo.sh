@@ -14,7 +14,9 @@
 #     --warm-start-only   stop once the warm starts are built (or found in the cache)
 #
 # Environment:
-#   DEMO_SIZE       full (default: README's protocol) | ci (a reduced run for the tests)
+#   DEMO_SIZE       full (default: README's protocol) | learning (the learning test's: the `tiny` model on a
+#                   task of 8 training tools without arguments, split roles so the weight broadcast is used;
+#                   about 2 minutes) | ci (the smallest run, for the warm-start cache test)
 #   DEMO_OUT        output directory (default runs/demo; replaced); NP ranks (default 2); BUILD_DIR (build)
 #   DEMO_SEED       the first training seed (default 1); DEMO_DATA_SEED the synthetic data's seed (default 1)
 #   DEMO_SAMPLES    samples per row for the sampled evaluation and pass@K (default 8)
@@ -52,10 +54,16 @@ CACHE=${DEMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolgrpo/demo}
 for v in SEED0 DATA_SEED SAMPLES NP; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "demo: $v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
 done
+# TASK_ARGS: further synth-data options; GRPO_ARGS: further GRPO settings (after jobs/configs/demo.yaml's).
+TASK_ARGS=() GRPO_ARGS=()
 case "${DEMO_SIZE:-full}" in
   full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=120 MAX_NEW=96 ;;
+  learning)
+    TRAIN_ROWS=2000 HELDOUT_ROWS=100 PRESET=tiny SFT_STEPS=1000 GRPO_STEPS=150 MAX_NEW=64
+    TASK_ARGS=(--train-tools 8 --no-arguments)
+    GRPO_ARGS=(reward.variant=coarse grpo.lr=3e-3 parallel.mode=split parallel.generation_ranks=1 log.eval_every=0 data.eval_prompts=20) ;;
   ci) TRAIN_ROWS=200 HELDOUT_ROWS=16 PRESET=tiny SFT_STEPS=20 GRPO_STEPS=2 MAX_NEW=48 ;;
-  *) echo "demo: DEMO_SIZE must be full or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
+  *) echo "demo: DEMO_SIZE must be full, learning or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
 esac
 SFT_STEPS=${DEMO_SFT_STEPS:-$SFT_STEPS}
 case "${DEMO_DESIGN:=rl-split}" in
@@ -85,7 +93,7 @@ mkdir -p "$OUT"
 say "synthetic task (data seed $DATA_SEED): $TRAIN_ROWS training rows; held-out: $HELDOUT_ROWS rows with tools and" \
   "phrasings unseen in training, $HELDOUT_ROWS with the training tools and new requests"
 "$BIN" synth-data --out "$OUT/data" --n "$TRAIN_ROWS" --heldout "$HELDOUT_ROWS" --heldout-seen "$HELDOUT_ROWS" \
-  --seed "$DATA_SEED" ${RL_ARGS[@]+"${RL_ARGS[@]}"}
+  --seed "$DATA_SEED" ${RL_ARGS[@]+"${RL_ARGS[@]}"} ${TASK_ARGS[@]+"${TASK_ARGS[@]}"}
 echo "demo: design $DEMO_DESIGN: SFT on train.jsonl; GRPO and the SFT control on $RL_DATA"
 VERSION=$("$BIN" version)  # toolgrpo and libtorch versions, BLAS kernel: part of the warm starts' cache key
 
@@ -95,7 +103,7 @@ warm_start() {
   key_text="toolgrpo demo warm start, cache format 1
 $(printf '%s\n' "$VERSION" | sed -n '1,2p')
 blas: $(printf '%s\n' "$VERSION" | sed -n 's/.*core \([A-Za-z0-9]*\).*/\1/p')
-data: synth-data --n $TRAIN_ROWS --heldout $HELDOUT_ROWS --heldout-seen $HELDOUT_ROWS --seed $DATA_SEED
+data: synth-data --n $TRAIN_ROWS --heldout $HELDOUT_ROWS --heldout-seen $HELDOUT_ROWS --seed $DATA_SEED${TASK_ARGS[*]+ ${TASK_ARGS[*]}}
 data files: $(sha <"$OUT/data/train.jsonl")
 model: init-model --preset $PRESET --seed $seed --tokenizer bpe
 sft: sft.steps=$SFT_STEPS run.seed=$seed, jobs/configs/demo_sft.yaml $(sha <jobs/configs/demo_sft.yaml)
@@ -164,7 +172,8 @@ for ((seed = SEED0; seed < SEED0 + SEEDS; seed++)); do
   mkdir -p "$dir/grpo"
   t0=$(date +%s.%N)
   "${MPI[@]}" "$BIN" train --config jobs/configs/demo.yaml model.path="$dir/sft" run.out_dir="$dir" \
-    data.train="$OUT/data/$RL_DATA" data.eval="$OUT/data/heldout.jsonl" grpo.steps="$GRPO_STEPS" run.seed="$seed"
+    data.train="$OUT/data/$RL_DATA" data.eval="$OUT/data/heldout.jsonl" grpo.steps="$GRPO_STEPS" run.seed="$seed" \
+    rollout.max_new_tokens="$MAX_NEW" ${GRPO_ARGS[@]+"${GRPO_ARGS[@]}"}
   grpo_seconds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a + 0.5}')
 
   # The SFT control: the same warm start, the same training rows, SFT at GRPO's learning rate for GRPO's wall

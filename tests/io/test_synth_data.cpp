@@ -233,6 +233,49 @@ TEST(SynthData, WrittenRowsReadBackAsToolRLData) {
   }
 }
 
+// The learning test's task: K training tools without parameters. Every split that trains or tests the training
+// tools calls and lists only the K kept ones, every call is written without arguments and every tool is listed
+// without parameters; the ground truths still score the maximum and are exact calls; the unseen-tools split
+// is the one the full task holds out.
+TEST(SynthData, FewToolsWithoutArgumentsKeepsOnlyThoseToolsAndNoParameters) {
+  SynthOptions o = options(3, 800, 100);
+  o.rl_rows = 300;
+  o.train_tools = 8;
+  o.arguments = false;
+  const SynthData d = synth_data_make(o);
+  const SynthData full = synth_data_make(options(3, 800, 100));
+  ASSERT_EQ(d.train_tools.size(), 8u);
+  EXPECT_EQ(d.heldout_tools, full.heldout_tools);
+  const std::set<std::string> kept(d.train_tools.begin(), d.train_tools.end());
+  std::set<std::string> called;
+  for (const auto* split : {&d.train, &d.heldout_seen, &d.rl})
+    for (const ToolRLRow& r : *split) {
+      for (const std::string& t : called_tools(r.ground_truth)) {
+        EXPECT_TRUE(kept.count(t)) << r.id << " calls " << t;
+        called.insert(t);
+      }
+      for (const std::string& t : listed_tools(r.system)) EXPECT_TRUE(kept.count(t)) << r.id << " lists " << t;
+    }
+  EXPECT_EQ(called, kept);  // every kept tool is used
+  const reward::RewardConfig cfg = reward::reward_config_from_name("default");
+  int64_t calls = 0;
+  for (const auto* split : {&d.train, &d.heldout, &d.heldout_seen, &d.rl})
+    for (const ToolRLRow& r : *split) {
+      EXPECT_EQ(r.system.find(": str"), std::string::npos) << r.id;  // no parameter is listed
+      EXPECT_EQ(r.system.find(": int"), std::string::npos) << r.id;
+      for (std::size_t p = 0; (p = r.system.find("\n- ", p)) != std::string::npos; p += 3)
+        EXPECT_EQ(r.system.compare(r.system.find('(', p), 4, "(): "), 0) << r.id;
+      const std::size_t n = called_tools(r.ground_truth).size();
+      std::size_t empty = 0;
+      for (std::size_t p = 0; (p = r.ground_truth.find("\"parameters\": {}}", p)) != std::string::npos; ++p) ++empty;
+      EXPECT_EQ(empty, n) << r.id;  // every call without arguments
+      calls += static_cast<int64_t>(n);
+      const reward::GroundTruth gt(r.ground_truth);
+      EXPECT_TRUE(reward::evaluate_output(r.ground_truth, gt, cfg, 0).match.exact) << r.id;
+    }
+  EXPECT_GT(calls, 800);
+}
+
 TEST(SynthData, BadOptionsAreRejected) {
   SynthOptions o = options(1);
   o.train_rows = 0;
@@ -241,6 +284,14 @@ TEST(SynthData, BadOptionsAreRejected) {
   o.two_call_share = 0.7;
   o.response_share = 0.5;
   EXPECT_THROW(synth_data_make(o), std::invalid_argument);
+  for (int64_t k : {1, 2, 78, -1}) {  // 96 verb/noun pairs, 19 held out: 77 training tools at most, 3 at least
+    o = options(1);
+    o.train_tools = k;
+    EXPECT_THROW(synth_data_make(o), std::invalid_argument) << k;
+  }
+  o = options(1);
+  o.train_tools = 77;
+  EXPECT_EQ(synth_data_make(o).train_tools.size(), 77u);
 }
 
 }  // namespace
