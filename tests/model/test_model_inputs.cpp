@@ -135,6 +135,43 @@ TEST(SafetensorsErrors, DamagedFilesNameFileAndTensor) {
   EXPECT_TRUE(has(msg, "missing tensor \"model.norm.weight\"")) << msg;
 }
 
+// A copy of the fixture whose safetensors header has model.norm.weight's shape replaced (the header rewritten
+// with its new length; the data section unchanged).
+std::string reshaped_copy(const std::string& sub, const nlohmann::json& shape) {
+  return damaged_copy(sub, [&](std::string& b) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
+    nlohmann::json header = nlohmann::json::parse(b.substr(8, n));
+    header["model.norm.weight"]["shape"] = shape;
+    const std::string text = header.dump();
+    std::string len(8, '\0');
+    for (int i = 0; i < 8; ++i) len[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+    b = len + text + b.substr(8 + n);
+  });
+}
+
+// Shapes whose element count wraps around in 64-bit arithmetic: [4, 2^62 + h/4] multiplies out to h (mod 2^64),
+// the tensor's real element count, and [2^40, 2^40] to 0. Both are refused by the loader's own check, naming the
+// file, the tensor and the shape, before any allocation.
+TEST(SafetensorsErrors, ShapesThatOverflowAreRefused) {
+  const ModelConfig c = model_config_load(fixture_model("qwen2-tied"));
+  const uint64_t h = static_cast<uint64_t>(c.hidden_size);
+  ASSERT_EQ(h % 4, 0u);
+  const uint64_t wrap = (uint64_t{1} << 62) + h / 4;
+  ASSERT_EQ(uint64_t{4} * wrap, h);  // the wrapped product equals the honest element count
+  for (const nlohmann::json& shape : {nlohmann::json::array({4, wrap}),
+                                      nlohmann::json::array({uint64_t{1} << 40, uint64_t{1} << 40})}) {
+    const std::string dir = reshaped_copy("overflow", shape);
+    const std::string msg = load_error(dir);
+    EXPECT_TRUE(has(msg, dir + "/model.safetensors")) << msg;
+    EXPECT_TRUE(has(msg, "tensor \"model.norm.weight\"")) << msg;
+    EXPECT_TRUE(has(msg, "overflows 64 bits")) << msg;
+    EXPECT_TRUE(has(msg, std::to_string(shape[1].get<uint64_t>()))) << msg;
+  }
+  // The honest shape, written the same way, still loads.
+  EXPECT_EQ(load_error(reshaped_copy("honest", nlohmann::json::array({h}))), "(no error)");
+}
+
 TEST(SafetensorsErrors, ShapeMismatchAgainstConfig) {
   const fs::path d = scratch("shape");
   const std::string src = fixture_model("qwen2-tied");
