@@ -14,15 +14,17 @@
 #     --warm-start-only   stop once the warm starts are built (or found in the cache)
 #
 # Environment:
-#   DEMO_SIZE       full (default: README's protocol) | learning (the learning test's: the `tiny` model on a
-#                   task of 8 training tools without arguments, split roles so the weight broadcast is used;
-#                   about 2 minutes) | ci (the smallest run, for the warm-start cache test)
+#   DEMO_DESIGN     select (default): a task of 8 training tools without arguments (synth-data --train-tools 8
+#                   --no-arguments: a call is exact when its tool names are), the `tiny` model, 1000 SFT steps,
+#                   GRPO 150 steps at lr 3e-3 with the coarse reward in split roles (one generating rank) on rows
+#                   of their own (synth-data --rl) | rl-split: the full task (string, integer and enum arguments
+#                   copied from the request), the `demo` model, 2400 SFT steps, GRPO 120 steps at lr 5e-4 with
+#                   the fine-grained reward on rows of their own | base: as rl-split, GRPO on the SFT rows
+#   DEMO_SIZE       full (default: 200 rows per held-out split) | learning (the learning test's: 100 rows, no
+#                   evaluation during GRPO) | ci (the smallest run, for the warm-start cache test)
 #   DEMO_OUT        output directory (default runs/demo; replaced); NP ranks (default 2); BUILD_DIR (build)
 #   DEMO_SEED       the first training seed (default 1); DEMO_DATA_SEED the synthetic data's seed (default 1)
 #   DEMO_SAMPLES    samples per row for the sampled evaluation and pass@K (default 8)
-#   DEMO_DESIGN     rl-split (default): GRPO and the SFT control train on rows of their own (synth-data --rl:
-#                   the training tools and values in request templates SFT never saw), so GRPO meets requests
-#                   at the edge of the warm start's competence | base: on the SFT rows (train.jsonl)
 #   DEMO_CACHE      where warm starts are kept (default ${XDG_CACHE_HOME:-$HOME/.cache}/toolgrpo/demo). A
 #                   warm start is reused when everything that determines it is unchanged (its key: the
 #                   toolgrpo and libtorch versions, the BLAS kernel, the data and model options, the SFT
@@ -54,23 +56,27 @@ CACHE=${DEMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolgrpo/demo}
 for v in SEED0 DATA_SEED SAMPLES NP; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "demo: $v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
 done
-# TASK_ARGS: further synth-data options; GRPO_ARGS: further GRPO settings (after jobs/configs/demo.yaml's).
-TASK_ARGS=() GRPO_ARGS=()
-case "${DEMO_SIZE:-full}" in
-  full) TRAIN_ROWS=3000 HELDOUT_ROWS=200 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=120 MAX_NEW=96 ;;
-  learning)
-    TRAIN_ROWS=2000 HELDOUT_ROWS=100 PRESET=tiny SFT_STEPS=1000 GRPO_STEPS=150 MAX_NEW=64
+# The design: the task, the model and the training recipe (docs/demo-research.md compares the three).
+# TASK_ARGS: further synth-data options; GRPO_ARGS: GRPO settings after jobs/configs/demo.yaml's.
+case "${DEMO_DESIGN:=select}" in
+  select)  # tool selection: 8 training tools without arguments; the coarse reward; split roles
+    TRAIN_ROWS=2000 PRESET=tiny SFT_STEPS=1000 GRPO_STEPS=150 MAX_NEW=64 RL_DATA=rl.jsonl
     TASK_ARGS=(--train-tools 8 --no-arguments)
-    GRPO_ARGS=(reward.variant=coarse grpo.lr=3e-3 parallel.mode=split parallel.generation_ranks=1 log.eval_every=0 data.eval_prompts=20) ;;
+    GRPO_ARGS=(reward.variant=coarse grpo.lr=3e-3 parallel.mode=split parallel.generation_ranks=1) ;;
+  rl-split | base)  # the full task (arguments to copy), the `demo` model, the fine-grained reward
+    TRAIN_ROWS=3000 PRESET=demo SFT_STEPS=2400 GRPO_STEPS=120 MAX_NEW=96 RL_DATA=rl.jsonl TASK_ARGS=() GRPO_ARGS=()
+    [ "$DEMO_DESIGN" = rl-split ] || RL_DATA=train.jsonl ;;
+  *) echo "demo: DEMO_DESIGN must be select, rl-split or base, got '${DEMO_DESIGN}'" >&2; exit 2 ;;
+esac
+case "${DEMO_SIZE:-full}" in
+  full) HELDOUT_ROWS=200 ;;
+  learning) HELDOUT_ROWS=100 GRPO_ARGS+=(log.eval_every=0 data.eval_prompts=20) ;;
   ci) TRAIN_ROWS=200 HELDOUT_ROWS=16 PRESET=tiny SFT_STEPS=20 GRPO_STEPS=2 MAX_NEW=48 ;;
   *) echo "demo: DEMO_SIZE must be full, learning or ci, got '${DEMO_SIZE}'" >&2; exit 2 ;;
 esac
 SFT_STEPS=${DEMO_SFT_STEPS:-$SFT_STEPS}
-case "${DEMO_DESIGN:=rl-split}" in
-  base) RL_ARGS=() RL_DATA=train.jsonl ;;
-  rl-split) RL_ARGS=(--rl "$TRAIN_ROWS") RL_DATA=rl.jsonl ;;
-  *) echo "demo: DEMO_DESIGN must be base or rl-split, got '${DEMO_DESIGN}'" >&2; exit 2 ;;
-esac
+RL_ARGS=()
+[ "$RL_DATA" = train.jsonl ] || RL_ARGS=(--rl "$TRAIN_ROWS")
 [ -x "$BIN" ] || { echo "demo: $BIN not found: build first (bash jobs/setup.sh)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 . jobs/demo_splits.sh  # split_file, split_title, seed_files
