@@ -87,11 +87,11 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   CC=$fuzz_cc CXX=$fuzz_cxx cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${fuzz_kokkos[@]}" \
     -DTOOLGRPO_REWARD_ONLY=ON -DTOOLGRPO_FUZZ=ON -DTOOLGRPO_BUILD_TESTS=OFF >"$FUZZ_DIR/configure.log" 2>&1 ||
     { cat "$FUZZ_DIR/configure.log"; exit 1; }
-  cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds
+  cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds fuzz_tokenizer fuzz_chat_template fuzz_dataset
 
   stage="fuzzing"
   echo "[test] fuzzing the reward for $FUZZ_SECONDS s"
-  rm -rf "$FUZZ_DIR/seeds" "$FUZZ_DIR/corpus" "$FUZZ_DIR/findings"
+  rm -rf "$FUZZ_DIR/seeds" "$FUZZ_DIR/corpus" "$FUZZ_DIR"/corpus_* "$FUZZ_DIR/findings"
   mkdir -p "$FUZZ_DIR/seeds" "$FUZZ_DIR/corpus" "$FUZZ_DIR/findings"
   "$FUZZ_DIR/tests/fuzz/make_seeds" "$SHARED/reward_fixtures" "$FUZZ_DIR/seeds"
   "$FUZZ_DIR/tests/fuzz/fuzz_reward" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=10 \
@@ -101,7 +101,45 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   if [ -n "$(ls -A "$FUZZ_DIR/findings")" ]; then
     echo "[test] fuzzer findings in $FUZZ_DIR/findings"; exit 1
   fi
-  fuzz_summary="fuzzer ${FUZZ_SECONDS} s: no crashes, no sanitizer reports"
+  # The loaders of files from outside: FUZZ_LOADER_SECONDS each, from seeds made of the shared data and of
+  # files toolgrpo writes; tests/fuzz/regressions/TARGET/ holds inputs that once crashed, replayed first.
+  FUZZ_LOADER_SECONDS=${FUZZ_LOADER_SECONDS:-20}
+  loader_seeds="$FUZZ_DIR/loader_seeds"
+  rm -rf "$loader_seeds"
+  mkdir -p "$loader_seeds"/{tokenizer,chat_template,dataset}
+  "$BUILD_DIR/app/toolgrpo" synth-data --out "$loader_seeds/synth" --n 50 --heldout 5 --heldout-seen 5 >/dev/null
+  "$BUILD_DIR/app/toolgrpo" init-model --preset tiny --tokenizer bpe --tokenizer-data "$loader_seeds/synth/train.jsonl" \
+    --out "$loader_seeds/model" >/dev/null
+  { printf '\000'; cat "$loader_seeds/model/tokenizer.json"; } >"$loader_seeds/tokenizer/learned"
+  head -n 4 "$SHARED/toolrl/sft.jsonl" | awk -v d="$loader_seeds/tokenizer" '{printf "\001%s", $0 > (d "/text" NR)}'
+  { printf '\000'; head -n 3 "$SHARED/toolrl/sft.jsonl"; } >"$loader_seeds/dataset/jsonl"
+  { printf '\000'; head -n 3 "$loader_seeds/synth/train.jsonl"; } >"$loader_seeds/dataset/synth"
+  printf '\002[{"instruction": "Tools: f", "input": "hi", "output": "<think> x </think>"}]' >"$loader_seeds/dataset/array"
+  printf '\001{"messages": [{"role": "system", "content": "Tools"}, {"role": "user", "content": "book it"},
+    {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f",
+    "arguments": {"a": 1, "b": "x\\u00e9"}}}]}, {"role": "tool", "content": "ok"}], "tools": [{"type": "function",
+    "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}}]}' \
+    >"$loader_seeds/chat_template/tools"
+  printf '\003{"system": "Tools:\\n- f()", "user": "call f"}' >"$loader_seeds/chat_template/toolrl"
+  for target in tokenizer chat_template dataset; do
+    regressions=(tests/fuzz/regressions/$target/*)
+    if [ -e "${regressions[0]}" ]; then
+      "$FUZZ_DIR/tests/fuzz/fuzz_$target" "${regressions[@]}" >"$FUZZ_DIR/fuzz_$target.regressions.log" 2>&1 ||
+        { tail -40 "$FUZZ_DIR/fuzz_$target.regressions.log"; echo "[test] a fuzz_$target regression input fails"; exit 1; }
+    fi
+    echo "[test] fuzzing the $target loader for $FUZZ_LOADER_SECONDS s"
+    mkdir -p "$FUZZ_DIR/corpus_$target"
+    TOOLGRPO_FUZZ_TOKENIZER="$SHARED/tokenizers/qwen2.5/tokenizer.json" "$FUZZ_DIR/tests/fuzz/fuzz_$target" \
+      -max_total_time="$FUZZ_LOADER_SECONDS" -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$FUZZ_DIR/findings/" "$FUZZ_DIR/corpus_$target" "$loader_seeds/$target" \
+      >"$FUZZ_DIR/fuzz_$target.log" 2>&1 ||
+      { tail -60 "$FUZZ_DIR/fuzz_$target.log"; echo "[test] fuzz_$target found a problem"; exit 1; }
+    grep -E 'Done [0-9]+ runs' "$FUZZ_DIR/fuzz_$target.log" || true
+  done
+  if [ -n "$(ls -A "$FUZZ_DIR/findings")" ]; then
+    echo "[test] fuzzer findings in $FUZZ_DIR/findings"; exit 1
+  fi
+  fuzz_summary="fuzzers (reward ${FUZZ_SECONDS} s; tokenizer, chat template, dataset ${FUZZ_LOADER_SECONDS} s each): no crashes, no sanitizer reports"
 fi
 # ---- Debian 13 stage (jobs/test_debian13.sh): the same suite in a Debian 13 root, against libtorch 2.6 ----
 # Only on a Debian 12 machine (inside that root this script runs on Debian 13 and skips it), as root, and
