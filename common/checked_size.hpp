@@ -17,13 +17,6 @@ inline std::optional<uint64_t> checked_mul(uint64_t a, uint64_t b) {
   return r;
 }
 
-// a + b, or nothing when the sum does not fit in 64 bits.
-inline std::optional<uint64_t> checked_add(uint64_t a, uint64_t b) {
-  uint64_t r = 0;
-  if (__builtin_add_overflow(a, b, &r)) return std::nullopt;
-  return r;
-}
-
 // The element count of a shape, or nothing when a dimension exceeds INT64_MAX (libtorch's sizes are signed
 // 64-bit) or the product overflows INT64_MAX.
 inline std::optional<uint64_t> shape_elements(const std::vector<uint64_t>& dims) {
@@ -36,13 +29,6 @@ inline std::optional<uint64_t> shape_elements(const std::vector<uint64_t>& dims)
     n = *p;
   }
   return n;
-}
-
-// The byte count of a tensor of `dims` with elements of `element_bytes`, or nothing on any overflow.
-inline std::optional<uint64_t> shape_bytes(const std::vector<uint64_t>& dims, uint64_t element_bytes) {
-  const std::optional<uint64_t> n = shape_elements(dims);
-  if (!n) return std::nullopt;
-  return checked_mul(*n, element_bytes);
 }
 
 }  // namespace toolgrpo::common

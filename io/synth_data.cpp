@@ -300,11 +300,13 @@ SynthData synth_data_make(const SynthOptions& opt) {
   std::vector<Tool> train_tools(all.begin() + held, all.end());
   // Fewer training tools (a task small enough to learn in seconds): the first of the shuffled pairs. Three at
   // least: a two-call row lists its two tools and one more.
-  if (opt.train_tools != 0 && (opt.train_tools < 3 || opt.train_tools > static_cast<int64_t>(train_tools.size())))
-    throw std::invalid_argument("synth-data: the training tool count must be 0 (all " +
-                                std::to_string(train_tools.size()) + ") or from 3 to " +
-                                std::to_string(train_tools.size()) + ", got " + std::to_string(opt.train_tools));
-  if (opt.train_tools != 0) train_tools.resize(static_cast<std::size_t>(opt.train_tools));
+  if (opt.train_tools != 0) {
+    const std::string all_pairs = std::to_string(train_tools.size());
+    if (opt.train_tools < 3 || opt.train_tools > static_cast<int64_t>(train_tools.size()))
+      throw std::invalid_argument("synth-data: the training tool count must be 0 (all " + all_pairs +
+                                  ") or from 3 to " + all_pairs + ", got " + std::to_string(opt.train_tools));
+    train_tools.resize(static_cast<std::size_t>(opt.train_tools));
+  }
   // Training never lists a held-out tool; held-out catalogues list any tool.
   const Split train{train_tools, train_tools, &kTrainFrames, &kTrainThen, &kTrainChat};
   const Split heldout{{all.begin(), all.begin() + held}, all, &kHeldoutFrames, &kHeldoutThen, &kHeldoutChat};

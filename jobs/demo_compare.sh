@@ -22,8 +22,9 @@ MPI=(mpirun -np "$NP" --oversubscribe)
 # The demo's own run is the column of its reward; the others are run here.
 demo_variant=$(sed -n 's/^  variant: //p' "${seed_dirs[0]}/grpo/config.yaml" | head -n 1)
 demo_advantage=$(sed -n 's/^  advantage: //p' "${seed_dirs[0]}/grpo/config.yaml" | head -n 1)
+RUNS=(default:default:grpo coarse:coarse:grpo gdpo:default:gdpo)  # column:reward.variant:grpo.advantage
 demo_name=""
-for run in default:default:grpo coarse:coarse:grpo gdpo:default:gdpo; do
+for run in "${RUNS[@]}"; do
   IFS=: read -r name variant advantage <<<"$run"
   [ "$variant:$advantage" = "$demo_variant:$demo_advantage" ] && demo_name=$name
 done
@@ -32,11 +33,10 @@ done
 echo "[compare] the demo's GRPO is the '$demo_name' column (reward.variant=$demo_variant grpo.advantage=$demo_advantage)"
 for d in "${seed_dirs[@]}"; do
   max_new=$(sed -n 's/^  max_new_tokens: \([0-9]*\).*/\1/p' "$d/grpo/config.yaml" | head -n 1)
-  ln -sfn "grpo" "$d/grpo-$demo_name"
   for split in "${DEMO_SPLITS[@]}"; do
     ln -sfn "grpo.$split.greedy.jsonl" "$d/eval/$demo_name.$split.greedy.jsonl"
   done
-  for run in default:default:grpo coarse:coarse:grpo gdpo:default:gdpo; do
+  for run in "${RUNS[@]}"; do
     IFS=: read -r name variant advantage <<<"$run"
     [ "$name" != "$demo_name" ] || continue
     echo "[compare] ${d##*/}: GRPO with reward.variant=$variant grpo.advantage=$advantage"

@@ -103,19 +103,20 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (dt == nullptr) fail(path, where + "unsupported dtype " + entry.dtype);
     if (!e["shape"].is_array()) fail(path, where + "shape must be a list");
     std::vector<uint64_t> dims;
-    std::string shape_text;
     for (const auto& d : e["shape"]) {
       if (!d.is_number_unsigned()) fail(path, where + "shape entries must be non-negative integers");
       dims.push_back(d.get<uint64_t>());
-      shape_text += (shape_text.empty() ? "" : ", ") + std::to_string(dims.back());
     }
     // Checked: a shape whose element count wraps around in 64 bits must not pass the size check below.
-    const std::optional<uint64_t> counted = common::shape_bytes(dims, dt->bytes);
-    if (!counted)
-      fail(path, where + "shape [" + shape_text + "] has more elements than a tensor can hold (its size overflows " +
+    const std::optional<uint64_t> numel = common::shape_elements(dims);
+    const std::optional<uint64_t> nbytes = numel ? common::checked_mul(*numel, dt->bytes) : std::nullopt;
+    if (!nbytes) {
+      std::string shape;
+      for (uint64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      fail(path, where + "shape [" + shape + "] has more elements than a tensor can hold (its size overflows " +
                      "64 bits)");
-    const uint64_t numel = *counted / dt->bytes;
-    for (uint64_t d : dims) entry.shape.push_back(static_cast<int64_t>(d));
+    }
+    entry.shape.assign(dims.begin(), dims.end());
     const auto& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       fail(path, where + "data_offsets must be [begin, end]");
@@ -124,9 +125,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (entry.begin > entry.end || entry.end > data_size)
       fail(path, where + "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
                      "] outside the data section of " + std::to_string(data_size) + " bytes (file truncated?)");
-    if (entry.end - entry.begin != *counted)
-      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(numel) + " " +
-                     entry.dtype + " elements (expected " + std::to_string(*counted) + ")");
+    if (entry.end - entry.begin != *nbytes)
+      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(*numel) + " " +
+                     entry.dtype + " elements (expected " + std::to_string(*nbytes) + ")");
     starts.emplace_back(entry.begin, name);
     entries_.emplace(name, std::move(entry));
   }

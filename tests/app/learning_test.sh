@@ -28,12 +28,13 @@ seed_dir, min_reward, min_exact = sys.argv[1], float(sys.argv[2]), float(sys.arg
 rewards = [json.loads(line)["reward_total_mean"] for line in open(seed_dir + "/grpo/metrics.jsonl") if line.strip()]
 if len(rewards) < 20:
     sys.exit("learning test: GRPO logged %d steps, expected 150" % len(rewards))
-rise = sum(rewards[-10:]) / 10 - sum(rewards[:10]) / 10
+first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
+rise = last - first
 def exact(tag):
     return json.load(open("%s/eval/%s.seen.greedy.json" % (seed_dir, tag)))["exact_call_accuracy"]
 start, grpo = exact("start"), exact("grpo")
 print("learning test: training reward, 10-step means: %.3f -> %.3f (%+.3f; at least %+.2f needed)"
-      % (sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10, rise, min_reward))
+      % (first, last, rise, min_reward))
 print("learning test: greedy exact-call accuracy, training tools with new requests: %.3f -> %.3f (%+.3f; "
       "at least %+.2f needed)" % (start, grpo, grpo - start, min_exact))
 failed = []

@@ -9,14 +9,12 @@
 #include <string>
 
 #include "model/chat_template.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 using namespace toolgrpo::model;
+using toolgrpo::fuzz::require;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 void strings_round_trip(const nlohmann::ordered_json& j, int depth) {
   if (depth > 64) return;

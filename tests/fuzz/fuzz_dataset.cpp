@@ -12,14 +12,10 @@
 #include <string>
 
 #include "io/dataset.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 using namespace toolgrpo::io;
-
-namespace {
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
-}  // namespace
+using toolgrpo::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size < 1) return 0;

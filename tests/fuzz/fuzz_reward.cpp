@@ -19,14 +19,12 @@
 #include "reward/json.hpp"
 #include "reward/pystr.hpp"
 #include "reward/score.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 using namespace toolgrpo::reward;
+using toolgrpo::fuzz::require;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 RewardConfig config_from_flags(uint8_t f) {
   RewardConfig c;
@@ -53,21 +51,6 @@ void check_scores(const RewardScores& s, const RewardConfig& cfg, int64_t step) 
   require(s.total == s.format + s.correctness + s.length);
 }
 
-// Well-formed UTF-8 (surrogates allowed, as in Python str): only such text can round-trip through json.dumps.
-bool utf8_ok(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t k = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-    if (k == 0 || i + k > s.size()) return false;
-    for (std::size_t j = 1; j < k; ++j)
-      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return false;
-    if (k == 3 && c == 0xE0 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return false;
-    if (k == 4 && c == 0xF0 && static_cast<unsigned char>(s[i + 1]) < 0x90) return false;
-    if (k == 4 && c == 0xF4 && static_cast<unsigned char>(s[i + 1]) > 0x8F) return false;
-    i += k;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -130,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Arena arena;
   JsonParser parser;
   const Value* v = parser.parse(output, arena);
-  if (v != nullptr && utf8_ok(output)) {
+  if (v != nullptr && toolgrpo::fuzz::utf8_well_formed(output, true)) {
     const std::string dumped = json_dumps(*v);
     Arena arena2;
     const Value* back = parser.parse(dumped, arena2);

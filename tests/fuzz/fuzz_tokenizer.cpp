@@ -13,35 +13,12 @@
 #include <string_view>
 
 #include "model/bpe_tokenizer.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
+using toolgrpo::fuzz::require;
 using toolgrpo::model::BpeTokenizer;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-// Well-formed UTF-8 without surrogates: the text a round trip must give back.
-bool utf8_ok(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t k = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-    if (k == 0 || i + k > s.size()) return false;
-    for (std::size_t j = 1; j < k; ++j)
-      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return false;
-    if (k == 3) {
-      const unsigned char d = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0)) return false;  // overlong, surrogate
-    }
-    if (k == 4) {
-      const unsigned char d = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90)) return false;
-    }
-    i += k;
-  }
-  return true;
-}
 
 const BpeTokenizer* reference() {
   static const std::unique_ptr<BpeTokenizer> tok = [] {
@@ -77,6 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (tok == nullptr) return 0;
   const std::vector<int64_t> ids = tok->encode(payload);
   check_ids(*tok, ids);
-  if (utf8_ok(payload)) require(tok->decode(ids) == toolgrpo::model::nfc_normalize(payload));
+  if (toolgrpo::fuzz::utf8_well_formed(payload, false))
+    require(tok->decode(ids) == toolgrpo::model::nfc_normalize(payload));
   return 0;
 }
