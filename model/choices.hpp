@@ -1,5 +1,5 @@
 // The model library's configuration choices as enums, with the declarations of their name tables (the tables
-// themselves sit in the .cpp file of the code that uses each choice). Standard C++ only, so app/config.hpp can
+// themselves sit in the .cpp file of the code that uses each choice). Standard C++ only, so app/config/config.hpp can
 // hold these enums without pulling in libtorch's or the decoder's headers.
 #pragma once
 

@@ -2,7 +2,7 @@
 // UsageErrors for unknown options, stray arguments, missing values and bad numbers, and --help's text.
 #include <gtest/gtest.h>
 
-#include "app/cli_args.hpp"
+#include "app/cli/cli_args.hpp"
 
 namespace toolgrpo::app {
 namespace {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "app/commands.hpp"
-#include "app/config.hpp"
+#include "app/cli/commands.hpp"
+#include "app/config/config.hpp"
 
 namespace toolgrpo::app {
 namespace {

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "app/eval_table_stats.hpp"
+#include "app/report/eval_table_stats.hpp"
 
 namespace toolgrpo::app {
 namespace {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "app/config.hpp"
-#include "app/policy.hpp"
+#include "app/config/config.hpp"
+#include "app/train/policy.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/config.hpp"

@@ -3,7 +3,7 @@
 
 #include <ATen/Functions.h>
 
-#include "app/learner.hpp"
+#include "app/train/learner.hpp"
 
 using namespace toolgrpo::app;
 

@@ -2,7 +2,7 @@
 // which parts a rank holds.
 #include <gtest/gtest.h>
 
-#include "app/memory_plan.hpp"
+#include "app/train/memory_plan.hpp"
 #include "model/init.hpp"
 
 namespace toolgrpo::app {

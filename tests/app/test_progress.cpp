@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "app/cli_args.hpp"
-#include "app/progress.hpp"
+#include "app/cli/cli_args.hpp"
+#include "app/report/progress.hpp"
 
 using toolgrpo::app::Progress;
 using toolgrpo::app::ProgressClock;

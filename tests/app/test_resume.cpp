@@ -23,11 +23,11 @@
 #include <map>
 #include <string>
 
-#include "app/checkpoint.hpp"
-#include "app/commands.hpp"
-#include "app/config.hpp"
-#include "app/run_log.hpp"
-#include "app/trainer.hpp"
+#include "app/train/checkpoint.hpp"
+#include "app/cli/commands.hpp"
+#include "app/config/config.hpp"
+#include "app/report/run_log.hpp"
+#include "app/train/trainer.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/optimizer.hpp"
 #include "tests/app/train_test_util.hpp"

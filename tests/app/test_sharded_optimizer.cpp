@@ -6,7 +6,7 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
-#include "app/sharded_optimizer.hpp"
+#include "app/train/sharded_optimizer.hpp"
 #include "model/optimizer.hpp"
 #include "parallel/runtime.hpp"
 #include "tests/parallel/mpi_test_env.hpp"

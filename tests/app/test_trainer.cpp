@@ -15,8 +15,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "app/config.hpp"
-#include "app/trainer.hpp"
+#include "app/config/config.hpp"
+#include "app/train/trainer.hpp"
 #include "tests/app/train_test_util.hpp"
 #include "tests/parallel/mpi_test_env.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "app/trainer.hpp"
+#include "app/train/trainer.hpp"
 #include "tests/model/decoder_bounds.hpp"
 #include "tests/parallel/mpi_test_env.hpp"
 

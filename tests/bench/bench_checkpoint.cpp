@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <string>
 
-#include "app/checkpoint.hpp"
+#include "app/train/checkpoint.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/init.hpp"
 #include "parallel/runtime.hpp"

@@ -23,8 +23,8 @@
 #include <sstream>
 #include <string>
 
-#include "app/config.hpp"
-#include "app/trainer.hpp"
+#include "app/config/config.hpp"
+#include "app/train/trainer.hpp"
 #include "bench_cli.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
