@@ -14,9 +14,9 @@
 #include <optional>
 #include <sstream>
 
-#include "app/train/checkpoint.hpp"
 #include "app/cli/cli_args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/train/checkpoint.hpp"
 #include "app/train/policy.hpp"
 #include "io/checkpoint_file.hpp"
 #include "io/dataset.hpp"
@@ -24,12 +24,12 @@
 #include "model/bpe_train.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/chat_template.hpp"
-#include "model/torch_info.hpp"
 #include "model/config.hpp"
 #include "model/decoder.hpp"
 #include "model/generate.hpp"
 #include "model/init.hpp"
 #include "model/safetensors.hpp"
+#include "model/torch_info.hpp"
 #include "reward/json.hpp"
 
 namespace fs = std::filesystem;

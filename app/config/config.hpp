@@ -1,6 +1,7 @@
 // The run configuration: YAML sections of docs/DESIGN.md section 4 parsed once, up front, with `key=value`
 // overrides. Unknown keys, wrong types, out-of-range values and divisibility problems are all reported
-// together, each with its YAML path (and line). Each module later receives only its own small struct.
+// together, each with its YAML path (and line). The libraries below app/ receive only their own small structs
+// (RolloutSection, CheckpointSection, ModelSection, ...); the trainers and the run driver compose them.
 #pragma once
 
 #include <cstdint>

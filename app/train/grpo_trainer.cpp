@@ -15,14 +15,13 @@
 #include <numeric>
 #include <stdexcept>
 
-#include <csignal>
 
 #include "app/cli/commands.hpp"
-#include "app/train/learner.hpp"
 #include "app/report/metric_names.hpp"
+#include "app/report/run_log.hpp"
+#include "app/train/learner.hpp"
 #include "app/train/run_data.hpp"
 #include "app/train/run_driver.hpp"
-#include "app/report/run_log.hpp"
 #include "app/train/trainer.hpp"
 #include "io/dataset.hpp"
 #include "model/grpo_loss.hpp"
@@ -449,10 +448,7 @@ class GrpoTrainer final : public StepTrainer {
     return w;
   }
 
-  // Signal tests: this rank raises SIGUSR1 on itself in the configured step and phase.
-  void maybe_signal(int64_t step, SignalPhase phase) const {
-    if (opt_.signal_rank == world_.rank() && opt_.signal_step == step && opt_.signal_phase == phase) std::raise(SIGUSR1);
-  }
+  void maybe_signal(int64_t step, SignalPhase phase) const { signal_if_asked(opt_, world_.rank(), step, phase); }
 
   // The KL reference: the run's starting weights. A fresh run clones them; a resumed one reloads them from where
   // they came from and checks that they are the same weights.

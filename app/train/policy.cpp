@@ -8,13 +8,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "app/train/checkpoint.hpp"
 #include "app/cli/commands.hpp"
+#include "app/train/checkpoint.hpp"
+#include "common/name_table.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/byte_tokenizer.hpp"
 #include "model/init.hpp"
-#include "common/name_table.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_info.hpp"
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "app/train/checkpoint.hpp"
 #include "app/config/config.hpp"
+#include "app/train/checkpoint.hpp"
 #include "app/train/run_data.hpp"
 #include "app/train/run_state.hpp"
 #include "app/train/trainer.hpp"

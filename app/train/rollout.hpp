@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "app/config/config.hpp"
-#include "app/train/policy.hpp"
 #include "app/report/progress.hpp"
+#include "app/train/policy.hpp"
 #include "io/dataset.hpp"
 #include "parallel/rollout_transport.hpp"
 #include "reward/score.hpp"

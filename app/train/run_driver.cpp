@@ -7,16 +7,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <optional>
 
-#include "app/train/checkpoint.hpp"
 #include "app/cli/commands.hpp"
 #include "app/report/metric_names.hpp"
-#include "app/train/resume.hpp"
 #include "app/report/run_log.hpp"
+#include "app/train/checkpoint.hpp"
+#include "app/train/resume.hpp"
 #include "app/train/stop_signal.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/torch_info.hpp"
@@ -37,6 +38,10 @@ SignalPhase signal_phase_from_name(const std::string& name) {
 }
 const char* signal_phase_name(SignalPhase phase) {
   return phase == SignalPhase::None ? "none" : common::enum_name(kSignalPhases, phase);
+}
+
+void signal_if_asked(const TrainOptions& opt, int rank, int64_t step, SignalPhase phase) {
+  if (opt.signal_rank == rank && opt.signal_step == step && opt.signal_phase == phase) std::raise(SIGUSR1);
 }
 
 int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows) {

@@ -11,14 +11,13 @@
 #include <chrono>
 #include <cstdio>
 
-#include <csignal>
 
-#include "app/train/learner.hpp"
 #include "app/report/metric_names.hpp"
 #include "app/report/progress.hpp"
+#include "app/report/run_log.hpp"
+#include "app/train/learner.hpp"
 #include "app/train/run_data.hpp"
 #include "app/train/run_driver.hpp"
-#include "app/report/run_log.hpp"
 #include "app/train/trainer.hpp"
 #include "io/dataset.hpp"
 #include "model/torch_info.hpp"
@@ -121,7 +120,7 @@ class SftTrainer final : public StepTrainer {
   }
 
   std::optional<io::MetricsRow> step(RunState& s, const StopPoll&) override {
-    if (opt_.signal_rank == world_.rank() && opt_.signal_step == s.step && opt_.signal_phase == SignalPhase::Train) std::raise(SIGUSR1);
+    signal_if_asked(opt_, world_.rank(), s.step, SignalPhase::Train);
     const auto t0 = Clock::now();
     std::vector<std::size_t> rows;
     for (int64_t r : io::take_rows(train_.size(), seed_, s.cursor, c_.sft.batch_size)) rows.push_back(static_cast<std::size_t>(r));

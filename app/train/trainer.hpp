@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "app/config/config.hpp"
-#include "app/train/policy.hpp"
 #include "app/report/progress.hpp"
+#include "app/train/policy.hpp"
 #include "app/train/rollout.hpp"
 #include "io/metrics.hpp"
 #include "parallel/comm.hpp"
@@ -38,6 +38,9 @@ struct TrainOptions {
   SignalPhase signal_phase = SignalPhase::None;  // ... during this phase
   int64_t pause_save_step = -1;  // crash tests: the save of this step sleeps before its commit marker
 };
+
+// Signal tests: raises SIGUSR1 on this rank (world rank `rank`) when `opt` asks for it in `step` and `phase`.
+void signal_if_asked(const TrainOptions& opt, int rank, int64_t step, SignalPhase phase);
 
 // How a run ended.
 enum class RunEnd {

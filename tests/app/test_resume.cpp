@@ -23,10 +23,10 @@
 #include <map>
 #include <string>
 
-#include "app/train/checkpoint.hpp"
 #include "app/cli/commands.hpp"
 #include "app/config/config.hpp"
 #include "app/report/run_log.hpp"
+#include "app/train/checkpoint.hpp"
 #include "app/train/trainer.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/optimizer.hpp"
