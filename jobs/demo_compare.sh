@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's reward comparison on the learning demo (README, "Reward comparison"): after jobs/demo.sh (any
+# The paper's reward comparison on the learning demo (docs/demo-research.md, "Reward comparison on the demo"): after jobs/demo.sh (any
 # number of seeds and any design), GRPO again from each seed's warm start with each of the three rewards the
 # demo did not use — the fine-grained reward (default), the coarse one (exact calls or nothing) and the
 # fine-grained one with per-component advantages (grpo.advantage: gdpo) — with everything else taken from the

@@ -9,7 +9,7 @@
 #   - greedy exact-call accuracy on the held-out requests for the training tools (100 rows) rises by at least
 #     MIN_EXACT_RISE over the warm start.
 # The thresholds sit below what it measured over seeds 1-5 on a 2-core AMD EPYC (OpenBLAS Haswell kernels):
-# reward rises of +0.25 to +1.91 and exact-call rises of +0.09 to +0.28 (README, "The learning test"). A
+# reward rises of +0.25 to +1.91 and exact-call rises of +0.09 to +0.28 (docs/demo-research.md, "The learning test"). A
 # trainer whose advantages are zero, whose loss has the wrong sign or whose generator never receives the new
 # weights fails it (measured; README).
 # Usage: learning_test.sh BUILD_DIR SCRATCH [SEED]
