@@ -183,8 +183,13 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
     }
   }
   // (N, 1, 1, L + max_new): the prompt's padding hidden, every generated token visible.
-  const at::Tensor decode_mask =
+  at::Tensor decode_mask =
       fused_decode ? at::cat({prompt_mask, at::zeros({N, 1, 1, max_new}, fopts)}, -1) : at::Tensor();
+  at::Tensor cache_prompt_mask = prompt_mask;  // (rows of the prompt cache now, 1, 1, L)
+  // The decoding batch: `rows` holds the result row of each batch row; the batch shrinks by whole cache groups
+  // (the g samples sharing a prompt-cache row; one row without sharing) once all their samples have finished.
+  std::vector<int64_t> rows(static_cast<std::size_t>(N));
+  for (int64_t r = 0; r < N; ++r) rows[static_cast<std::size_t>(r)] = r;
   std::vector<uint64_t> seeds(static_cast<std::size_t>(N));
   for (int64_t r = 0; r < N; ++r)
     seeds[static_cast<std::size_t>(r)] = sample_seed(req.seed, req.step, req.first_prompt_index + r / G, r % G);
@@ -197,7 +202,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   auto tok_acc = out_tok.accessor<int64_t, 2>();
   auto mask_acc = out_mask.accessor<int64_t, 2>();
   auto logp_acc = out_logp.accessor<float, 2>();
-  const at::Tensor base_pos = at::tensor(prompt_len, at::kLong).to(dev).view({N, 1});
+  at::Tensor base_pos = at::tensor(prompt_len, at::kLong).to(dev).view({N, 1});
   int64_t active = N;
   int64_t credited = 0;  // sample-tokens reported through on_progress
   const auto progress_to = [&](int64_t units) {
@@ -210,17 +215,22 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       break;
     }
     auto [tok, logp] = sample_rows(logits, req.sampling, seeds, t);
-    const at::Tensor tok_cpu = tok.to(at::kCPU).contiguous(), logp_cpu = logp.to(at::kCPU).to(at::kFloat).contiguous();
-    const int64_t* tp = tok_cpu.data_ptr<int64_t>();
-    for (int64_t r = 0; r < N; ++r) {
+    const int64_t n = static_cast<int64_t>(rows.size());
+    // One copy to the host per step: the tokens (exact in double) and their log-probs.
+    const at::Tensor host = at::stack({tok.to(at::kDouble), logp.to(at::kDouble)}).to(at::kCPU).contiguous();
+    const double* tp = host.data_ptr<double>();
+    const double* lp = tp + n;
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t r = rows[static_cast<std::size_t>(b)];
       if (done[static_cast<std::size_t>(r)]) continue;
-      tok_acc[r][t] = tp[r];
+      const int64_t id = static_cast<int64_t>(tp[b]);
+      tok_acc[r][t] = id;
       mask_acc[r][t] = 1;
-      logp_acc[r][t] = logp_cpu.data_ptr<float>()[r];
+      logp_acc[r][t] = static_cast<float>(lp[b]);
       ++res.lengths[static_cast<std::size_t>(r)];
       ++res.decode_tokens;
       for (int64_t e : req.sampling.eos_token_ids)
-        if (tp[r] == e) {
+        if (id == e) {
           done[static_cast<std::size_t>(r)] = true;
           res.finish[static_cast<std::size_t>(r)] = FinishReason::Eos;
           --active;
@@ -240,8 +250,46 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
     }
     progress_to((N - active) * max_new + active * (t + 1));
     if (t + 1 == max_new || active == 0) break;
-    // One step for every row: token t at position prompt_len + t.
-    at::Tensor h = at::embedding(w.embed, tok.view({N, 1}));
+    // Finished rows leave the batch: the groups whose samples have all ended, once they are an eighth of the
+    // batch's groups (each removal copies the live rows' caches once).
+    if (req.compact_finished) {
+      std::vector<int64_t> keep_rows, keep_groups;
+      for (int64_t grp = 0; grp < n / g; ++grp) {
+        bool live = false;
+        for (int64_t k = 0; k < g; ++k) live = live || !done[static_cast<std::size_t>(rows[static_cast<std::size_t>(grp * g + k)])];
+        if (!live) continue;
+        keep_groups.push_back(grp);
+        for (int64_t k = 0; k < g; ++k) keep_rows.push_back(grp * g + k);
+      }
+      const int64_t dead = n / g - static_cast<int64_t>(keep_groups.size());
+      if (dead > 0 && dead * 8 >= n / g) {
+        res.rows_removed += n - static_cast<int64_t>(keep_rows.size());
+        const at::Tensor kr = at::tensor(keep_rows, at::kLong).to(dev), kg = at::tensor(keep_groups, at::kLong).to(dev);
+        for (auto& c : cache) {
+          c.gk = c.gk.index_select(0, kr);
+          c.gv = c.gv.index_select(0, kr);
+          if (c.pk.defined()) {
+            c.pk = c.pk.index_select(0, kg);
+            c.pv = c.pv.index_select(0, kg);
+          }
+        }
+        cache_prompt_mask = cache_prompt_mask.index_select(0, kg);
+        if (decode_mask.defined()) decode_mask = decode_mask.index_select(0, kr);
+        base_pos = base_pos.index_select(0, kr);
+        tok = tok.index_select(0, kr);
+        std::vector<int64_t> rows_kept;
+        std::vector<uint64_t> seeds_kept;
+        for (int64_t b : keep_rows) {
+          rows_kept.push_back(rows[static_cast<std::size_t>(b)]);
+          seeds_kept.push_back(seeds[static_cast<std::size_t>(b)]);
+        }
+        rows.swap(rows_kept);
+        seeds.swap(seeds_kept);
+      }
+    }
+    const int64_t nb = static_cast<int64_t>(rows.size()), pcb = nb / g;  // batch rows, prompt-cache rows
+    // One step for every row of the batch: token t at position prompt_len + t.
+    at::Tensor h = at::embedding(w.embed, tok.view({nb, 1}));
     const RopeTables rope = rope_tables(cfg, base_pos + t, dtype);
     for (std::size_t li = 0; li < w.layers.size(); ++li) {
       const LayerWeights& l = w.layers[li];
@@ -252,26 +300,26 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       if (fused_decode) {
         const at::Tensor attn = attention_fused(a.q, c.gk.narrow(2, 0, L + t + 1), c.gv.narrow(2, 0, L + t + 1),
                                                 decode_mask.narrow(-1, 0, L + t + 1), scale);
-        h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
+        h = h + linear(attn.reshape({nb, 1, H * D}), l.o_proj, l.o_bias);
         h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
         continue;
       }
       // Queries of the g samples and R heads that share a cache row and KV head are stacked as rows, so the
-      // prompt cache is read once per group: (Pc, KV, g*R, D) against (Pc, KV, L, D).
-      const at::Tensor qs = a.q.reshape({Pc, g, KV, R, D}).permute({0, 2, 1, 3, 4}).reshape({Pc, KV, g * R, D});
-      const at::Tensor sp = (at::matmul(qs, c.pk.transpose(-1, -2)) * scale + prompt_mask)
-                                .view({Pc, KV, g, R, L}).permute({0, 2, 1, 3, 4}).reshape({N, KV, R, L});
-      // Scores against this row's generated tokens 0..t: (N, KV, R, D) against (N, KV, t+1, D).
+      // prompt cache is read once per group: (pcb, KV, g*R, D) against (pcb, KV, L, D).
+      const at::Tensor qs = a.q.reshape({pcb, g, KV, R, D}).permute({0, 2, 1, 3, 4}).reshape({pcb, KV, g * R, D});
+      const at::Tensor sp = (at::matmul(qs, c.pk.transpose(-1, -2)) * scale + cache_prompt_mask)
+                                .view({pcb, KV, g, R, L}).permute({0, 2, 1, 3, 4}).reshape({nb, KV, R, L});
+      // Scores against this row's generated tokens 0..t: (nb, KV, R, D) against (nb, KV, t+1, D).
       const at::Tensor gk = c.gk.narrow(2, 0, t + 1), gv = c.gv.narrow(2, 0, t + 1);
-      const at::Tensor q4 = a.q.reshape({N, KV, R, D});
+      const at::Tensor q4 = a.q.reshape({nb, KV, R, D});
       const at::Tensor sg = at::matmul(q4, gk.transpose(-1, -2)) * scale;
       const at::Tensor probs = at::softmax(at::cat({sp, sg}, -1), -1, at::kFloat).to(dtype);
-      const at::Tensor pp = probs.narrow(-1, 0, L).reshape({Pc, g, KV, R, L}).permute({0, 2, 1, 3, 4})
-                                .reshape({Pc, KV, g * R, L});
+      const at::Tensor pp = probs.narrow(-1, 0, L).reshape({pcb, g, KV, R, L}).permute({0, 2, 1, 3, 4})
+                                .reshape({pcb, KV, g * R, L});
       const at::Tensor pg = probs.narrow(-1, L, t + 1);
-      const at::Tensor attn = at::matmul(pp, c.pv).view({Pc, KV, g, R, D}).permute({0, 2, 1, 3, 4})
-                                  .reshape({N, KV, R, D}) + at::matmul(pg, gv);
-      h = h + linear(attn.reshape({N, 1, H * D}), l.o_proj, l.o_bias);
+      const at::Tensor attn = at::matmul(pp, c.pv).view({pcb, KV, g, R, D}).permute({0, 2, 1, 3, 4})
+                                  .reshape({nb, KV, R, D}) + at::matmul(pg, gv);
+      h = h + linear(attn.reshape({nb, 1, H * D}), l.o_proj, l.o_bias);
       h = h + mlp_block(l, rms_norm(h, l.post_norm, cfg.rms_norm_eps));
     }
     logits = head_logits(rms_norm(h.squeeze(1), w.norm, cfg.rms_norm_eps), w.lm_head);
@@ -334,6 +382,7 @@ GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const
     out.prefill_tokens += r.prefill_tokens;
     out.decode_tokens += r.decode_tokens;
     out.cancelled = out.cancelled || r.cancelled;
+    out.rows_removed += r.rows_removed;
   }
   out.tokens = at::cat(tok, 0);
   out.mask = at::cat(mask, 0);

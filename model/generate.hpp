@@ -40,6 +40,9 @@ struct GenerationRequest {
   int64_t first_prompt_index = 0;  // global index of prompts[0] in the step
   bool share_prefix = true;        // false: prefill each prompt G times (the reference path for tests)
   int workers = 1;                 // CPU: sub-batches of prompts run on this many threads
+  // Finished samples leave the decoding batch (by whole prompt groups with prefix sharing), so a step costs
+  // what the live samples cost; false keeps every row to the end (the tokens are the same either way).
+  bool compact_finished = true;
   // When set and it becomes true (a stop signal), decoding ends after the current token: the result is
   // incomplete and `cancelled` says so (the caller discards it).
   const std::atomic<bool>* cancel = nullptr;
@@ -60,6 +63,7 @@ struct GenerationResult {
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t prefill_tokens = 0, decode_tokens = 0;
   bool cancelled = false;  // stopped early through GenerationRequest::cancel
+  int64_t rows_removed = 0;  // finished rows taken out of the decoding batch before the last step
 };
 
 // The seed of one sample: a hash of its coordinates.

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -37,7 +38,7 @@ ncclDataType_t nccl_type(DeviceDType t) {
 }
 }  // namespace
 
-NcclComm::NcclComm(const Comm& comm, int device) : device_(device) {
+NcclComm::NcclComm(const Comm& comm, int device) : device_(device), unwinding_at_start_(std::uncaught_exceptions()) {
   TOOLGRPO_CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id;
   if (comm.rank() == 0) TOOLGRPO_NCCL_CHECK(ncclGetUniqueId(&id));
@@ -48,7 +49,14 @@ NcclComm::NcclComm(const Comm& comm, int device) : device_(device) {
 }
 
 NcclComm::~NcclComm() {
-  if (comm_ != nullptr) ncclCommDestroy(comm_);
+  if (comm_ == nullptr) return;
+  // ncclCommDestroy waits for the other ranks; while an exception unwinds (this rank failed, the others may be
+  // inside a collective or still computing) it could wait for the rest of the allocation. Abort instead: it
+  // returns at once, and main's handler then ends the whole job (Runtime::abort).
+  if (std::uncaught_exceptions() > unwinding_at_start_)
+    ncclCommAbort(comm_);
+  else
+    ncclCommDestroy(comm_);
 }
 
 void NcclComm::allreduce_sum(void* data, std::size_t count, DeviceDType dtype, CUstream_st* stream) const {

@@ -17,6 +17,8 @@ class NcclComm {
  public:
   // Collective over `comm`: rank 0 makes the unique id, MPI broadcasts it, every rank joins on `device`.
   NcclComm(const Comm& comm, int device);
+  // Destroys the communicator; while an exception unwinds through it, aborts it instead (no waiting for the
+  // other ranks), so a rank that fails ends the job in seconds.
   ~NcclComm();
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
@@ -33,6 +35,7 @@ class NcclComm {
  private:
   ncclComm* comm_ = nullptr;
   int device_ = 0;
+  int unwinding_at_start_ = 0;  // std::uncaught_exceptions() when made: more at destruction means a failure
 };
 
 }  // namespace toolgrpo::parallel

@@ -51,6 +51,9 @@ inline std::function<void(const std::string&)> to_int(int& v) {
 inline std::function<void(const std::string&)> to_int64(int64_t& v) {
   return [&v](const std::string& s) { v = std::stoll(s); };
 }
+inline std::function<void(const std::string&)> to_double(double& v) {
+  return [&v](const std::string& s) { v = std::stod(s); };
+}
 inline std::function<void(const std::string&)> to_text(std::string& v) {
   return [&v](const std::string& s) { v = s; };
 }

@@ -1,11 +1,14 @@
 // CPU rollout benchmark: a Qwen2-architecture random model (hidden 512, 8 layers, 8 query / 2 KV heads,
 // intermediate 1408, vocab 32000, tied: 38.9M parameters), 8 prompts x group 4, prompts of 256 random tokens,
 // 64 new tokens sampled at temperature 1 without early stop, fp32. Prints wall time, prefill and decode
-// tokens/s, and the same for a larger batch.   bench_rollout [--threads 2] [--prompts 8] [--large-prompts 32]
+// tokens/s, the same for a larger batch, and a job of very different lengths (an end-of-sequence share of the
+// vocabulary: 128 new tokens at most) with finished samples leaving the batch and, for comparison, kept to the
+// end.   bench_rollout [--threads 2] [--prompts 8] [--large-prompts 32] [--eos-share 0.03]
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,7 +29,9 @@ namespace {
 // layers, 8 query / 2 KV heads, intermediate 1408) with a 32000-token vocabulary, tied: 38.9M parameters.
 ModelConfig bench_config() { return model_preset("qwen2", "bench", 32000); }
 
-void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const char* label) {
+// eos_share > 0: that share of the vocabulary ends a sample, so lengths spread up to 128 new tokens.
+void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const char* label, double eos_share = 0,
+         bool compact = true) {
   std::mt19937_64 rng(7);
   GenerationRequest req;
   for (int p = 0; p < prompts; ++p) {
@@ -39,26 +44,39 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const cha
   req.seed = 1;
   req.sampling.temperature = 1.0;
   req.sampling.max_new_tokens = 64;  // no EOS: every sample runs to the end
+  req.compact_finished = compact;
+  if (eos_share > 0) {
+    req.sampling.max_new_tokens = 128;
+    for (int64_t id = 3; id < 3 + static_cast<int64_t>(eos_share * static_cast<double>(cfg.vocab_size)); ++id)
+      req.sampling.eos_token_ids.push_back(id);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const GenerationResult r = generate(cfg, w, req);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("rollout.%s prompts=%d group=4 prompt_len=256 new=64: wall %.2f s, prefill %.0f tok/s (%.2f s), "
-              "decode %.0f tok/s (%.2f s)\n",
-              label, prompts, wall, r.prefill_tokens / r.prefill_seconds, r.prefill_seconds,
-              r.decode_tokens / r.decode_seconds, r.decode_seconds);
+  int64_t longest = 0;
+  for (int64_t len : r.lengths) longest = std::max(longest, len);
+  std::printf("rollout.%s prompts=%d group=4 prompt_len=256 new<=%lld: wall %.2f s, prefill %.0f tok/s (%.2f s), "
+              "decode %.0f tok/s (%.2f s), mean length %.1f, longest %lld\n",
+              label, prompts, static_cast<long long>(req.sampling.max_new_tokens), wall,
+              r.prefill_tokens / r.prefill_seconds, r.prefill_seconds, r.decode_tokens / r.decode_seconds,
+              r.decode_seconds, static_cast<double>(r.decode_tokens) / static_cast<double>(r.lengths.size()),
+              static_cast<long long>(longest));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2, prompts = 8, large = 32;
+  double eos_share = 0.03;
   const int done = toolgrpo::bench::bench_options(
       argc, argv, "bench_rollout",
       "Samples 4 completions of 64 new tokens for each prompt of 256 random tokens from a random 38.9M-parameter "
       "Qwen2 model (fp32, KV cache, prefix sharing); prints wall, prefill and decode tokens/s per job.",
       {{"--threads", "N", "CPU threads (default 2)", toolgrpo::bench::to_int(threads)},
        {"--prompts", "N", "prompts of the main job (default 8)", toolgrpo::bench::to_int(prompts)},
-       {"--large-prompts", "N", "prompts of the larger job, 0 = skip it (default 32)", toolgrpo::bench::to_int(large)}});
+       {"--large-prompts", "N", "prompts of the larger job, 0 = skip it (default 32)", toolgrpo::bench::to_int(large)},
+       {"--eos-share", "X", "share of the vocabulary that ends a sample in the mixed-length job, 0 = skip it "
+        "(default 0.03)", toolgrpo::bench::to_double(eos_share)}});
   if (done >= 0) return done;
   at::set_num_threads(threads);
   at::NoGradGuard no_grad;
@@ -69,5 +87,9 @@ int main(int argc, char** argv) {
   std::printf("bench_rollout: %.1fM parameters, fp32, %d threads; %s\n", n / 1e6, threads, blas_description().c_str());
   run(cfg, w, prompts, "job");
   if (large > 0) run(cfg, w, large, "large");
+  if (eos_share > 0) {
+    run(cfg, w, prompts, "mixed_compact", eos_share, true);
+    run(cfg, w, prompts, "mixed_kept", eos_share, false);
+  }
   return 0;
 }

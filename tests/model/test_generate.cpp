@@ -1,6 +1,6 @@
 // The KV-cache engine against the reference path: greedy generations token-exact with the fixtures (single and
 // left-padded batches), prefix-shared groups equal to prompts expanded G times under the same seeds, samples
-// independent of batch composition, EOS handling, top-k 1 == greedy, and progress reports that add up.
+// independent of batch composition, finished samples leaving the batch, EOS handling, top-k 1 == greedy, and progress reports that add up.
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
@@ -180,6 +180,45 @@ TEST_P(EngineFixture, EosAndTopK) {
   GenerationRequest greedy = k1;
   greedy.sampling.greedy = true;
   EXPECT_TRUE(generate(cfg_, w_, k1).tokens.equal(generate(cfg_, w_, greedy).tokens));
+}
+
+TEST_P(EngineFixture, FinishedSamplesLeavingTheBatchChangeNoToken) {
+  // Samples that end at different steps: a token of each row, its 3rd to 9th sampled one (of a run without an end) becomes an
+  // end-of-sequence token, so rows and whole groups finish early at several steps while others run on. Removing
+  // finished rows from the batch changes the shapes of every later matrix product, so the premise is the one of
+  // the comparisons above (tokens equal unless two logits or a draw sit within the paths' bound).
+  for (const bool share : {true, false})
+    for (const bool greedy : {true, false}) {
+      GenerationRequest req;
+      req.prompts = prompts();
+      req.group_size = 3;
+      req.seed = 4321;
+      req.share_prefix = share;
+      req.sampling.greedy = greedy;
+      req.sampling.max_new_tokens = 14;
+      req.compact_finished = false;
+      const GenerationResult free_run = generate(cfg_, w_, req);
+      for (int64_t r = 0; r < free_run.tokens.size(0); ++r)
+        req.sampling.eos_token_ids.push_back(free_run.tokens[r][2 + (r * 5) % 7].item<int64_t>());
+      const GenerationResult kept = generate(cfg_, w_, req);
+      req.compact_finished = true;
+      const GenerationResult compact = generate(cfg_, w_, req);
+      const std::string what = std::string(share ? "shared" : "expanded") + (greedy ? ", greedy" : ", sampled");
+      EXPECT_TRUE(compact.tokens.equal(kept.tokens)) << what;
+      EXPECT_TRUE(compact.mask.equal(kept.mask)) << what;
+      EXPECT_EQ(compact.lengths, kept.lengths) << what;
+      EXPECT_EQ(compact.finish, kept.finish) << what;
+      int64_t longest = 0, shortest = 14;
+      for (int64_t len : kept.lengths) longest = std::max(longest, len), shortest = std::min(shortest, len);
+      EXPECT_LT(shortest, longest) << what << ": the samples must end at different steps for the test to mean something";
+      EXPECT_LT(shortest, 10) << what;
+      EXPECT_EQ(kept.rows_removed, 0) << what;
+      EXPECT_GT(compact.rows_removed, 0) << what << ": finished rows must have left the batch";
+      int64_t prompt_longest = 0;
+      for (const auto& p : req.prompts) prompt_longest = std::max<int64_t>(prompt_longest, static_cast<int64_t>(p.size()));
+      EXPECT_LE((compact.logprobs - kept.logprobs).abs().max().item<double>(),
+                decoder_bounds(cfg_, w_, prompt_longest + 14).logprobs) << what;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(SevenModels, EngineFixture, ::testing::ValuesIn(testing::kFixtureModels));
