@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <c10/core/Device.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/version.h>
 
 #include <malloc.h>
@@ -22,6 +23,11 @@ std::string torch_version() { return TORCH_VERSION; }
 bool cuda_available() { return at::hasCUDA() && at::getNumGPUs() > 0; }
 
 int cuda_device_count() { return at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0; }
+
+void cuda_set_device(int index) {
+  c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
+      ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index)));
+}
 
 // Looked up weakly so that other BLAS libraries (or none) work unchanged.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));

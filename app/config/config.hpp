@@ -133,6 +133,7 @@ struct ParallelSection {
   int64_t generation_ranks = 1;    // split mode: ranks that generate
   int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
   bool shard_optimizer = false;    // AdamW moments split over the training ranks (ZeRO stage 1)
+  bool share_gpus = false;         // model.device cuda: allow more ranks than GPUs on a node (refused otherwise)
 };
 struct CheckpointSection {
   int64_t every = 0;  // steps; 0 = only at the end (and when the run is stopped by a signal or its time limit)

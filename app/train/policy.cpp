@@ -75,7 +75,9 @@ at::Device policy_device(const ModelSection& m, int local_rank) {
   if (m.device != ModelDevice::Cuda) return at::kCPU;
   if (!model::cuda_available())
     throw UsageError("model.device: cuda, but this libtorch/node has no usable GPU (libtorch " + model::torch_version() + ")");
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % model::cuda_device_count()));
+  const int index = local_rank % model::cuda_device_count();
+  model::cuda_set_device(index);  // before the first allocation: this rank's CUDA context on its own GPU
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 Policy policy_from_checkpoint(const LoadedCheckpoint& l, at::Device device) {
@@ -90,6 +92,21 @@ Policy policy_from_checkpoint(const LoadedCheckpoint& l, at::Device device) {
   p.chat = model::chat_format_from_name(l.chat_format);
   p.origin.checksum = weights_checksum(p.cfg, l.weights);
   return p;
+}
+
+void gpu_placement_check(int local_rank, int local_size, int devices, bool allow_sharing, const std::string& node) {
+  const std::string where = "node " + node + " (rank " + std::to_string(local_rank) + " of its " +
+                            std::to_string(local_size) + " ranks)";
+  if (devices <= 0)
+    throw UsageError("model.device: cuda, but " + where + " sees no GPU (check CUDA_VISIBLE_DEVICES and the job's "
+                     "GPU request, e.g. Slurm --gpus-per-task=1)");
+  if (local_size > devices && !allow_sharing)
+    throw UsageError("model.device: cuda: " + std::to_string(local_size) + " ranks on node " + node + " for " +
+                     std::to_string(devices) + " GPU" + (devices == 1 ? "" : "s") + ": ranks " +
+                     std::to_string(devices) + ".." + std::to_string(local_size - 1) +
+                     " would share a GPU with another rank. Start one rank per GPU (mpirun -npernode " +
+                     std::to_string(devices) + ", Slurm --ntasks-per-node=" + std::to_string(devices) +
+                     " --gpus-per-task=1), or set parallel.share_gpus=true to share them knowingly");
 }
 
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {

@@ -71,6 +71,12 @@ at::Device policy_device(const ModelSection& m, int local_rank);
 // config they must have.
 model::DecoderWeights origin_weights_load(const ModelOrigin& origin, const model::ModelConfig& cfg, at::Device device);
 
+// model.device cuda places the ranks of a node on its GPUs by local rank. Throws UsageError, naming the node, the
+// ranks and the GPUs, when the node has no GPU, or when its `local_size` ranks outnumber its `devices` GPUs and
+// `allow_sharing` (parallel.share_gpus) is false: several ranks on one GPU fail late (NCCL refuses them at the
+// first update, after a whole generation phase) or run out of its memory.
+void gpu_placement_check(int local_rank, int local_size, int devices, bool allow_sharing, const std::string& node);
+
 // CRC-32C of the weights' bytes in fp32, in decoder_named_parameters order.
 uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWeights& w);
 

@@ -13,6 +13,8 @@
 #include <limits>
 #include <optional>
 
+#include <unistd.h>
+
 #include "app/cli/commands.hpp"
 #include "app/report/metric_names.hpp"
 #include "app/report/run_log.hpp"
@@ -27,6 +29,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+std::string host_name() {
+  char name[256] = {};
+  return gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("(unknown)");
+}
 
 const common::EnumName<SignalPhase> kSignalPhases[] = {
     {SignalPhase::Generate, "generate"}, {SignalPhase::Train, "train"}, {SignalPhase::Eval, "eval"}};
@@ -189,7 +196,11 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
       " (reward scoring)");
   if (const std::string w = model::blas_warning(); !w.empty()) say(kind + ": " + w);
 
-  // 2. Where the run starts: the newest checkpoint every rank can load, or the configured model.
+  // 2. Where the run starts: the newest checkpoint every rank can load, or the configured model (on GPUs, one
+  // rank per GPU unless parallel.share_gpus).
+  if (c.model.device == ModelDevice::Cuda && model::cuda_available())  // without: policy_device says why
+    gpu_placement_check(opt.local_rank, opt.local_size, model::cuda_device_count(), c.parallel.share_gpus,
+                        host_name());
   RunFacts facts = run_facts(c, kind, world, data);
   std::optional<LoadedCheckpoint> ck = resumes ? resume_load(c, world, kind, trains_here, say) : std::nullopt;
   if (done && !ck)
