@@ -64,9 +64,10 @@ namespace {
 
 // Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit, with what the
 // trainer's settings (StepTrainer::memory_remedies) and the run's can lower.
-void memory_plan_check(const Config& c, const parallel::Comm& world, const TrainOptions& opt, const std::string& kind,
-                       const model::ModelConfig& cfg, const StepTrainer& trainer, const CheckpointSaver& saver,
-                       const Say& say) {
+// `available`: what a rank may use, as read before anything was loaded (`source` says where it came from).
+void memory_plan_check(const Config& c, const parallel::Comm& world, double available, const std::string& source,
+                       const std::string& kind, const model::ModelConfig& cfg, const StepTrainer& trainer,
+                       const CheckpointSaver& saver, const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
   w.snapshot = saver.snapshots();
   w.bf16 = c.model.dtype == ModelDtype::Bf16;
@@ -74,9 +75,6 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Train
     w.optimizer_shards = trainer.training_ranks();
     w.gathers_moments = saver.gathers_moments();
   }
-  std::string source = "run.memory_limit_gb";
-  const double available =
-      c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, source);
   const MemoryPlan plan = memory_plan(cfg, w, available, source);
   // Rank 0 reports the largest plan of all ranks (the ranks that hold the checkpoint snapshot, or train).
   const double peak = world.allreduce_max(plan.peak);
@@ -180,6 +178,13 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     }
   }
   const auto t_start = Clock::now();
+  // The memory a rank may use, read before any rank of the node loads data or weights: the plan counts those
+  // itself, so a reading taken after loading would count them twice.
+  world.barrier();
+  std::string memory_source = "run.memory_limit_gb";
+  const double memory_at_start =
+      c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, memory_source);
+  world.barrier();
   const RunData data = run_data_load(c);
   const int64_t asked = steps_asked(c, kind, static_cast<int64_t>(data.train.rows.size()));
   if (done) {
@@ -217,7 +222,9 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
                         opt.pause_save_step, opt.save, collective_saves);
 
   // 3. The memory plan, before any step allocates.
-  memory_plan_check(c, world, opt, kind, s.policy.cfg, *trainer, saver, say);
+  memory_plan_check(c, world, memory_at_start,
+                    memory_source + (c.run.memory_limit_gb > 0 ? "" : ", read before loading"), kind, s.policy.cfg,
+                    *trainer, saver, say);
   if (ck && s.learner) optimizer_restore(*ck, *s.learner);
   facts.generation_ranks = trainer->generation_ranks();
   facts.training_ranks = trainer->training_ranks();
