@@ -24,6 +24,11 @@ bool cuda_available() { return at::hasCUDA() && at::getNumGPUs() > 0; }
 
 int cuda_device_count() { return at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0; }
 
+void cuda_allow_tf32(bool allow) {
+  at::globalContext().setAllowTF32CuBLAS(allow);
+  at::globalContext().setAllowTF32CuDNN(allow);
+}
+
 void cuda_set_device(int index) {
   c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
       ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index)));

@@ -11,6 +11,8 @@ int cuda_device_count();
 // Makes GPU `index` this thread's current CUDA device (before anything allocates on a GPU, so that a rank's
 // CUDA context is made on its own GPU, not on GPU 0). Throws on a build without CUDA.
 void cuda_set_device(int index);
+// Whether fp32 matrix products and convolutions on CUDA may use TF32 (10-bit mantissa inputs, fp32 sums).
+void cuda_allow_tf32(bool allow);
 
 // CPU threads of this process (ranks sharing a node each get their share of its cores). Matrix products, most
 // of the time, run on OpenBLAS's own pool of n threads (at::set_num_threads leaves it alone). ATen's OpenMP pool

@@ -55,6 +55,16 @@ void allreduce_sum_flat(const std::vector<at::Tensor>& tensors, const Comm& comm
   allreduce_flat(tensors, comm, false);
 }
 
+void GradientReducer::start(const at::Device& device) {
+  if (device.is_cpu() || comm_->size() == 1) return;  // MPI, or nothing to reduce
+#ifdef TOOLGRPO_HAVE_NCCL
+  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, device.index());
+#else
+  throw std::invalid_argument("gradients on " + device.str() +
+                              ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
+#endif
+}
+
 void GradientReducer::allreduce_sum(const std::vector<at::Tensor>& tensors) {
   if (tensors.empty() || comm_->size() == 1) return;  // one rank: the sum is the gradient (no bucket copy)
   if (tensors[0].device().is_cpu()) {
@@ -88,6 +98,10 @@ NcclComm& ShardCollectives::nccl(const at::Tensor& t) {
   throw std::invalid_argument("sharded optimizer on " + t.device().str() +
                               ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
 #endif
+}
+
+void ShardCollectives::start(const at::Device& device) {
+  if (!device.is_cpu()) nccl(at::empty({0}, at::TensorOptions(at::kFloat).device(device)));
 }
 
 void ShardCollectives::reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out) {

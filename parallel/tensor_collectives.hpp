@@ -25,6 +25,9 @@ class NcclComm;
 class GradientReducer {
  public:
   explicit GradientReducer(const Comm& comm) : comm_(&comm) {}
+  // Collective: for gradients on `device`, a CUDA device with several ranks, makes the NCCL communicator now
+  // (at start-up, before generation fills the GPU) instead of at the first reduction.
+  void start(const at::Device& device);
   void allreduce_sum(const std::vector<at::Tensor>& tensors);
 
  private:
@@ -37,6 +40,8 @@ class GradientReducer {
 class ShardCollectives {
  public:
   explicit ShardCollectives(const Comm& comm) : comm_(&comm) {}
+  // Collective: for tensors on a CUDA `device`, makes the NCCL communicator now rather than at first use.
+  void start(const at::Device& device);
   // `in`: size() x n floats; `out`: n floats, rank r's block of their sum over the ranks.
   void reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out);
   // `in`: n floats of this rank; `out`: size() x n floats, every rank's in rank order.

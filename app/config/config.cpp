@@ -282,6 +282,7 @@ const std::vector<Field>& fields() {
       field("parallel.threads", &Config::parallel, &ParallelSection::threads),
       field("parallel.shard_optimizer", &Config::parallel, &ParallelSection::shard_optimizer),
       field("parallel.share_gpus", &Config::parallel, &ParallelSection::share_gpus),
+      field("parallel.tf32", &Config::parallel, &ParallelSection::tf32),
       field("checkpoint.every", &Config::checkpoint, &CheckpointSection::every),
       field("checkpoint.keep", &Config::checkpoint, &CheckpointSection::keep),
       Field{"checkpoint.resume",

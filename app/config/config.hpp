@@ -134,6 +134,7 @@ struct ParallelSection {
   int64_t threads = 0;             // CPU threads per rank (0: the node's cores / ranks on the node)
   bool shard_optimizer = false;    // AdamW moments split over the training ranks (ZeRO stage 1)
   bool share_gpus = false;         // model.device cuda: allow more ranks than GPUs on a node (refused otherwise)
+  bool tf32 = true;                // model.device cuda: fp32 matrix products may use TF32 tensor cores
 };
 struct CheckpointSection {
   int64_t every = 0;  // steps; 0 = only at the end (and when the run is stopped by a signal or its time limit)

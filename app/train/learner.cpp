@@ -210,6 +210,8 @@ Learner::Learner(std::vector<at::Tensor> params, double weight_decay, const para
   if (shard_optimizer)
     sharded_ =
         std::make_unique<ShardedAdamW>(params_, model::AdamWConfig{0.9, 0.999, 1e-8, weight_decay}, comm);
+  else if (!params_.empty())
+    reducer_.start(params_[0].device());  // NCCL on GPUs: made now, before generation fills the GPU
 }
 
 Learner::~Learner() = default;

@@ -203,9 +203,11 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
 
   // 2. Where the run starts: the newest checkpoint every rank can load, or the configured model (on GPUs, one
   // rank per GPU unless parallel.share_gpus).
-  if (c.model.device == ModelDevice::Cuda && model::cuda_available())  // without: policy_device says why
+  if (c.model.device == ModelDevice::Cuda && model::cuda_available()) {  // without: policy_device says why
     gpu_placement_check(opt.local_rank, opt.local_size, model::cuda_device_count(), c.parallel.share_gpus,
                         host_name());
+    model::cuda_allow_tf32(c.parallel.tf32);
+  }
   RunFacts facts = run_facts(c, kind, world, data);
   std::optional<LoadedCheckpoint> ck = resumes ? resume_load(c, world, kind, trains_here, say) : std::nullopt;
   if (done && !ck)

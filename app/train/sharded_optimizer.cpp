@@ -39,6 +39,7 @@ ShardedAdamW::ShardedAdamW(std::vector<at::Tensor> params, model::AdamWConfig cf
     total_ += p.numel();
     numels.push_back(p.numel());
   }
+  if (!params_.empty()) coll_.start(params_[0].device());  // NCCL on GPUs: made at start-up, not at the first step
   Layout mine = layout(numels, rank_, ranks_, block);
   block_ = mine.block;
   buckets_ = mine.buckets;
