@@ -9,8 +9,9 @@
 namespace toolgrpo::model {
 
 // Built-in model sizes (model.preset, init-model --preset): tiny (hidden 64, 2 layers) | demo (128, 3) |
-// small (256, 4) | bench (512, 8) | qwen2.5-0.5b (896, 24: the layer shapes of Qwen2.5-0.5B). Table: init.cpp.
-enum class Preset { Tiny, Demo, Small, Bench, Qwen25_05B };
+// small (256, 4) | bench (512, 8) | qwen2.5-0.5b (896, 24: the layer shapes of Qwen2.5-0.5B) | qwen2.5-1.5b
+// (1536, 28: Qwen2.5-1.5B's). Table: init.cpp.
+enum class Preset { Tiny, Demo, Small, Bench, Qwen25_05B, Qwen25_15B };
 Preset preset_from_name(const std::string& name);
 const char* preset_name(Preset p);
 std::vector<std::string> preset_names();

@@ -19,12 +19,14 @@ struct Shape {
   const char* name;
   int64_t hidden, inter, layers, heads, kv;
 };
-// qwen2.5-0.5b: the layer shapes of Qwen2.5-0.5B (with --arch qwen2 and vocabulary 151936 the whole model).
+// qwen2.5-0.5b and qwen2.5-1.5b: the layer shapes of Qwen2.5-0.5B and -1.5B (with --arch qwen2 and vocabulary
+// 151936 the whole model).
 const Shape kShapes[] = {{Preset::Tiny, "tiny", 64, 128, 2, 4, 2},
                          {Preset::Demo, "demo", 128, 384, 3, 4, 2},
                          {Preset::Small, "small", 256, 704, 4, 4, 2},
                          {Preset::Bench, "bench", 512, 1408, 8, 8, 2},
-                         {Preset::Qwen25_05B, "qwen2.5-0.5b", 896, 4864, 24, 14, 2}};
+                         {Preset::Qwen25_05B, "qwen2.5-0.5b", 896, 4864, 24, 14, 2},
+                         {Preset::Qwen25_15B, "qwen2.5-1.5b", 1536, 8960, 28, 12, 2}};
 
 const Shape& shape_of(Preset p) {
   for (const auto& x : kShapes)

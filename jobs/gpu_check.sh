@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The GPU check: everything a first run on a GPU machine should show, in one script of at most BUDGET seconds
+# (default 540), writing a log and a JSON summary. Stages, each timed and recorded as passed, failed or skipped:
+#   versions   the GPU, the driver, python's torch and transformers, CMake, nvcc
+#   prefix     the Debian packages this machine lacks (MPI, HDF5, yaml-cpp, Kokkos, GoogleTest, simdjson), carried
+#              in jobs/.gpu_debs (jobs/gpu_debs.sh fills it) and unpacked with dpkg -x into a prefix
+#   build      toolgrpo against python's torch (CUDA on), in BUILD_DIR
+#   ctest_gpu  ctest -L gpu: the NCCL tests (NCCL against MPI on libtorch tensors, np 1 and 2)
+#   fixtures   the model tests against the reference logits, gradients and generations
+#   grpo       GRPO in bf16 with a KL term on the GPU: a model in Qwen2.5-0.5B's layer shapes, 2 steps with a
+#              checkpoint after each, then a resume for a third; finite losses and the sampler/trainer log-prob gap
+#   generate   generation throughput of a random model in Qwen2.5-1.5B's exact shape, bf16, 128 prompts x 4
+#              samples x 256 new tokens (bench_rollout), peak GPU memory from nvidia-smi
+#   peer       the same workload through Hugging Face transformers' generate (jobs/gpu_peer_generate.py)
+# --cpu-dry-run runs the same stages here, on the CPU, with tiny shapes and the existing build (CI runs it so the
+# script cannot rot); stages that need a GPU or python's torch are recorded as skipped.
+#
+#   bash jobs/gpu_check.sh [--cpu-dry-run] [--out DIR] [--build-dir DIR] [--budget SECONDS]
+# Writes DIR/gpu_check.log and DIR/gpu_check.json (DIR: $OUT, else runs/gpu_check). Exit code 0 when no stage
+# failed, 1 otherwise, 124 when the budget ran out.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DRY=0
+OUT_DIR=${OUT:-runs/gpu_check}
+BUILD=""
+BUDGET=540
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cpu-dry-run) DRY=1 ;;
+    --out) OUT_DIR=$2; shift ;;
+    --build-dir) BUILD=$2; shift ;;
+    --budget) BUDGET=$2; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "gpu_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$BUILD" ] || BUILD=$([ "$DRY" = 1 ] && echo build || echo build-gpu)
+mkdir -p "$OUT_DIR"
+OUT_DIR=$(cd "$OUT_DIR" && pwd)
+LOG="$OUT_DIR/gpu_check.log"
+JSON="$OUT_DIR/gpu_check.json"
+WORK="$OUT_DIR/work"
+rm -rf "$WORK" && mkdir -p "$WORK"
+: >"$LOG"
+T0=$(date +%s)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+STAGES=()  # JSON objects, one per stage
+FIGURES=() # "key": value pairs
+FAILED=0
+OUT_OF_TIME=0
+say() { echo "gpu_check: $*" | tee -a "$LOG"; }
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1" 2>/dev/null || printf '"%s"' "$1"; }
+record() {  # NAME STATUS SECONDS NOTE
+  STAGES+=("{\"stage\": \"$1\", \"status\": \"$2\", \"seconds\": $3, \"note\": $(json_str "$4")}")
+  [ "$2" = failed ] && FAILED=1
+  say "stage $1: $2 ($3 s)${4:+: $4}"
+}
+figure() { FIGURES+=("\"$1\": $2"); say "figure $1 = $2"; }
+write_summary() {
+  local mode=$([ "$DRY" = 1 ] && echo cpu-dry-run || echo gpu)
+  {
+    echo "{\"mode\": \"$mode\", \"seconds\": $(($(date +%s) - T0)), \"budget\": $BUDGET, \"failed\": $FAILED, \"out_of_time\": $OUT_OF_TIME,"
+    echo " \"stages\": ["
+    local i
+    for i in "${!STAGES[@]}"; do echo "  ${STAGES[$i]}$([ "$i" -lt $((${#STAGES[@]} - 1)) ] && echo ,)"; done
+    echo " ], \"figures\": {"
+    for i in "${!FIGURES[@]}"; do echo "  ${FIGURES[$i]}$([ "$i" -lt $((${#FIGURES[@]} - 1)) ] && echo ,)"; done
+    echo " }}"
+  } >"$JSON"
+}
+# stage NAME FUNCTION: runs it under what is left of the budget; its output goes to the log.
+stage() {
+  local name=$1 fn=$2 t=$(date +%s) budget rc note
+  budget=$(left)
+  if [ "$budget" -le 5 ]; then OUT_OF_TIME=1; record "$name" skipped 0 "no time left in the budget"; return; fi
+  NOTE=""
+  ( set -e; "$fn" ) >>"$LOG" 2>&1 &
+  local pid=$!
+  ( sleep "$budget"; pkill -TERM -P "$pid"; kill -TERM "$pid" ) >/dev/null 2>&1 &  # the budget's guard
+  local guard=$!
+  wait "$pid"; rc=$?
+  pkill -P "$guard" 2>/dev/null; kill "$guard" 2>/dev/null; wait "$guard" 2>/dev/null
+  note=$(cat "$WORK/$name.note" 2>/dev/null || true)
+  case $rc in
+    0) record "$name" passed $(($(date +%s) - t)) "$note" ;;
+    77) record "$name" skipped $(($(date +%s) - t)) "$note" ;;
+    *) [ "$(left)" -gt 0 ] || { OUT_OF_TIME=1; note="stopped by the budget${note:+; $note}"; }
+       record "$name" failed $(($(date +%s) - t)) "exit code $rc${note:+; $note}" ;;
+  esac
+  if [ -f "$WORK/$name.figures" ]; then
+    while IFS='=' read -r k v; do [ -n "$k" ] && figure "$k" "$v"; done <"$WORK/$name.figures"
+  fi
+}
+note() { echo "$2" >"$WORK/$1.note"; }
+put() { echo "$2=$3" >>"$WORK/$1.figures"; }
+skip() { note "$1" "$2"; exit 77; }
+
+BIN="$BUILD/app/toolgrpo"
+DEVICE=$([ "$DRY" = 1 ] && echo cpu || echo cuda)
+
+st_versions() {
+  if [ "$DRY" = 0 ]; then nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; fi
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)' \
+    || echo "python torch/transformers: not importable"
+  cmake --version | head -1
+  if command -v nvcc >/dev/null; then nvcc --version | tail -1; else echo "nvcc: not found"; fi
+  g++ --version | head -1
+}
+
+PREFIX="$WORK/prefix"
+st_prefix() {
+  [ "$DRY" = 0 ] || skip prefix "dry run: this machine's packages"
+  ls jobs/.gpu_debs/*.deb >/dev/null 2>&1 || skip prefix "no carried packages in jobs/.gpu_debs (jobs/gpu_debs.sh)"
+  mkdir -p "$PREFIX"
+  for d in jobs/.gpu_debs/*.deb; do dpkg -x "$d" "$PREFIX"; done
+  note prefix "$(ls jobs/.gpu_debs/*.deb | wc -l) packages unpacked"
+}
+use_prefix() {
+  if [ -d "$PREFIX/usr" ]; then
+    export PATH="$PREFIX/usr/bin:$PATH"
+    export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:$PREFIX/usr/lib/x86_64-linux-gnu/openmpi/lib:${LD_LIBRARY_PATH:-}"
+    export OPAL_PREFIX="$PREFIX/usr/lib/x86_64-linux-gnu/openmpi"
+  fi
+}
+
+st_build() {
+  use_prefix
+  if [ "$DRY" = 0 ]; then
+    local torch_prefix
+    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTOOLGRPO_ENABLE_CUDA=ON -DTOOLGRPO_KOKKOS=serial \
+      -DCMAKE_PREFIX_PATH="$torch_prefix;$PREFIX/usr" -DHDF5_PREFER_PARALLEL=ON
+  fi
+  cmake --build "$BUILD" -j "$(nproc)" --target toolgrpo toolgrpo_torch model_tests bench_rollout
+  cmake --build "$BUILD" -j "$(nproc)" --target nccl_tests 2>/dev/null || echo "nccl_tests: not in this build"
+}
+
+st_ctest_gpu() {
+  use_prefix
+  (cd "$BUILD" && ctest -L gpu --output-on-failure --timeout 120)
+  [ "$DRY" = 0 ] || note ctest_gpu "dry run: the NCCL tests skip without a GPU"
+}
+
+st_fixtures() {
+  use_prefix
+  "$BUILD/tests/model/model_tests" --gtest_filter='SevenModels/*' --gtest_brief=1
+}
+
+st_grpo() {
+  use_prefix
+  local bin=$BIN d=$WORK/grpo preset=qwen2.5-0.5b dtype=bf16 new=64
+  [ "$DRY" = 0 ] || { preset=tiny; dtype=fp32; new=16; }
+  "$bin" synth-data --out "$d/data" --n 200 --heldout 16 --heldout-seen 8 --seed 1
+  "$bin" init-model --preset "$preset" --tokenizer bpe --tokenizer-data "$d/data/train.jsonl" --seed 1 --out "$d/model"
+  local args=(model.path="$d/model" model.device="$DEVICE" model.dtype="$dtype" data.train="$d/data/train.jsonl"
+              run.out_dir="$d/runs" run.name=check rollout.prompts_per_step=8 rollout.group_size=4
+              rollout.max_new_tokens=$new grpo.kl_coef=0.001 grpo.mini_batches=2 grpo.lr=1e-5 checkpoint.every=1)
+  "$bin" train "${args[@]}" grpo.steps=2
+  "$bin" train "${args[@]}" grpo.steps=3 | tee "$WORK/grpo_resume.txt"  # resumes from step 2's checkpoint
+  grep -q "resumed from .*ckpt-00000002" "$WORK/grpo_resume.txt" || { echo "the third step did not resume"; exit 1; }
+  python3 - "$d/runs/check/metrics.jsonl" "$WORK/grpo.figures" <<'PY'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["step"] for r in rows] == [1, 2, 3], [r["step"] for r in rows]
+for r in rows:
+    for k in ("pg_loss", "grad_norm", "kl", "logprob_gap_mean", "logprob_gap_max"):
+        assert r[k] is not None and math.isfinite(r[k]), (r["step"], k, r[k])
+with open(sys.argv[2], "a") as f:
+    f.write("grpo_logprob_gap_max=%g\n" % max(r["logprob_gap_max"] for r in rows))
+    f.write("grpo_seconds_step=%g\n" % rows[-1]["seconds_step"])
+PY
+}
+
+st_generate() {
+  use_prefix
+  local args=(--device "$DEVICE" --large-prompts 0 --eos-share 0)
+  if [ "$DRY" = 0 ]; then
+    args+=(--shape qwen2.5-1.5b --dtype bf16 --prompts 128 --new 256 --threads 1)
+    (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) >"$WORK/gpu_mem.txt" &
+    local sampler=$!
+  else
+    args+=(--prompts 2 --new 8)
+  fi
+  "$BUILD/tests/bench/bench_rollout" "${args[@]}" | tee "$WORK/generate.txt"
+  [ "$DRY" = 1 ] || { kill "$sampler"; put generate generate_peak_gpu_mib "$(sort -n "$WORK/gpu_mem.txt" | tail -1)"; }
+  put generate generate_new_tokens_per_s "$(sed -n 's/^rollout.job new tokens\/s \([0-9.]*\).*/\1/p' "$WORK/generate.txt")"
+}
+
+st_peer() {
+  [ "$DRY" = 0 ] || skip peer "dry run: needs a GPU"
+  python3 -c 'import torch, transformers' 2>/dev/null || skip peer "python's torch or transformers is missing"
+  python3 jobs/gpu_peer_generate.py --prompts 128 --group 4 --prompt-len 256 --new 256 --dtype bf16 \
+    | tee "$WORK/peer.json"
+  put peer peer_new_tokens_per_s "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["new_tokens_per_s"])' "$WORK/peer.json")"
+  put peer peer_peak_gpu_gb "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["peak_gpu_gb"])' "$WORK/peer.json")"
+}
+
+say "mode $([ "$DRY" = 1 ] && echo cpu-dry-run || echo gpu), budget $BUDGET s, build $BUILD, log $LOG"
+for s in versions prefix build ctest_gpu fixtures grpo generate peer; do
+  stage "$s" "st_$s"
+done
+write_summary
+say "summary: $JSON"
+if [ "$OUT_OF_TIME" = 1 ]; then exit 124; fi
+exit "$FAILED"
