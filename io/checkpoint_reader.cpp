@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "io/checkpoint_detail.hpp"
+
+#include "common/input_error.hpp"
 #include "io/checkpoint_file.hpp"
 #include "io/hdf5.hpp"
 
@@ -83,7 +85,7 @@ std::vector<int64_t> dataset_shape(hid_t d, const std::string& where) {
   const H5S_class_t cls = H5Sget_simple_extent_type(s.get());
   TOOLGRPO_H5_CHECK(static_cast<int>(cls), "get the dataspace class of " + where);
   if (cls == H5S_SCALAR) return {};
-  if (cls != H5S_SIMPLE) throw std::runtime_error(where + ": has a null dataspace (no data)");
+  if (cls != H5S_SIMPLE) throw common::InputError(where + ": has a null dataspace (no data)");
   const int rank = TOOLGRPO_H5_CHECK(H5Sget_simple_extent_ndims(s.get()), "get the rank of " + where);
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   TOOLGRPO_H5_CHECK(H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr), "get the extent of " + where);
@@ -92,7 +94,7 @@ std::vector<int64_t> dataset_shape(hid_t d, const std::string& where) {
 
 // Reads a scalar numeric dataset (converted to `mem_type`).
 void read_scalar(hid_t d, hid_t mem_type, void* value, const std::string& where) {
-  if (!dataset_shape(d, where).empty()) throw std::runtime_error(where + ": expected a scalar dataset");
+  if (!dataset_shape(d, where).empty()) throw common::InputError(where + ": expected a scalar dataset");
   TOOLGRPO_H5_CHECK(H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value), "read " + where);
 }
 

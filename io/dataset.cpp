@@ -1,6 +1,7 @@
 // ToolRL datasets, epoch order and cursor; see dataset.hpp.
 #include "io/dataset.hpp"
 
+#include "common/input_error.hpp"
 #include "common/name_table.hpp"
 
 #include <fstream>
@@ -45,7 +46,7 @@ std::vector<std::string> dataset_format_names() { return common::enum_names(kDat
 
 Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open the dataset");
+  if (!in) throw common::InputError(path + ": cannot open the dataset");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
@@ -57,7 +58,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
   Dataset d;
   d.path = path;
   const auto bad = [&](const std::string& where, const std::string& what) {
-    if (!opt.skip_bad_rows) throw std::runtime_error(path + ":" + where + ": " + what);
+    if (!opt.skip_bad_rows) throw common::InputError(path + ":" + where + ": " + what);
     ++d.skipped;
   };
   if (format == DatasetFormat::Jsonl) {
@@ -82,9 +83,9 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
     try {
       arr = json::parse(text);
     } catch (const std::exception& e) {
-      throw std::runtime_error(path + ": not valid JSON: " + e.what());
+      throw common::InputError(path + ": not valid JSON: " + e.what());
     }
-    if (!arr.is_array()) throw std::runtime_error(path + ": expected a JSON array of {instruction, input, output}");
+    if (!arr.is_array()) throw common::InputError(path + ": expected a JSON array of {instruction, input, output}");
     for (std::size_t k = 0; k < arr.size(); ++k) {
       try {
         if (!arr[k].is_object()) throw std::invalid_argument("expected an object");
@@ -97,7 +98,7 @@ Dataset dataset_load(const std::string& path, const DatasetOptions& opt) {
   } else {
     throw std::runtime_error(std::string("dataset format '") + dataset_format_name(format) + "' is not jsonl or toolrl-json");
   }
-  if (d.rows.empty()) throw std::runtime_error(path + ": no usable rows");
+  if (d.rows.empty()) throw common::InputError(path + ": no usable rows");
   return d;
 }
 

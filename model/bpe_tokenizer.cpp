@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/input_error.hpp"
 #include "common/text.hpp"
 #include "model/byte_tokenizer.hpp"
 
@@ -178,7 +179,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path_or_dir)
     if (probe) path += "/tokenizer.json";
   }
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open tokenizer.json");
+  if (!in) throw common::InputError(path + ": cannot open tokenizer.json");
   std::stringstream text;
   text << in.rdbuf();
   return parse(text.str(), path);
@@ -189,9 +190,9 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::parse(const std::string& json_text, 
   try {
     j = nlohmann::json::parse(json_text);
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+    throw common::InputError(path + ": not valid JSON: " + e.what());
   }
-  const auto fail = [&](const std::string& what) { throw std::runtime_error(path + ": " + what); };
+  const auto fail = [&](const std::string& what) { throw common::InputError(path + ": " + what); };
   std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());
   try {
     const auto& model = j.at("model");

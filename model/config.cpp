@@ -1,6 +1,7 @@
 // config.json <-> ModelConfig with validation; see config.hpp.
 #include "model/config.hpp"
 
+#include "common/input_error.hpp"
 #include "common/name_table.hpp"
 
 #include <fstream>
@@ -53,7 +54,7 @@ class Reader {
     if (problems_.empty()) return;
     std::string msg = origin_ + ": invalid model config:";
     for (const auto& p : problems_) msg += "\n  - " + p;
-    throw std::runtime_error(msg);
+    throw common::InputError(msg);
   }
   const json& raw() const { return j_; }
 
@@ -70,9 +71,9 @@ ModelConfig model_config_parse(const std::string& json_text, const std::string& 
   try {
     j = json::parse(json_text);
   } catch (const std::exception& e) {
-    throw std::runtime_error(origin + ": not valid JSON: " + e.what());
+    throw common::InputError(origin + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object()) throw std::runtime_error(origin + ": expected a JSON object");
+  if (!j.is_object()) throw common::InputError(origin + ": expected a JSON object");
   Reader r(j, origin);
   ModelConfig c;
   const auto archs = j.find("architectures");
@@ -154,7 +155,7 @@ ModelConfig model_config_parse(const std::string& json_text, const std::string& 
 ModelConfig model_config_load(const std::string& dir) {
   const std::string path = dir + "/config.json";
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open (is " + dir + " a Hugging Face model directory?)");
+  if (!in) throw common::InputError(path + ": cannot open (is " + dir + " a Hugging Face model directory?)");
   std::stringstream ss;
   ss << in.rdbuf();
   return model_config_parse(ss.str(), path);

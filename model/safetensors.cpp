@@ -1,6 +1,7 @@
 // safetensors reader (mmap + validation) and writers (one file, sharded model weights); see safetensors.hpp.
 #include "model/safetensors.hpp"
 
+#include "common/input_error.hpp"
 #include "common/checked_size.hpp"
 
 #include <ATen/Functions.h>
@@ -46,7 +47,7 @@ const DTypeInfo* dtype_by_type(at::ScalarType t) {
 }
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(path + ": " + what);
+  throw common::InputError(path + ": " + what);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // toolgrpo: the table of contents. Start MPI and Kokkos, run one subcommand, and decide how errors end the
-// job: bad input exits 2, anything else 1; with several ranks the whole job is aborted, never one rank alone.
+// job: bad input (UsageError, or common::InputError for a file from outside) exits 2, anything else 1; with several ranks the whole job is aborted, never one rank alone.
 // "COMMAND --help" (or "help COMMAND") prints the command's help on rank 0 and exits 0. Built twice: toolgrpo
 // (TOOLGRPO_LIGHT: no libtorch; hands the model commands over to toolgrpo-torch) and toolgrpo-torch (all).
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/cli/commands.hpp"
+#include "common/input_error.hpp"
 #include "parallel/runtime.hpp"
 
 using namespace toolgrpo;
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const app::UsageError& e) {
     return finish(rt, 2, e.what(), "");
+  } catch (const common::InputError& e) {  // a file from outside that is not what it should be: bad input too
+    return finish(rt, 2, e.what(), "error: ");
   } catch (const std::exception& e) {
     return finish(rt, 1, e.what(), "error: ");
   }

@@ -611,7 +611,21 @@ TEST(CliTokenize, EncodesAndDecodesLikeTheReference) {
   const RunResult bad = run("tokenize --tokenizer " + tok + " --in " + in.string());
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(contains(bad.out, "texts.jsonl:2")) << bad.out;
-  EXPECT_EQ(run("tokenize --tokenizer /no/such/tokenizer").code, 1);
+  EXPECT_EQ(run("tokenize --tokenizer /no/such/tokenizer").code, 2);  // a file from outside: bad input
+  // A damaged file from outside is bad input too: exit 2 with "toolgrpo: error: FILE: ..." (tokenizer.json, and a
+  // model directory's config.json).
+  const fs::path broken = in.parent_path() / "broken_model";
+  fs::create_directories(broken);
+  std::ofstream(broken / "tokenizer.json") << "{\"model\": ";
+  const RunResult bad_tok = run("tokenize --tokenizer " + (broken / "tokenizer.json").string() + " --in " + in.string());
+  EXPECT_EQ(bad_tok.code, 2) << bad_tok.out;
+  EXPECT_TRUE(contains(bad_tok.out, "toolgrpo: error: " + (broken / "tokenizer.json").string() + ": not valid JSON"))
+      << bad_tok.out;
+  std::ofstream(broken / "config.json") << "{\"model_type\": \"qwen2\"";
+  const RunResult bad_cfg = run("generate --model " + broken.string() + " --prompt hi");
+  EXPECT_EQ(bad_cfg.code, 2) << bad_cfg.out;
+  EXPECT_TRUE(contains(bad_cfg.out, "toolgrpo: error: " + (broken / "config.json").string() + ": not valid JSON"))
+      << bad_cfg.out;
 }
 
 }  // namespace
