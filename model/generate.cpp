@@ -165,7 +165,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
 
   // ---- decode ----
   t0 = Clock::now();
-  const at::Tensor prompt_mask =
+  at::Tensor prompt_mask =  // (rows of the prompt cache, 1, 1, L); follows the cache when groups leave
       at::where(attn_mask.to(at::kBool), at::zeros({1}, fopts), at::full({1}, lowest, fopts)).view({Pc, 1, 1, L});
   // The fused kernel wants each sample's keys in one tensor. Without prefix sharing (g = 1) every sample has
   // its own prompt rows anyway, so they move to the front of its cache and each step reads a narrowed view;
@@ -185,7 +185,6 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
   // (N, 1, 1, L + max_new): the prompt's padding hidden, every generated token visible.
   at::Tensor decode_mask =
       fused_decode ? at::cat({prompt_mask, at::zeros({N, 1, 1, max_new}, fopts)}, -1) : at::Tensor();
-  at::Tensor cache_prompt_mask = prompt_mask;  // (rows of the prompt cache now, 1, 1, L)
   // The decoding batch: `rows` holds the result row of each batch row; the batch shrinks by whole cache groups
   // (the g samples sharing a prompt-cache row; one row without sharing) once all their samples have finished.
   std::vector<int64_t> rows(static_cast<std::size_t>(N));
@@ -273,7 +272,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
             c.pv = c.pv.index_select(0, kg);
           }
         }
-        cache_prompt_mask = cache_prompt_mask.index_select(0, kg);
+        prompt_mask = prompt_mask.index_select(0, kg);
         if (decode_mask.defined()) decode_mask = decode_mask.index_select(0, kr);
         base_pos = base_pos.index_select(0, kr);
         tok = tok.index_select(0, kr);
@@ -307,7 +306,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       // Queries of the g samples and R heads that share a cache row and KV head are stacked as rows, so the
       // prompt cache is read once per group: (pcb, KV, g*R, D) against (pcb, KV, L, D).
       const at::Tensor qs = a.q.reshape({pcb, g, KV, R, D}).permute({0, 2, 1, 3, 4}).reshape({pcb, KV, g * R, D});
-      const at::Tensor sp = (at::matmul(qs, c.pk.transpose(-1, -2)) * scale + cache_prompt_mask)
+      const at::Tensor sp = (at::matmul(qs, c.pk.transpose(-1, -2)) * scale + prompt_mask)
                                 .view({pcb, KV, g, R, L}).permute({0, 2, 1, 3, 4}).reshape({nb, KV, R, L});
       // Scores against this row's generated tokens 0..t: (nb, KV, R, D) against (nb, KV, t+1, D).
       const at::Tensor gk = c.gk.narrow(2, 0, t + 1), gv = c.gv.narrow(2, 0, t + 1);

@@ -71,15 +71,12 @@ void GradientReducer::allreduce_sum(const std::vector<at::Tensor>& tensors) {
     allreduce_sum_flat(tensors, *comm_);
     return;
   }
+  start(tensors[0].device());  // made at start-up by the learner; throws in a build without NCCL
 #ifdef TOOLGRPO_HAVE_NCCL
-  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, tensors[0].get_device());
   at::Tensor bucket = pack(tensors, at::kFloat);
   // The default stream, which libtorch's kernels also use here: NCCL runs after the packing and before the unpacking.
   nccl_->allreduce_sum(bucket.data_ptr(), static_cast<std::size_t>(bucket.numel()), DeviceDType::F32, nullptr);
   unpack(bucket, tensors);
-#else
-  throw std::invalid_argument("gradients on " + tensors[0].device().str() +
-                              ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
 #endif
 }
 
@@ -90,18 +87,18 @@ void check_flat(const at::Tensor& t, const char* what) {
 }
 }  // namespace
 
-NcclComm& ShardCollectives::nccl(const at::Tensor& t) {
+NcclComm& ShardCollectives::nccl(const at::Device& device) {
 #ifdef TOOLGRPO_HAVE_NCCL
-  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, t.get_device());
+  if (!nccl_) nccl_ = std::make_shared<NcclComm>(*comm_, device.index());
   return *nccl_;
 #else
-  throw std::invalid_argument("sharded optimizer on " + t.device().str() +
+  throw std::invalid_argument("sharded optimizer on " + device.str() +
                               ": this build has no NCCL (configure with -DTOOLGRPO_ENABLE_CUDA=ON)");
 #endif
 }
 
 void ShardCollectives::start(const at::Device& device) {
-  if (!device.is_cpu()) nccl(at::empty({0}, at::TensorOptions(at::kFloat).device(device)));
+  if (!device.is_cpu()) nccl(device);
 }
 
 void ShardCollectives::reduce_scatter_sum(const at::Tensor& in, const at::Tensor& out) {
@@ -128,11 +125,11 @@ void ShardCollectives::run(const at::Tensor& part, const at::Tensor& whole, bool
   }
 #ifdef TOOLGRPO_HAVE_NCCL
   if (scatter)
-    nccl(part).reduce_scatter_sum(whole.data_ptr(), part.data_ptr(), n, DeviceDType::F32, nullptr);
+    nccl(part.device()).reduce_scatter_sum(whole.data_ptr(), part.data_ptr(), n, DeviceDType::F32, nullptr);
   else
-    nccl(part).allgather(part.data_ptr(), whole.data_ptr(), n, DeviceDType::F32, nullptr);
+    nccl(part.device()).allgather(part.data_ptr(), whole.data_ptr(), n, DeviceDType::F32, nullptr);
 #else
-  nccl(part);
+  nccl(part.device());
 #endif
 }
 

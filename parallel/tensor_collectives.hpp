@@ -49,7 +49,7 @@ class ShardCollectives {
   const Comm& comm() const { return *comm_; }
 
  private:
-  NcclComm& nccl(const at::Tensor& t);
+  NcclComm& nccl(const at::Device& device);
   // `part`: this rank's n floats; `whole`: size() x n. scatter: reduce-scatter whole into part; else
   // all-gather.
   void run(const at::Tensor& part, const at::Tensor& whole, bool scatter);

@@ -256,7 +256,8 @@ class GrpoTrainer final : public StepTrainer {
       }
     const int64_t N = static_cast<int64_t>(b.seqs.size());
     const parallel::Comm& tc = roles_.training;
-    b.per_mini_batch = (N + std::min<int64_t>(c_.grpo.mini_batches, N) - 1) / std::min<int64_t>(c_.grpo.mini_batches, N);
+    const int64_t mini_batches = std::min<int64_t>(c_.grpo.mini_batches, N);
+    b.per_mini_batch = (N + mini_batches - 1) / mini_batches;
     for (int64_t s0 = 0; s0 < N; s0 += b.per_mini_batch) {
       std::vector<std::size_t> items(static_cast<std::size_t>(std::min(N, s0 + b.per_mini_batch) - s0));
       std::iota(items.begin(), items.end(), static_cast<std::size_t>(s0));
@@ -539,8 +540,8 @@ std::string progress_line(const io::MetricsRow& m, int64_t total) {
          "s sync " + f(mn::kSecondsSync, 3) + "s | eta " + f(mn::kEtaSeconds, 0) + "s";
 }
 
-// One GRPO step, phase by phase (docs/DESIGN.md section 1 has the formulas). Every rank runs every line; a phase
-// that is not a rank's role returns at once (generators do not train, trainers do not generate in split mode).
+// One GRPO step, phase by phase (docs/DESIGN.md section 1 has the formulas). Every rank runs collect, the
+// statistics and sync; phases 2-7 run on the training ranks only (in split mode the generators wait meanwhile).
 std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& stop) {
   // 1. Collect: the generators sample and score G responses per prompt; all groups reach every rank.
   const std::optional<Rollouts> rollouts = collect(s.step, s.cursor, stop);

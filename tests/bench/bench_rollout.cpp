@@ -34,11 +34,11 @@ ModelConfig bench_config(const std::string& shape) {
   return shape == "bench" ? model_preset("qwen2", "bench", 32000) : model_preset("qwen2", shape, 151936);
 }
 
-int64_t g_new_tokens = 64;  // --new: the tokens of the fixed-length jobs
 
-// eos_share > 0: that share of the vocabulary ends a sample, so lengths spread up to 128 new tokens.
-void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const char* label, double eos_share = 0,
-         bool compact = true) {
+// new_tokens per sample; eos_share > 0: that share of the vocabulary ends a sample, so lengths spread up to
+// twice new_tokens.
+void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, int64_t new_tokens, const char* label,
+         double eos_share = 0, bool compact = true) {
   std::mt19937_64 rng(7);
   GenerationRequest req;
   for (int p = 0; p < prompts; ++p) {
@@ -50,10 +50,10 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const cha
   req.workers = w.embed.device().is_cpu() ? at::get_num_threads() : 1;
   req.seed = 1;
   req.sampling.temperature = 1.0;
-  req.sampling.max_new_tokens = g_new_tokens;  // no EOS: every sample runs to the end
+  req.sampling.max_new_tokens = new_tokens;  // no EOS: every sample runs to the end
   req.compact_finished = compact;
   if (eos_share > 0) {
-    req.sampling.max_new_tokens = 2 * g_new_tokens;
+    req.sampling.max_new_tokens = 2 * new_tokens;
     for (int64_t id = 3; id < 3 + static_cast<int64_t>(eos_share * static_cast<double>(cfg.vocab_size)); ++id)
       req.sampling.eos_token_ids.push_back(id);
   }
@@ -78,6 +78,7 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, const cha
 int main(int argc, char** argv) {
   int threads = 2, prompts = 8, large = 32;
   double eos_share = 0.03;
+  int64_t new_tokens = 64;
   std::string shape = "bench", device = "cpu", dtype = "fp32";
   const int done = toolgrpo::bench::bench_options(
       argc, argv, "bench_rollout",
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
         "vocabulary 151936)", toolgrpo::bench::to_text(shape)},
        {"--device", "D", "cpu (default) or cuda", toolgrpo::bench::to_text(device)},
        {"--dtype", "T", "fp32 (default) or bf16", toolgrpo::bench::to_text(dtype)},
-       {"--new", "N", "new tokens of the fixed-length jobs (default 64)", toolgrpo::bench::to_int64(g_new_tokens)}});
+       {"--new", "N", "new tokens of the fixed-length jobs (default 64)", toolgrpo::bench::to_int64(new_tokens)}});
   if (done >= 0) return done;
   at::set_num_threads(threads);
   at::NoGradGuard no_grad;
@@ -105,11 +106,11 @@ int main(int argc, char** argv) {
   for (const auto& [name, t] : decoder_named_parameters(cfg, w)) n += t.numel();
   std::printf("bench_rollout: %s shape, %.1fM parameters, %s on %s, %d threads; %s\n", shape.c_str(), n / 1e6,
               dtype.c_str(), device.c_str(), threads, blas_description().c_str());
-  run(cfg, w, prompts, "job");
-  if (large > 0) run(cfg, w, large, "large");
+  run(cfg, w, prompts, new_tokens, "job");
+  if (large > 0) run(cfg, w, large, new_tokens, "large");
   if (eos_share > 0) {
-    run(cfg, w, prompts, "mixed_compact", eos_share, true);
-    run(cfg, w, prompts, "mixed_kept", eos_share, false);
+    run(cfg, w, prompts, new_tokens, "mixed_compact", eos_share, true);
+    run(cfg, w, prompts, new_tokens, "mixed_kept", eos_share, false);
   }
   return 0;
 }
