@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
+
+#include "common/input_error.hpp"
 
 namespace toolgrpo::common {
 
@@ -14,6 +17,13 @@ namespace toolgrpo::common {
 inline std::optional<uint64_t> checked_mul(uint64_t a, uint64_t b) {
   uint64_t r = 0;
   if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
+  return r;
+}
+
+// a + b, or nothing when the sum does not fit in 64 bits.
+inline std::optional<uint64_t> checked_add(uint64_t a, uint64_t b) {
+  uint64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) return std::nullopt;
   return r;
 }
 
@@ -29,6 +39,39 @@ inline std::optional<uint64_t> shape_elements(const std::vector<uint64_t>& dims)
     n = *p;
   }
   return n;
+}
+
+// The element count of a signed shape (libtorch sizes, checkpoint shapes), or nothing when an extent is negative
+// or the count overflows INT64_MAX.
+inline std::optional<uint64_t> signed_shape_elements(const std::vector<int64_t>& dims) {
+  std::vector<uint64_t> u;
+  u.reserve(dims.size());
+  for (int64_t d : dims) {
+    if (d < 0) return std::nullopt;
+    u.push_back(static_cast<uint64_t>(d));
+  }
+  return shape_elements(u);
+}
+
+// The bytes `elements` elements of `elem_size` bytes take, or nothing past INT64_MAX.
+inline std::optional<uint64_t> checked_bytes(uint64_t elements, uint64_t elem_size) {
+  const std::optional<uint64_t> b = checked_mul(elements, elem_size);
+  if (!b || *b > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return b;
+}
+
+// The bytes of a tensor of `dims` with `elem_size`-byte elements read from a file; throws InputError
+// "WHERE: shape [d0, d1, ...] with E-byte elements: a negative extent or a size past 2^63 bytes" otherwise.
+// `where` names the file and the tensor.
+inline uint64_t shape_bytes_or_throw(const std::vector<int64_t>& dims, uint64_t elem_size, const std::string& where) {
+  const std::optional<uint64_t> n = signed_shape_elements(dims);
+  const std::optional<uint64_t> b = n ? checked_bytes(*n, elem_size) : std::nullopt;
+  if (b) return *b;
+  std::string shape = "[";
+  for (std::size_t k = 0; k < dims.size(); ++k) shape += (k ? ", " : "") + std::to_string(dims[k]);
+  throw InputError(where + ": shape " + shape + "] with " + std::to_string(elem_size) +
+                   "-byte elements has a negative extent or needs more than 2^63 bytes (expected a shape whose "
+                   "size fits in the file)");
 }
 
 }  // namespace toolgrpo::common

@@ -27,6 +27,8 @@ std::string hex32(uint32_t v);  // "0x0000abcd"
 hid_t native_type(ElemType t);  // the HDF5 memory type a tensor of `t` is written from and read into
 // Element count of `shape` ({} is one element); throws on negative extents or overflow.
 uint64_t element_count(const std::vector<int64_t>& shape, const std::string& what);
+// Bytes of a tensor of `shape` and `t` (common/checked_size.hpp); throws std::invalid_argument past 2^63.
+uint64_t tensor_bytes(const std::vector<int64_t>& shape, ElemType t, const std::string& what);
 // Throws std::invalid_argument on a bad key, path, shape or duplicate; `need_data`: every non-empty tensor
 // has its bytes.
 void validate(const std::vector<MetaItem>& meta, const std::vector<TensorView>& tensors,

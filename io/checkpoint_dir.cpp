@@ -79,7 +79,7 @@ void checkpoint_latest_set(const std::string& dir, const std::string& file_name)
   const std::string tmp = target + ".tmp";
   if (file_name.empty() || file_name.find_first_of("/\n\r") != std::string::npos || file_name == "." ||
       file_name == "..")
-    throw CheckpointError(target + ": '" + file_name + "' is not a file name");
+    throw CheckpointWriteError(target + ": '" + file_name + "' is not a file name");
   try {
     const std::string text = file_name + "\n";
     Fd fd(TOOLGRPO_SYS_CHECK(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
@@ -94,12 +94,12 @@ void checkpoint_latest_set(const std::string& dir, const std::string& file_name)
     rename_file(tmp, target);
   } catch (const std::exception& e) {
     remove_quietly(tmp);
-    throw CheckpointError(target + ": cannot point it at " + file_name + ": " + e.what());
+    throw CheckpointWriteError(target + ": cannot point it at " + file_name + ": " + e.what());
   }
   try {
     fsync_dir(dir);
   } catch (const std::exception& e) {
-    throw CheckpointError(target + ": written, but its directory could not be synced: " + e.what());
+    throw CheckpointWriteError(target + ": written, but its directory could not be synced: " + e.what());
   }
 }
 
@@ -136,7 +136,7 @@ void checkpoint_prune(const std::string& dir, int64_t keep) {
     if (is_stale_tmp(e.path().filename().string())) doomed.push_back(e.path().string());
   for (const std::string& f : doomed) {
     fs::remove(f, ec);
-    if (ec) throw CheckpointError(f + ": cannot remove it while pruning " + dir + ": " + ec.message());
+    if (ec) throw CheckpointWriteError(f + ": cannot remove it while pruning " + dir + ": " + ec.message());
   }
 }
 

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <optional>
+
+#include "common/checked_size.hpp"
 
 #include "io/checkpoint_detail.hpp"
 #include "io/hdf5.hpp"
@@ -41,14 +44,18 @@ hid_t native_type(ElemType t) {
 
 // Element count of `shape` ({} is one element); throws on negative extents or overflow.
 uint64_t element_count(const std::vector<int64_t>& shape, const std::string& what) {
-  uint64_t n = 1;
-  for (int64_t d : shape) {
+  for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument(what + ": negative extent " + std::to_string(d));
-    if (d != 0 && n > UINT64_MAX / static_cast<uint64_t>(d))
-      throw std::invalid_argument(what + ": shape too large");
-    n *= static_cast<uint64_t>(d);
-  }
-  return n;
+  const std::optional<uint64_t> n = common::signed_shape_elements(shape);
+  if (!n) throw std::invalid_argument(what + ": shape " + shape_text(shape) + " has more than 2^63 elements");
+  return *n;
+}
+
+uint64_t tensor_bytes(const std::vector<int64_t>& shape, ElemType t, const std::string& what) {
+  const std::optional<uint64_t> b = common::checked_bytes(element_count(shape, what), elem_size(t));
+  if (!b) throw std::invalid_argument(what + ": shape " + shape_text(shape) + " of " + elem_name(t) +
+                                      " needs more than 2^63 bytes");
+  return *b;
 }
 
 }  // namespace detail

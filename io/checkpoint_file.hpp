@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/input_error.hpp"
 #include "io/crc32c.hpp"
 
 namespace toolgrpo::io {
@@ -36,9 +37,18 @@ struct MetaItem {
   MetaValue value;
 };
 
-// A damaged, incomplete or unreadable checkpoint: the message names the file and the problem (and the tensor or
-// key when there is one).
-struct CheckpointError : std::runtime_error {
+// The two kinds of checkpoint failure, by which way the bytes flow (docs/DESIGN.md section 9):
+// - CheckpointError: a file read as a checkpoint is not a good one (absent, unreadable, truncated, damaged, of
+//   another format or version, a tensor or key missing or of the wrong type or shape). Bad input: a
+//   common::InputError, exit code 2. The message names the file and what was wrong and expected (and the tensor
+//   or key when there is one). Everything CheckpointReader, checkpoint_verify_parts and checkpoint_latest throw.
+// - CheckpointWriteError: a checkpoint could not be written, or the checkpoint directory maintained (I/O error,
+//   full disk, permissions, a caller's bad arguments). Not bad input: exit code 1. Earlier checkpoints and the
+//   `latest` pointer are left as they were, and no file appears under the new name.
+struct CheckpointError : common::InputError {
+  using common::InputError::InputError;
+};
+struct CheckpointWriteError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -49,7 +59,7 @@ struct CheckpointWriteOptions {
 
 // Writes `path` (a complete file appears under that name or nothing does): PATH.tmp, then the tensors, /meta
 // (the given items plus format_version and checksum), the commit marker, flush, fsync, rename, fsync of the
-// directory. Throws CheckpointError naming the file on any failure (the .tmp file is removed).
+// directory. Throws CheckpointWriteError naming the file on any failure (the .tmp file is removed).
 void checkpoint_write(const std::string& path, const std::vector<MetaItem>& meta,
                       const std::vector<TensorView>& tensors, const CheckpointWriteOptions& opt = {});
 
@@ -75,7 +85,7 @@ struct TensorPart {
 // of all ranks together cover every element of every tensor once. The ranks checksum their parts and exchange
 // the checksums; rank 0 creates the file with the metadata and every dataset's space; all ranks write their
 // parts through parallel HDF5 (MPI-IO) and sync them; rank 0 writes the commit marker (after
-// `opt.before_commit`) and renames. A failure on any rank throws CheckpointError on every rank, naming the
+// `opt.before_commit`) and renames. A failure on any rank throws CheckpointWriteError on every rank, naming the
 // rank and the problem, and leaves no file under `path` or its .tmp name.
 void checkpoint_write_collective(const std::string& path, const std::vector<MetaItem>& meta,
                                  const std::vector<TensorView>& tensors, const std::vector<TensorPart>& parts,
@@ -109,8 +119,13 @@ class CheckpointReader {
   };
 
   // Opens `path` and checks that it is a complete toolgrpo checkpoint of a known format version whose metadata
-  // checksum matches; throws CheckpointError naming the file and the problem otherwise.
+  // checksum matches, and that every tensor is stored as the writer stores it (contiguous, unfiltered, inside
+  // the file, its size that of its shape and dtype); throws CheckpointError naming the file and the problem
+  // otherwise.
   explicit CheckpointReader(const std::string& path);
+  // The same checks on a checkpoint held in memory (an HDF5 file image of `size` bytes, copied; HDF5's core
+  // driver): `name` stands for the file in messages and path().
+  CheckpointReader(const std::string& name, const void* image, std::size_t size);
   ~CheckpointReader();
   CheckpointReader(const CheckpointReader&) = delete;
   CheckpointReader& operator=(const CheckpointReader&) = delete;
@@ -139,6 +154,7 @@ class CheckpointReader {
 
  private:
   struct Impl;
+  void open(const void* image, std::size_t size);  // image == nullptr: the file at path_
   std::unique_ptr<Impl> impl_;
   std::string path_;
   std::vector<MetaItem> meta_;
@@ -152,11 +168,14 @@ class CheckpointReader {
 std::string checkpoint_file_name(int64_t step);
 // Complete checkpoint files of `dir` (no .tmp), newest step first, as full paths; {} when dir does not exist.
 std::vector<std::string> checkpoint_list(const std::string& dir);
-// Points `dir`/latest at `file_name` (temp file, fsync, rename, fsync of the directory).
+// Points `dir`/latest at `file_name` (temp file, fsync, rename, fsync of the directory). Throws
+// CheckpointWriteError.
 void checkpoint_latest_set(const std::string& dir, const std::string& file_name);
-// The full path `dir`/latest names, or "" when there is no latest pointer.
+// The full path `dir`/latest names, or "" when there is no latest pointer. Throws CheckpointError when it cannot
+// be read or holds no file name.
 std::string checkpoint_latest(const std::string& dir);
 // Keeps the newest `keep` checkpoints of `dir` and the one `latest` names; deletes older ones and stale .tmp files.
+// Throws CheckpointWriteError when a file cannot be removed.
 void checkpoint_prune(const std::string& dir, int64_t keep);
 
 // The content checksum of format version 1 (stored as /meta/checksum and as the root attribute

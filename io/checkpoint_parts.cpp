@@ -2,7 +2,10 @@
 // file through parallel HDF5) and the verification of parts read by several ranks; see checkpoint_file.hpp.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+
+#include "common/checked_size.hpp"
 
 #include "io/checkpoint_detail.hpp"
 #include "io/crc32c.hpp"
@@ -37,6 +40,13 @@ Exchanged share_outcome(const CheckpointGroup& g, const std::string& error, cons
   return x;
 }
 
+// The bytes of `count` elements of `t`; throws past 2^63.
+uint64_t part_bytes(uint64_t count, const TensorView& t) {
+  const std::optional<uint64_t> b = common::checked_bytes(count, elem_size(t.type));
+  if (!b) throw std::invalid_argument("tensor '" + t.path + "': a part of " + std::to_string(count) + " elements is too large");
+  return *b;
+}
+
 std::string encode(const std::vector<PartRecord>& records) {
   return std::string(reinterpret_cast<const char*>(records.data()), records.size() * sizeof(PartRecord));
 }
@@ -56,8 +66,8 @@ std::string part_records(const std::vector<TensorView>& tensors, const std::vect
                                   " elements");
     if (p.count > 0 && p.data == nullptr)
       throw std::invalid_argument("tensor '" + t.path + "': a part's data is null");
-    out.push_back({p.tensor, p.offset, p.count,
-                   crc32c(p.data, static_cast<std::size_t>(p.count * elem_size(t.type))), 0});
+    // p.count <= n, and n elements of this type fit in 2^63 bytes (validate checked the tensor's bytes).
+    out.push_back({p.tensor, p.offset, p.count, crc32c(p.data, static_cast<std::size_t>(part_bytes(p.count, t))), 0});
   }
   return encode(out);
 }
@@ -77,7 +87,7 @@ std::vector<uint32_t> combined_checksums(const std::vector<TensorView>& tensors,
     auto& parts = by_tensor[i];
     std::sort(parts.begin(), parts.end(),
               [](const PartRecord& a, const PartRecord& b) { return a.offset < b.offset; });
-    const uint64_t n = element_count(tensors[i].shape, tensors[i].path), size = elem_size(tensors[i].type);
+    const uint64_t n = element_count(tensors[i].shape, tensors[i].path);
     uint64_t next = 0;
     uint32_t crc = 0;
     const auto fail = [&](const std::string& why) {
@@ -87,8 +97,10 @@ std::vector<uint32_t> combined_checksums(const std::vector<TensorView>& tensors,
       if (r.offset < next) fail("overlap at element " + std::to_string(r.offset));
       if (r.offset > next)
         fail("leave elements [" + std::to_string(next) + ", " + std::to_string(r.offset) + ") unwritten");
-      crc = crc32c_combine(crc, r.crc, r.count * size);
-      next += r.count;
+      crc = crc32c_combine(crc, r.crc, part_bytes(r.count, tensors[i]));
+      const std::optional<uint64_t> end = common::checked_add(r.offset, r.count);
+      if (!end || *end > n) fail("go past element " + std::to_string(n));
+      next = *end;
     }
     if (next != n) fail("leave elements [" + std::to_string(next) + ", " + std::to_string(n) + ") unwritten");
     crcs.push_back(crc);
@@ -109,8 +121,10 @@ void flat_range_boxes(const std::vector<hsize_t>& dims, std::size_t axis, Box bo
     out.push_back(std::move(box));
     return;
   }
-  uint64_t inner = 1;
-  for (std::size_t k = axis + 1; k < dims.size(); ++k) inner *= dims[k];
+  std::vector<uint64_t> inner_dims(dims.begin() + static_cast<std::ptrdiff_t>(axis) + 1, dims.end());
+  const std::optional<uint64_t> inner_count = common::shape_elements(inner_dims);  // a part of a checked shape
+  if (!inner_count) throw std::invalid_argument("a shape with more than 2^63 elements");
+  const uint64_t inner = *inner_count;
   const auto one_row = [&](uint64_t row, uint64_t lo, uint64_t hi) {
     Box b1 = box;
     b1.first[axis] = row;
@@ -189,7 +203,7 @@ void checkpoint_write_collective(const std::string& path, const std::vector<Meta
   const bool lead = group.rank == 0;
   const auto refuse = [&](const std::string& why, bool written) {
     if (lead && !written) remove_quietly(tmp);
-    throw CheckpointError(path +
+    throw CheckpointWriteError(path +
                           (written ? ": written, but "
                                    : ": cannot write the checkpoint (nothing was "
                                      "written under this name): ") +

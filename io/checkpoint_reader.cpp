@@ -12,6 +12,7 @@
 
 #include "io/checkpoint_detail.hpp"
 
+#include "common/checked_size.hpp"
 #include "common/input_error.hpp"
 #include "io/checkpoint_file.hpp"
 #include "io/hdf5.hpp"
@@ -98,6 +99,35 @@ void read_scalar(hid_t d, hid_t mem_type, void* value, const std::string& where)
   TOOLGRPO_H5_CHECK(H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value), "read " + where);
 }
 
+// A tensor's storage as the writer makes it, so that what is read is what the shape says and lies inside the
+// file: one contiguous block (no chunks, filters, external files or virtual sources, whose sizes and sources
+// the file would choose) of exactly `bytes` bytes that ends within the file's `file_size` bytes. This bounds
+// every buffer a reader allocates for the tensor by the size of the file.
+template <class Bad>
+void check_storage(hid_t d, uint64_t bytes, hsize_t file_size, const std::string& where, const Bad& bad) {
+  const h5::PropList dcpl(TOOLGRPO_H5_CHECK(H5Dget_create_plist(d), "get the creation properties of " + where));
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  TOOLGRPO_H5_CHECK(static_cast<int>(layout), "get the layout of " + where);
+  if (layout != H5D_CONTIGUOUS)
+    throw bad(std::string("stored ") +
+              (layout == H5D_CHUNKED ? "in chunks" : layout == H5D_COMPACT ? "compact" : "as a virtual dataset") +
+              ", expected one contiguous block as toolgrpo writes it");
+  const int filters = TOOLGRPO_H5_CHECK(H5Pget_nfilters(dcpl.get()), "count the filters of " + where);
+  const int external = TOOLGRPO_H5_CHECK(H5Pget_external_count(dcpl.get()), "count the external files of " + where);
+  if (filters != 0 || external != 0)
+    throw bad("stored with filters or in external files, expected its bytes unfiltered inside the checkpoint");
+  const hsize_t stored = H5Dget_storage_size(d);
+  if (stored != bytes)
+    throw bad("its shape and dtype take " + std::to_string(bytes) + " bytes, but " + std::to_string(stored) +
+              " are stored (expected the same)");
+  if (bytes == 0) return;
+  const haddr_t at = H5Dget_offset(d);
+  if (at == HADDR_UNDEF || at > file_size || bytes > file_size - at)
+    throw bad("its " + std::to_string(bytes) + " bytes at offset " +
+              (at == HADDR_UNDEF ? std::string("(none)") : std::to_string(at)) + " do not lie within the file's " +
+              std::to_string(file_size) + " bytes (truncated or damaged)");
+}
+
 }  // namespace
 
 // ----------------------------------------------------------------------------------------------------------
@@ -108,24 +138,37 @@ struct CheckpointReader::Impl {
 };
 
 CheckpointReader::CheckpointReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
-  const auto error = [&](const std::string& what) { return CheckpointError(path_ + ": " + what); };
   if (::access(path_.c_str(), R_OK) != 0) {
     const int err = errno;
-    throw error(std::string("cannot read the checkpoint: ") + std::strerror(err));
+    throw CheckpointError(path_ + ": cannot read the checkpoint: " + std::strerror(err));
   }
+  open(nullptr, 0);
+}
+
+CheckpointReader::CheckpointReader(const std::string& name, const void* image, std::size_t size)
+    : impl_(std::make_unique<Impl>()), path_(name) {
+  if (image == nullptr || size == 0) throw CheckpointError(path_ + ": empty (expected an HDF5 file image)");
+  open(image, size);
+}
+
+void CheckpointReader::open(const void* image, std::size_t size) {
+  const auto error = [&](const std::string& what) { return CheckpointError(path_ + ": " + what); };
   try {
     h5::Lock lock;
     {
-      const h5::PropList fapl = h5::file_access();
+      const h5::PropList fapl = image ? h5::file_image_access(image, size) : h5::file_access();
       try {
         impl_->file =
             h5::File(TOOLGRPO_H5_CHECK(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, fapl.get()), "open " + path_));
       } catch (const h5::Error& e) {
-        throw error(std::string("not a complete HDF5 file (truncated?) or not an HDF5 file at all: ") +
+        throw error(std::string("not a complete HDF5 file (truncated?) or not an HDF5 file at all (expected a "
+                                "checkpoint toolgrpo wrote): ") +
                     e.what());
       }
     }
     const hid_t file = impl_->file.get();
+    hsize_t file_size = 0;
+    TOOLGRPO_H5_CHECK(H5Fget_filesize(file, &file_size), "get the size of " + path_);
     const h5::Group root(TOOLGRPO_H5_CHECK(H5Gopen2(file, "/", H5P_DEFAULT), "open / in " + path_));
     if (!h5::attribute_exists(root.get(), kCommitAttr, "/ in " + path_))
       throw error(
@@ -215,7 +258,8 @@ CheckpointReader::CheckpointReader(const std::string& path) : impl_(std::make_un
         throw bad("dtype " + dtype + " does not match its HDF5 type (class " + std::to_string(t.cls) + ", " +
                   std::to_string(t.size) + " bytes)");
       info.shape = dataset_shape(obj.get(), where);
-      info.bytes = element_count(info.shape, where) * elem_size(info.type);
+      info.bytes = common::shape_bytes_or_throw(info.shape, elem_size(info.type), path_ + ": tensor '" + name + "'");
+      check_storage(obj.get(), info.bytes, file_size, where, bad);
       uint32_t crc = 0;
       h5::attribute_read(obj.get(), kCrcAttr, H5T_NATIVE_UINT32, &crc, where);
       tensors_.push_back(std::move(info));
@@ -233,6 +277,8 @@ CheckpointReader::CheckpointReader(const std::string& path) : impl_(std::make_un
                   " over /meta and the tensors' checksums): the file is damaged");
   } catch (const CheckpointError&) {
     throw;
+  } catch (const common::InputError& e) {  // names the file already
+    throw CheckpointError(e.what());
   } catch (const std::exception& e) {
     throw error(std::string("cannot read the checkpoint: ") + e.what());
   }
@@ -334,7 +380,7 @@ uint32_t CheckpointReader::read_part(const std::string& p, uint64_t offset, uint
   } catch (const std::exception& e) {
     throw CheckpointError(path_ + ": tensor '" + p + "': cannot read: " + e.what());
   }
-  return crc32c(dst, static_cast<std::size_t>(count * elem_size(t.type)));
+  return crc32c(dst, static_cast<std::size_t>(count * elem_size(t.type)));  // within t.bytes: checked above
 }
 
 }  // namespace toolgrpo::io

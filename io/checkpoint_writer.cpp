@@ -65,7 +65,7 @@ void validate(const std::vector<MetaItem>& meta, const std::vector<TensorView>& 
       throw std::invalid_argument("tensor '" + t.path + "': rank " + std::to_string(t.shape.size()) + " > " +
                                   std::to_string(H5S_MAX_RANK));
     const uint64_t n = element_count(t.shape, "tensor '" + t.path + "'");
-    (void)elem_size(t.type);  // throws on an unknown type
+    (void)tensor_bytes(t.shape, t.type, "tensor '" + t.path + "'");  // throws on an unknown type or overflow
     if (need_data && n > 0 && t.data == nullptr)
       throw std::invalid_argument("tensor '" + t.path + "': data is null");
     paths.push_back(t.path);
@@ -88,8 +88,8 @@ namespace {
 // ----------------------------------------------------------------------------------------------------------
 // Writing.
 
-uint64_t tensor_bytes(const TensorView& t) {
-  return element_count(t.shape, t.path) * elem_size(t.type);
+uint64_t view_bytes(const TensorView& t) {
+  return detail::tensor_bytes(t.shape, t.type, "tensor '" + t.path + "'");
 }
 
 h5::Dataspace make_space(const std::vector<int64_t>& shape, const std::string& where) {
@@ -108,7 +108,7 @@ uint32_t write_tensor(hid_t file, hid_t lcpl, hid_t dcpl, const TensorView& t, c
                       bool data, uint32_t crc) {
   const std::string name = "/" + t.path;
   const std::string where = name + " in " + tmp;
-  const uint64_t bytes = tensor_bytes(t);
+  const uint64_t bytes = view_bytes(t);
   if (data) crc = crc32c(t.data, bytes);
   const h5::Dataspace space = make_space(t.shape, where);
   h5::Dataset d(TOOLGRPO_H5_CHECK(
@@ -171,7 +171,7 @@ h5::File write_structure(const std::string& tmp, const std::vector<MetaItem>& me
     const TensorView& t = tensors[i];
     written.push_back(
         write_tensor(file.get(), lcpl.get(), dcpl.get(), t, tmp, crcs == nullptr, crcs ? (*crcs)[i] : 0));
-    infos.push_back({t.path, t.type, t.shape, tensor_bytes(t)});
+    infos.push_back({t.path, t.type, t.shape, view_bytes(t)});
   }
 
   std::vector<MetaItem> all = meta;
@@ -234,14 +234,14 @@ void checkpoint_write(const std::string& path, const std::vector<MetaItem>& meta
   try {
     validate(meta, tensors);
   } catch (const std::exception& e) {
-    throw CheckpointError(path + ": cannot write the checkpoint: " + e.what());
+    throw CheckpointWriteError(path + ": cannot write the checkpoint: " + e.what());
   }
   try {
     write_file(tmp, meta, tensors, opt);
     fsync_file(tmp);
   } catch (const std::exception& e) {
     remove_quietly(tmp);
-    throw CheckpointError(path +
+    throw CheckpointWriteError(path +
                           ": cannot write the checkpoint (nothing was written under this name): " + e.what());
   } catch (...) {
     remove_quietly(tmp);
@@ -251,13 +251,13 @@ void checkpoint_write(const std::string& path, const std::vector<MetaItem>& meta
     rename_file(tmp, path);
   } catch (const std::exception& e) {
     remove_quietly(tmp);
-    throw CheckpointError(path +
+    throw CheckpointWriteError(path +
                           ": cannot write the checkpoint (nothing was written under this name): " + e.what());
   }
   try {
     fsync_dir(parent_dir(path));
   } catch (const std::exception& e) {
-    throw CheckpointError(path + ": written, but its directory could not be synced: " + e.what());
+    throw CheckpointWriteError(path + ": written, but its directory could not be synced: " + e.what());
   }
 }
 

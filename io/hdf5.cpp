@@ -1,8 +1,11 @@
 // HDF5 handles, error checking and the library lock; see hdf5.hpp.
 #include "io/hdf5.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include "common/input_error.hpp"
 
 namespace toolgrpo::io::h5 {
 
@@ -20,42 +23,55 @@ std::string message_text(hid_t msg) {
   return buf;
 }
 
+struct StackText {
+  std::string full;       // every entry, outermost first
+  std::string innermost;  // the last entry's description alone (where the failure started)
+};
+
 herr_t walk_one(unsigned n, const H5E_error2_t* e, void* data) {
-  auto* out = static_cast<std::string*>(data);
+  auto* out = static_cast<StackText*>(data);
   try {
-    if (n > 0) *out += "; ";
+    if (n > 0) out->full += "; ";
     std::string desc = e->desc ? e->desc : "";
     for (char& c : desc)
       if (c == '\n') c = ' ';  // some descriptions embed ctime()'s newline
-    *out += std::string(e->func_name ? e->func_name : "?") + "(): " + desc;
+    out->full += std::string(e->func_name ? e->func_name : "?") + "(): " + desc;
     const std::string maj = message_text(e->maj_num), min = message_text(e->min_num);
-    if (!maj.empty() || !min.empty()) *out += " [" + maj + " / " + min + "]";
+    if (!maj.empty() || !min.empty()) out->full += " [" + maj + " / " + min + "]";
+    out->innermost = desc.empty() ? min : desc;
   } catch (...) {
     return -1;
   }
   return 0;
 }
 
-}  // namespace
-
-Lock::Lock() : lock_(library_mutex()) {
-  // Errors are reported by TOOLGRPO_H5_CHECK with the stack text; HDF5 must not print them to stderr itself.
-  // Set on every lock: cheap, and per thread in thread-safe HDF5 builds.
-  TOOLGRPO_H5_CHECK(H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr), "turn HDF5's automatic error printing off");
-}
-
-std::string error_stack() {
-  // Walk a copy (H5Eget_current_stack also clears the default stack), so that the H5Eget_msg calls made while
-  // walking cannot disturb the stack being walked.
+// The current error stack (cleared). Walks a copy (H5Eget_current_stack also clears the default stack), so that
+// the H5Eget_msg calls made while walking cannot disturb the stack being walked.
+StackText stack_text() {
   const hid_t copy = H5Eget_current_stack();
-  if (copy < 0) return "(the HDF5 error stack could not be read)";
-  std::string text;
+  if (copy < 0) return {"(the HDF5 error stack could not be read)", ""};
+  StackText text;
   if (H5Ewalk2(copy, H5E_WALK_DOWNWARD, walk_one, &text) < 0)
-    text += " (the HDF5 error stack could not be walked)";
+    text.full += " (the HDF5 error stack could not be walked)";
   H5Eclose_stack(
       copy);  // unchecked: already reporting an error, and a copy that will not close leaks only itself
   return text;
 }
+
+}  // namespace
+
+Lock::Lock() : lock_(library_mutex()) {
+  // Errors are reported by TOOLGRPO_H5_CHECK; HDF5 must not print its error stack ("HDF5-DIAG: Error detected")
+  // to stderr itself, unless the user asked for the libraries' detail (TOOLGRPO_VERBOSE). Set on every lock:
+  // cheap, per thread in thread-safe HDF5 builds, and it follows the environment.
+  if (common::verbose_errors())
+    TOOLGRPO_H5_CHECK(H5Eset_auto2(H5E_DEFAULT, reinterpret_cast<H5E_auto2_t>(H5Eprint2), stderr),
+                      "turn HDF5's automatic error printing on");
+  else
+    TOOLGRPO_H5_CHECK(H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr), "turn HDF5's automatic error printing off");
+}
+
+std::string error_stack() { return stack_text().full; }
 
 std::string short_file(const char* file) {
   const std::string f = file;
@@ -66,12 +82,16 @@ std::string short_file(const char* file) {
 }
 
 void fail(const char* file, int line, const char* call, const std::string& what) {
-  const std::string stack = error_stack();
+  const StackText stack = stack_text();  // read (and cleared) whether or not it is shown
   std::string call_name = call;
   const std::size_t paren = call_name.find('(');
   if (paren != std::string::npos) call_name = call_name.substr(0, paren);
-  throw Error(short_file(file) + ":" + std::to_string(line) + ": " + what + ": " + call_name + " failed" +
-              (stack.empty() ? std::string() : ": " + stack));
+  if (common::verbose_errors())
+    throw Error(short_file(file) + ":" + std::to_string(line) + ": " + what + ": " + call_name + " failed" +
+                (stack.full.empty() ? std::string() : ": " + stack.full));
+  // The innermost entry says what went wrong (a system error, a bad signature); the rest is HDF5's call chain.
+  throw Error(what + ": " + call_name + " failed" +
+              (stack.innermost.empty() ? std::string() : ": " + stack.innermost));
 }
 
 PropList file_access(const void* mpi_comm) {
@@ -94,6 +114,15 @@ PropList file_access(const void* mpi_comm) {
   // mounts). Several ranks together: no locks (they coordinate their writes themselves).
   TOOLGRPO_H5_CHECK(H5Pset_file_locking(fapl.get(), mpi_comm == nullptr, true), "set file locking");
 #endif
+  return fapl;
+}
+
+PropList file_image_access(const void* image, std::size_t size) {
+  PropList fapl(TOOLGRPO_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "create file access properties"));
+  TOOLGRPO_H5_CHECK(H5Pset_fapl_core(fapl.get(), 1 << 16, false), "select the in-memory (core) driver");
+  TOOLGRPO_H5_CHECK(H5Pset_file_image(fapl.get(), const_cast<void*>(image), size),  // copies the bytes
+                    "hand HDF5 the file image");
+  TOOLGRPO_H5_CHECK(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "set the file close degree");
   return fapl;
 }
 
@@ -170,6 +199,14 @@ std::string read_string(hid_t id, bool is_attribute, const std::string& what) {
   }
   const std::size_t size = H5Tget_size(file_type.get());
   if (size == 0) fail(__FILE__, __LINE__, "H5Tget_size", "get the string size of " + what);
+  {  // the size comes from the file: no buffer larger than the file itself
+    const File file(TOOLGRPO_H5_CHECK(H5Iget_file_id(id), "get the file of " + what));
+    hsize_t file_size = 0;
+    TOOLGRPO_H5_CHECK(H5Fget_filesize(file.get(), &file_size), "get the size of the file of " + what);
+    if (size > file_size)
+      throw Error(what + ": a fixed-length string of " + std::to_string(size) + " bytes in a file of " +
+                  std::to_string(file_size));
+  }
   const Datatype mem(TOOLGRPO_H5_CHECK(H5Tcopy(file_type.get()), "copy the string type of " + what));
   TOOLGRPO_H5_CHECK(H5Tset_strpad(mem.get(), H5T_STR_NULLPAD), "set the string padding for " + what);
   std::vector<char> buf(size, '\0');

@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
@@ -16,7 +17,8 @@
 
 namespace toolgrpo::io::h5 {
 
-// A failed HDF5 call: "io/FILE.cpp:LINE: WHAT: CALL failed: HDF5 error stack".
+// A failed HDF5 call: "WHAT: CALL failed: the innermost HDF5 error", or with TOOLGRPO_VERBOSE
+// "io/FILE.cpp:LINE: WHAT: CALL failed: the whole HDF5 error stack".
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -26,7 +28,7 @@ struct Error : std::runtime_error {
 std::recursive_mutex& library_mutex();
 
 // Held around every HDF5 call in io/. Taking it also turns HDF5's automatic error printing off (errors reach
-// the caller as h5::Error instead).
+// the caller as h5::Error instead), or on with TOOLGRPO_VERBOSE.
 class Lock {
  public:
   Lock();
@@ -38,7 +40,8 @@ class Lock {
 };
 
 // The current HDF5 error stack as text ("H5Fopen(): unable to open file [File accessibility / ...]; ..."),
-// outermost call first; the stack is cleared. "" when it is empty.
+// outermost call first; the stack is cleared. "" when it is empty. In h5::Error's messages only with
+// TOOLGRPO_VERBOSE (common::verbose_errors); otherwise they carry its innermost entry's description alone.
 std::string error_stack();
 
 [[noreturn]] void fail(const char* file, int line, const char* call, const std::string& what);
@@ -119,6 +122,9 @@ using Object = Handle<H5Oclose>;  // H5Oopen: a group, dataset or named datatype
 // lacks it; or, with `mpi_comm` (the address of an MPI_Comm), HDF5's MPI-IO driver for the ranks of that
 // communicator opening one file together, file locking off (throws when this HDF5 build has no MPI-IO).
 PropList file_access(const void* mpi_comm = nullptr);
+// File access properties for reading an HDF5 file held in memory: the core driver over a copy of the `size`
+// bytes at `image` (no file on disk is opened or written).
+PropList file_image_access(const void* image, std::size_t size);
 // Variable-length UTF-8 string type (h5py reads it as str).
 Datatype string_type();
 // Scalar attribute `name` on `obj` of file type `file_type`, written from `value` of memory type `mem_type`.

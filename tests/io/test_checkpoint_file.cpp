@@ -14,7 +14,9 @@
 #include <limits>
 #include <random>
 #include <thread>
+#include <type_traits>
 
+#include "common/input_error.hpp"
 #include "io/checkpoint_file.hpp"
 
 namespace fs = std::filesystem;
@@ -44,17 +46,28 @@ class Scratch {
   fs::path root_, dir_;
 };
 
-// Expects `f` to throw CheckpointError whose message contains every one of `parts`.
-template <class F>
+// Expects `f` to throw `Error` (CheckpointError: a bad file read, CheckpointWriteError: a failed write) whose
+// message contains every one of `parts`.
+template <class Error = CheckpointError, class F>
 void expect_error(F&& f, std::initializer_list<std::string> parts) {
   try {
     f();
-    ADD_FAILURE() << "no CheckpointError";
-  } catch (const CheckpointError& e) {
+    ADD_FAILURE() << "nothing thrown";
+  } catch (const Error& e) {
     for (const std::string& p : parts)
       EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "another kind of error: " << e.what();
   }
 }
+template <class F>
+void expect_write_error(F&& f, std::initializer_list<std::string> parts) {
+  expect_error<CheckpointWriteError>(std::forward<F>(f), parts);
+}
+
+// A damaged checkpoint is bad input (exit code 2 from the executable); a failed write is not.
+static_assert(std::is_base_of_v<common::InputError, CheckpointError>);
+static_assert(!std::is_base_of_v<common::InputError, CheckpointWriteError>);
 
 // A small, hand-checkable set of tensors of every element type and shape kind.
 struct Fixture {
@@ -177,14 +190,17 @@ TEST(CheckpointFile, BadInputWritesNothing) {
       {{"a", ElemType::F32, {-1}, &x}},
       {{"a", ElemType::F32, {2}, nullptr}},
   };
-  for (const auto& t : bad_tensors) expect_error([&] { checkpoint_write(path, {}, t); }, {path, "tensor"});
-  expect_error(
+  for (const auto& t : bad_tensors) expect_write_error([&] { checkpoint_write(path, {}, t); }, {path, "tensor"});
+  expect_write_error(
       [&] {
         checkpoint_write(path, {{"checksum", int64_t{1}}}, {});
       },
       {path, "checksum", "reserved"});
-  expect_error([&] { checkpoint_write(path, {{"k", int64_t{1}}, {"k", 2.0}}, {}); }, {path, "'k'"});
-  expect_error([&] { checkpoint_write(path, {{"a/b", int64_t{1}}}, {}); }, {path, "a/b"});
+  expect_write_error([&] { checkpoint_write(path, {{"k", int64_t{1}}, {"k", 2.0}}, {}); }, {path, "'k'"});
+  expect_write_error([&] { checkpoint_write(path, {{"a/b", int64_t{1}}}, {}); }, {path, "a/b"});
+  // A shape whose byte count wraps around in 64 bits: refused before anything is written.
+  expect_write_error([&] { checkpoint_write(path, {}, {{"a", ElemType::F32, {4, int64_t{1} << 62}, &x}}); },
+                     {path, "tensor 'a'", "2^63"});
   EXPECT_TRUE(fs::is_empty(dir));
 }
 
@@ -197,11 +213,11 @@ TEST(CheckpointFile, FailingHookRemovesTmp) {
     EXPECT_TRUE(fs::exists(path + ".tmp"));
     throw std::runtime_error("disk on fire");
   };
-  expect_error([&] { checkpoint_write(path, fx.meta(), fx.views(), opt); }, {path, "disk on fire"});
+  expect_write_error([&] { checkpoint_write(path, fx.meta(), fx.views(), opt); }, {path, "disk on fire"});
   EXPECT_TRUE(fs::is_empty(dir));
   // A missing directory: the error names the file and HDF5's reason.
   const std::string nowhere = (dir / "no" / "such" / "ckpt.h5").string();
-  expect_error([&] { checkpoint_write(nowhere, fx.meta(), fx.views()); }, {nowhere, "H5Fcreate"});
+  expect_write_error([&] { checkpoint_write(nowhere, fx.meta(), fx.views()); }, {nowhere, "H5Fcreate"});
 }
 
 TEST(CheckpointFile, MissingCommitMarkerIsRejected) {
@@ -287,6 +303,85 @@ TEST(CheckpointFile, ChangedMetadataIsRejected) {
     EXPECT_GE(H5Fclose(f), 0);
   }
   expect_error([&] { CheckpointReader{path}; }, {path, "content checksum mismatch", "damaged"});
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A checkpoint held in memory (an HDF5 file image) reads as the file does; a damaged image is refused the same way.
+TEST(CheckpointFile, InMemoryImageReadsAsTheFile) {
+  const Scratch dir("image");
+  const std::string path = (dir / "ckpt-00000001.h5").string();
+  const Fixture fx;
+  checkpoint_write(path, fx.meta(), fx.views());
+  const std::string bytes = file_bytes(path);
+  const CheckpointReader f(path), m("in-memory.h5", bytes.data(), bytes.size());
+  EXPECT_EQ(m.path(), "in-memory.h5");
+  EXPECT_EQ(m.meta_checksum(), f.meta_checksum());
+  ASSERT_EQ(m.meta().size(), f.meta().size());
+  for (std::size_t k = 0; k < f.meta().size(); ++k) EXPECT_EQ(m.meta()[k].key, f.meta()[k].key);
+  EXPECT_EQ(m.meta_string("config_yaml"), "run:\n  name: t\n");
+  ASSERT_EQ(m.tensors().size(), f.tensors().size());
+  for (std::size_t k = 0; k < f.tensors().size(); ++k) {
+    EXPECT_EQ(m.tensors()[k].path, f.tensors()[k].path);
+    EXPECT_EQ(m.tensors()[k].shape, f.tensors()[k].shape);
+    EXPECT_EQ(m.tensors()[k].bytes, f.tensors()[k].bytes);
+  }
+  std::vector<float> q(6);
+  m.read("model/model.layers.0.self_attn.q_proj.weight", q.data());
+  EXPECT_EQ(q, fx.q);
+  expect_error([&] { CheckpointReader("half.h5", bytes.data(), bytes.size() / 2); },
+               {"half.h5", "not a complete HDF5 file"});
+  const std::string junk = "not an HDF5 file";
+  expect_error([&] { CheckpointReader("junk.h5", junk.data(), junk.size()); }, {"junk.h5", "not a complete HDF5 file"});
+  expect_error([&] { CheckpointReader("none.h5", nullptr, 0); }, {"none.h5", "empty"});
+}
+
+// A tensor stored otherwise than toolgrpo stores it (here in chunks, its path, dtype, shape and checksum intact,
+// so that every checksum still matches) is refused when the file is opened, naming the tensor.
+TEST(CheckpointFile, TensorStoredInChunksIsRejected) {
+  const Scratch dir("chunked");
+  const std::string path = (dir / "ckpt-00000001.h5").string();
+  const Fixture fx;
+  checkpoint_write(path, fx.meta(), fx.views());
+  const std::string victim = "/model/model.layers.0.self_attn.q_proj.weight";
+  {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t old = H5Dopen2(f, victim.c_str(), H5P_DEFAULT);
+    ASSERT_GE(old, 0);
+    uint32_t crc = 0;
+    const hid_t a = H5Aopen(old, "crc32c", H5P_DEFAULT);
+    EXPECT_GE(H5Aread(a, H5T_NATIVE_UINT32, &crc), 0);
+    EXPECT_GE(H5Aclose(a), 0);
+    EXPECT_GE(H5Dclose(old), 0);
+    EXPECT_GE(H5Ldelete(f, victim.c_str(), H5P_DEFAULT), 0);
+    const hsize_t dims[2] = {2, 3}, chunk[2] = {1, 3};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    EXPECT_GE(H5Pset_chunk(dcpl, 2, chunk), 0);
+    const hid_t d = H5Dcreate2(f, victim.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, fx.q.data()), 0);
+    const hid_t str = H5Tcopy(H5T_C_S1);
+    EXPECT_GE(H5Tset_size(str, H5T_VARIABLE), 0);
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const char* f32 = "F32";
+    const hid_t da = H5Acreate2(d, "dtype", str, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Awrite(da, str, &f32), 0);
+    const hid_t ca = H5Acreate2(d, "crc32c", H5T_STD_U32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Awrite(ca, H5T_NATIVE_UINT32, &crc), 0);
+    for (hid_t id : {da, ca}) EXPECT_GE(H5Aclose(id), 0);
+    EXPECT_GE(H5Tclose(str), 0);
+    for (hid_t id : {space, scalar}) EXPECT_GE(H5Sclose(id), 0);
+    EXPECT_GE(H5Pclose(dcpl), 0);
+    EXPECT_GE(H5Dclose(d), 0);
+    EXPECT_GE(H5Fclose(f), 0);
+  }
+  expect_error([&] { CheckpointReader{path}; },
+               {path, "tensor 'model/model.layers.0.self_attn.q_proj.weight'", "in chunks", "contiguous"});
 }
 
 // The layout, read by name with the plain HDF5 C API (what h5py and h5dump see).
@@ -464,7 +559,9 @@ TEST(CheckpointDir, ListLatestPrune) {
   checkpoint_prune(d, 1);
   EXPECT_EQ(checkpoint_list(d), std::vector<std::string>{full(20)});
   EXPECT_THROW(checkpoint_prune(d, 0), std::invalid_argument);
-  EXPECT_THROW(checkpoint_latest_set(d, "a/b"), CheckpointError);
+  EXPECT_THROW(checkpoint_latest_set(d, "a/b"), CheckpointWriteError);
+  std::ofstream(dir / "latest", std::ios::trunc) << "../elsewhere/ckpt-00000001.h5\n";
+  expect_error([&] { checkpoint_latest(d); }, {(dir / "latest").string(), "not a checkpoint file name"});
 }
 
 // Saves from a background thread while the main thread reads: HDF5 use is serialised.
