@@ -4,9 +4,11 @@
 # numerical tests (label numeric) under OpenBLAS's Prescott kernels and, where the CPU has AVX2, Haswell, then builds
 # the reward fuzzer with clang (libFuzzer + AddressSanitizer + UBSan; an OpenMP Kokkos built with clang from the
 # same source, so its batches run on several threads), seeds it from the reference fixtures and runs it for
-# FUZZ_SECONDS (default 60). Exits non-zero on any failure or fuzzer finding.
-# Environment: BUILD_DIR (build), FUZZ_DIR (build-fuzz), FUZZ_SECONDS (60), TOOLGRPO_SHARED_DATA, and those
-# of jobs/setup.sh.
+# FUZZ_SECONDS (default 60), then the loader fuzzers (tests/fuzz) for the rest of FUZZ_BUDGET (300 s in all).
+# Exits non-zero on any failure or fuzzer finding.
+# Environment: BUILD_DIR (build), FUZZ_DIR (build-fuzz), FUZZ_SECONDS (60), FUZZ_BUDGET (300),
+# FUZZ_LOADER_SECONDS (each loader target's share; default: the rest of the budget shared equally),
+# TOOLGRPO_SHARED_DATA, and those of jobs/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,7 +76,7 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   if [ "$( (. /etc/os-release && echo "${VERSION_ID:-}") 2>/dev/null || true)" = 12 ]; then
     fuzz_cc=clang-14 fuzz_cxx=clang++-14
   fi
-  echo "[test] building the reward fuzzer ($($fuzz_cxx --version | head -1)) in $FUZZ_DIR"
+  echo "[test] building the fuzzers ($($fuzz_cxx --version | head -1)) in $FUZZ_DIR"
   mkdir -p "$FUZZ_DIR"
   fuzz_kokkos=(-DTOOLGRPO_KOKKOS=serial)
   if [ "$TOOLGRPO_KOKKOS" = openmp ]; then
@@ -87,7 +89,23 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   CC=$fuzz_cc CXX=$fuzz_cxx cmake -S . -B "$FUZZ_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${fuzz_kokkos[@]}" \
     -DTOOLGRPO_REWARD_ONLY=ON -DTOOLGRPO_FUZZ=ON -DTOOLGRPO_BUILD_TESTS=OFF >"$FUZZ_DIR/configure.log" 2>&1 ||
     { cat "$FUZZ_DIR/configure.log"; exit 1; }
-  cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds fuzz_tokenizer fuzz_chat_template fuzz_dataset
+  # The loaders of files from outside, one libFuzzer target each (tests/fuzz/fuzz_TARGET.cpp); the HDF5 checkpoint
+  # reader's where its build file is present.
+  loader_targets=(tokenizer chat_template dataset safetensors model_config eval_rows line_reader yaml_config)
+  if [ -f tests/fuzz/checkpoint.cmake ]; then
+    if grep -q 'fuzz_checkpoint: not built' "$FUZZ_DIR/configure.log"; then
+      echo "[test] fuzz_checkpoint not built: $(grep 'fuzz_checkpoint: not built' "$FUZZ_DIR/configure.log")"
+    else
+      loader_targets+=(checkpoint)
+    fi
+  fi
+  cmake --build "$FUZZ_DIR" -j"$(nproc)" --target fuzz_reward make_seeds "${loader_targets[@]/#/fuzz_}"
+
+  # The fuzzing budget, FUZZ_BUDGET seconds in all (300): FUZZ_SECONDS (60) for the reward parser, the rest shared
+  # equally among the loader targets unless FUZZ_LOADER_SECONDS gives each one's time.
+  FUZZ_BUDGET=${FUZZ_BUDGET:-300}
+  FUZZ_LOADER_SECONDS=${FUZZ_LOADER_SECONDS:-$(((FUZZ_BUDGET - FUZZ_SECONDS) / ${#loader_targets[@]}))}
+  fuzz_total=$((FUZZ_SECONDS + FUZZ_LOADER_SECONDS * ${#loader_targets[@]}))
 
   stage="fuzzing"
   echo "[test] fuzzing the reward for $FUZZ_SECONDS s"
@@ -101,35 +119,28 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   if [ -n "$(ls -A "$FUZZ_DIR/findings")" ]; then
     echo "[test] fuzzer findings in $FUZZ_DIR/findings"; exit 1
   fi
-  # The loaders of files from outside: FUZZ_LOADER_SECONDS each, from seeds made of the shared data and of
-  # files toolgrpo writes; tests/fuzz/regressions/TARGET/ holds inputs that once crashed, replayed first.
-  FUZZ_LOADER_SECONDS=${FUZZ_LOADER_SECONDS:-20}
+  # Each loader target: FUZZ_LOADER_SECONDS from seeds made of the shared data and of files toolgrpo writes
+  # (tests/fuzz/loader_seeds.sh; the checkpoint's from tests/fuzz/checkpoint_seeds.sh), after replaying
+  # tests/fuzz/regressions/TARGET/, inputs that once crashed it.
   loader_seeds="$FUZZ_DIR/loader_seeds"
-  rm -rf "$loader_seeds"
-  mkdir -p "$loader_seeds"/{tokenizer,chat_template,dataset}
-  "$BUILD_DIR/app/toolgrpo" synth-data --out "$loader_seeds/synth" --n 50 --heldout 5 --heldout-seen 5 >/dev/null
-  "$BUILD_DIR/app/toolgrpo" init-model --preset tiny --tokenizer bpe --tokenizer-data "$loader_seeds/synth/train.jsonl" \
-    --out "$loader_seeds/model" >/dev/null
-  { printf '\000'; cat "$loader_seeds/model/tokenizer.json"; } >"$loader_seeds/tokenizer/learned"
-  head -n 4 "$SHARED/toolrl/sft.jsonl" | awk -v d="$loader_seeds/tokenizer" '{printf "\001%s", $0 > (d "/text" NR)}'
-  { printf '\000'; head -n 3 "$SHARED/toolrl/sft.jsonl"; } >"$loader_seeds/dataset/jsonl"
-  { printf '\000'; head -n 3 "$loader_seeds/synth/train.jsonl"; } >"$loader_seeds/dataset/synth"
-  printf '\002[{"instruction": "Tools: f", "input": "hi", "output": "<think> x </think>"}]' >"$loader_seeds/dataset/array"
-  printf '\001{"messages": [{"role": "system", "content": "Tools"}, {"role": "user", "content": "book it"},
-    {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f",
-    "arguments": {"a": 1, "b": "x\\u00e9"}}}]}, {"role": "tool", "content": "ok"}], "tools": [{"type": "function",
-    "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}}]}' \
-    >"$loader_seeds/chat_template/tools"
-  printf '\003{"system": "Tools:\\n- f()", "user": "call f"}' >"$loader_seeds/chat_template/toolrl"
-  for target in tokenizer chat_template dataset; do
+  bash tests/fuzz/loader_seeds.sh "$loader_seeds" "$BUILD_DIR" "$SHARED"
+  if [[ " ${loader_targets[*]} " == *" checkpoint "* ]]; then
+    mkdir -p "$loader_seeds/checkpoint"
+    bash tests/fuzz/checkpoint_seeds.sh "$loader_seeds/checkpoint" "$BUILD_DIR"
+  fi
+  for target in "${loader_targets[@]}"; do
+    fuzzer="$FUZZ_DIR/tests/fuzz/fuzz_$target"
+    options=()
+    # The line reader's blocks are 4 KiB and up: longer inputs reach its refills and growth.
+    [ "$target" = line_reader ] && options+=(-max_len=20000)
     regressions=(tests/fuzz/regressions/$target/*)
     if [ -e "${regressions[0]}" ]; then
-      "$FUZZ_DIR/tests/fuzz/fuzz_$target" "${regressions[@]}" >"$FUZZ_DIR/fuzz_$target.regressions.log" 2>&1 ||
+      "$fuzzer" "${regressions[@]}" >"$FUZZ_DIR/fuzz_$target.regressions.log" 2>&1 ||
         { tail -40 "$FUZZ_DIR/fuzz_$target.regressions.log"; echo "[test] a fuzz_$target regression input fails"; exit 1; }
     fi
     echo "[test] fuzzing the $target loader for $FUZZ_LOADER_SECONDS s"
     mkdir -p "$FUZZ_DIR/corpus_$target"
-    TOOLGRPO_FUZZ_TOKENIZER="$SHARED/tokenizers/qwen2.5/tokenizer.json" "$FUZZ_DIR/tests/fuzz/fuzz_$target" \
+    TOOLGRPO_FUZZ_TOKENIZER="$SHARED/tokenizers/qwen2.5/tokenizer.json" "$fuzzer" "${options[@]}" \
       -max_total_time="$FUZZ_LOADER_SECONDS" -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 \
       -artifact_prefix="$FUZZ_DIR/findings/" "$FUZZ_DIR/corpus_$target" "$loader_seeds/$target" \
       >"$FUZZ_DIR/fuzz_$target.log" 2>&1 ||
@@ -139,7 +150,7 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
   if [ -n "$(ls -A "$FUZZ_DIR/findings")" ]; then
     echo "[test] fuzzer findings in $FUZZ_DIR/findings"; exit 1
   fi
-  fuzz_summary="fuzzers (reward ${FUZZ_SECONDS} s; tokenizer, chat template, dataset ${FUZZ_LOADER_SECONDS} s each): no crashes, no sanitizer reports"
+  fuzz_summary="fuzzers ${fuzz_total} s in all (reward ${FUZZ_SECONDS} s; ${loader_targets[*]} ${FUZZ_LOADER_SECONDS} s each): no crashes, no sanitizer reports"
 fi
 # ---- Debian 13 stage (jobs/test_debian13.sh): the same suite in a Debian 13 root, against libtorch 2.6 ----
 # Only on a Debian 12 machine (inside that root this script runs on Debian 13 and skips it), as root, and

@@ -4,8 +4,11 @@
 #include "common/input_error.hpp"
 #include "common/name_table.hpp"
 
+#include <climits>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -57,12 +60,42 @@ class Reader {
     throw common::InputError(msg);
   }
   const json& raw() const { return j_; }
+  const std::vector<std::string>& problems() const { return problems_; }
 
  private:
   const json& j_;
   std::string origin_;
   std::vector<std::string> problems_;
 };
+
+// The largest size config.json may give (vocabulary, widths, layers, heads, positions): 2^31 - 1.
+constexpr int64_t kMaxSize = INT32_MAX;
+
+// parameter_count with every product and sum checked; nothing when it does not fit in int64.
+std::optional<int64_t> checked_parameter_count(const ModelConfig& c) {
+  bool bad = false;
+  const auto mul = [&](int64_t a, int64_t b) {
+    int64_t r = 0;
+    bad |= __builtin_mul_overflow(a, b, &r);
+    return r;
+  };
+  const auto add = [&](int64_t a, int64_t b) {
+    int64_t r = 0;
+    bad |= __builtin_add_overflow(a, b, &r);
+    return r;
+  };
+  const int64_t h = c.hidden_size, q = mul(c.num_heads, c.head_dim), kv = mul(c.num_kv_heads, c.head_dim),
+                inter = c.intermediate_size;
+  int64_t layer = add(add(add(mul(h, q), mul(2, mul(h, kv))), mul(q, h)), add(mul(3, mul(h, inter)), mul(2, h)));
+  if (c.qkv_bias) layer = add(layer, add(q, mul(2, kv)));
+  if (c.o_bias) layer = add(layer, h);
+  if (c.mlp_bias) layer = add(layer, add(mul(2, inter), h));
+  if (c.qk_norm) layer = add(layer, mul(2, c.head_dim));
+  const int64_t embed = mul(c.vocab_size, h);
+  const int64_t total = add(add(embed, mul(c.num_layers, layer)), add(h, c.tie_word_embeddings ? 0 : embed));
+  if (bad) return std::nullopt;
+  return total;
+}
 
 }  // namespace
 
@@ -134,20 +167,45 @@ ModelConfig model_config_parse(const std::string& json_text, const std::string& 
     }
 
   const auto rs = j.find("rope_scaling");
-  if (rs != j.end() && !rs->is_null()) {
-    const std::string type = rs->value("rope_type", rs->value("type", std::string()));
+  if (rs != j.end() && !rs->is_null() && !rs->is_object()) {
+    r.problem("field \"rope_scaling\": expected an object or null, got " + rs->dump());
+  } else if (rs != j.end() && !rs->is_null()) {
+    Reader scaling(*rs, origin);
+    const std::string type = scaling.get<std::string>("rope_type", false, scaling.get<std::string>("type", false, ""));
     if (type == "llama3") {
       c.rope_scaling.llama3 = true;
-      c.rope_scaling.factor = rs->value("factor", 8.0);
-      c.rope_scaling.low_freq_factor = rs->value("low_freq_factor", 1.0);
-      c.rope_scaling.high_freq_factor = rs->value("high_freq_factor", 4.0);
-      c.rope_scaling.original_max_position_embeddings = rs->value("original_max_position_embeddings", 8192);
+      c.rope_scaling.factor = scaling.get<double>("factor", false, 8.0);
+      c.rope_scaling.low_freq_factor = scaling.get<double>("low_freq_factor", false, 1.0);
+      c.rope_scaling.high_freq_factor = scaling.get<double>("high_freq_factor", false, 4.0);
+      c.rope_scaling.original_max_position_embeddings =
+          scaling.get<int64_t>("original_max_position_embeddings", false, 8192);
       if (c.rope_scaling.high_freq_factor <= c.rope_scaling.low_freq_factor)
         r.problem("rope_scaling: high_freq_factor must exceed low_freq_factor");
+      if (c.rope_scaling.original_max_position_embeddings <= 0)
+        r.problem("rope_scaling: original_max_position_embeddings must be positive");
     } else if (type != "default") {
       r.problem("rope_scaling: unsupported rope_type \"" + type + "\" (supported: llama3, default)");
     }
+    for (const std::string& p : scaling.problems()) r.problem("rope_scaling: " + p);
   }
+  // Sizes a model can have: each at most kMaxSize, and a parameter count that fits in 64 bits (so no size
+  // computed from them overflows).
+  for (const auto& [k, v] : {std::pair<const char*, int64_t>{"vocab_size", c.vocab_size},
+                             {"hidden_size", c.hidden_size},
+                             {"intermediate_size", c.intermediate_size},
+                             {"num_hidden_layers", c.num_layers},
+                             {"num_attention_heads", c.num_heads},
+                             {"num_key_value_heads", c.num_kv_heads},
+                             {"head_dim", c.head_dim},
+                             {"max_position_embeddings", c.max_position_embeddings}})
+    if (v > kMaxSize)
+      r.problem(std::string("field \"") + k + "\" must be at most " + std::to_string(kMaxSize) + ", got " +
+                std::to_string(v));
+  if (c.max_position_embeddings <= 0)
+    r.problem("field \"max_position_embeddings\" must be positive, got " + std::to_string(c.max_position_embeddings));
+  if (c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
+      c.num_kv_heads > 0 && c.head_dim > 0 && !checked_parameter_count(c))
+    r.problem("the parameter count these sizes imply does not fit in 64 bits");
   r.throw_if_any();
   return c;
 }
@@ -196,15 +254,9 @@ std::string model_config_to_json(const ModelConfig& c) {
 }
 
 int64_t parameter_count(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
-                inter = c.intermediate_size;
-  int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * inter + 2 * h;
-  if (c.qkv_bias) layer += q + 2 * kv;
-  if (c.o_bias) layer += h;
-  if (c.mlp_bias) layer += 2 * inter + h;
-  if (c.qk_norm) layer += 2 * c.head_dim;
-  const int64_t embed = c.vocab_size * h;
-  return embed + c.num_layers * layer + h + (c.tie_word_embeddings ? 0 : embed);
+  const std::optional<int64_t> n = checked_parameter_count(c);
+  if (!n) throw std::overflow_error("parameter count of the model config overflows 64 bits");
+  return *n;
 }
 
 }  // namespace toolgrpo::model

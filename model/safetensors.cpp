@@ -1,8 +1,8 @@
-// safetensors reader (mmap + validation) and writers (one file, sharded model weights); see safetensors.hpp.
+// safetensors reader (mmap, then safetensors_header.cpp's validation) and writers (one file, sharded model
+// weights); see safetensors.hpp.
 #include "model/safetensors.hpp"
 
 #include "common/input_error.hpp"
-#include "common/checked_size.hpp"
 
 #include <ATen/Functions.h>
 #include <fcntl.h>
@@ -27,12 +27,11 @@ using nlohmann::json;
 struct DTypeInfo {
   const char* name;
   at::ScalarType type;
-  std::size_t bytes;
 };
+// The dtypes safetensors_header.cpp knows (with their sizes there), as libtorch types.
 const DTypeInfo kDTypes[] = {
-    {"F32", at::kFloat, 4}, {"BF16", at::kBFloat16, 2}, {"F16", at::kHalf, 2}, {"F64", at::kDouble, 8},
-    {"I64", at::kLong, 8},  {"I32", at::kInt, 4},       {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
-    {"U8", at::kByte, 1},   {"BOOL", at::kBool, 1},
+    {"F32", at::kFloat}, {"BF16", at::kBFloat16}, {"F16", at::kHalf}, {"F64", at::kDouble}, {"I64", at::kLong},
+    {"I32", at::kInt},   {"I16", at::kShort},     {"I8", at::kChar},  {"U8", at::kByte},    {"BOOL", at::kBool},
 };
 
 const DTypeInfo* dtype_by_name(const std::string& n) {
@@ -63,7 +62,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ < 8) {
     ::close(fd);
-    fail(path, "truncated: " + std::to_string(size_) + " bytes, a safetensors file starts with an 8-byte header size");
+    safetensors_parse(nullptr, size_, path);  // refuses it (too short for the header size) without reading
   }
   map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -72,72 +71,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     fail(path, std::string("cannot map: ") + std::strerror(errno));
   }
   const auto* bytes = static_cast<const unsigned char*>(map_);
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
-  if (header_len > size_ - 8 || header_len > (uint64_t{100} << 20))
-    fail(path, "header size " + std::to_string(header_len) + " does not fit in the file of " +
-                   std::to_string(size_) + " bytes (truncated or not a safetensors file)");
-  json header;
+  SafetensorsLayout layout;
   try {
-    header = json::parse(reinterpret_cast<const char*>(bytes + 8), reinterpret_cast<const char*>(bytes + 8 + header_len));
-  } catch (const std::exception& e) {
-    fail(path, std::string("header is not valid JSON: ") + e.what());
+    layout = safetensors_parse(bytes, size_, path);
+  } catch (...) {
+    ::munmap(map_, size_);
+    map_ = nullptr;
+    throw;
   }
-  if (!header.is_object()) fail(path, "header must be a JSON object");
-  data_ = bytes + 8 + header_len;
-  const uint64_t data_size = size_ - 8 - header_len;
-  std::vector<std::pair<uint64_t, std::string>> starts;
-  for (const auto& [name, e] : header.items()) {
-    if (name == "__metadata__") {
-      if (!e.is_object()) fail(path, "__metadata__ must be an object of strings");
-      for (const auto& [k, v] : e.items())
-        if (v.is_string()) metadata_[k] = v.get<std::string>();
-      continue;
-    }
-    const std::string where = "tensor \"" + name + "\": ";
-    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
-      fail(path, where + "needs dtype, shape and data_offsets");
-    SafetensorsEntry entry;
-    if (!e["dtype"].is_string()) fail(path, where + "dtype must be a string");
-    entry.dtype = e["dtype"].get<std::string>();
-    const DTypeInfo* dt = dtype_by_name(entry.dtype);
-    if (dt == nullptr) fail(path, where + "unsupported dtype " + entry.dtype);
-    if (!e["shape"].is_array()) fail(path, where + "shape must be a list");
-    std::vector<uint64_t> dims;
-    for (const auto& d : e["shape"]) {
-      if (!d.is_number_unsigned()) fail(path, where + "shape entries must be non-negative integers");
-      dims.push_back(d.get<uint64_t>());
-    }
-    // Checked: a shape whose element count wraps around in 64 bits must not pass the size check below.
-    const std::optional<uint64_t> numel = common::shape_elements(dims);
-    const std::optional<uint64_t> nbytes = numel ? common::checked_mul(*numel, dt->bytes) : std::nullopt;
-    if (!nbytes) {
-      std::string shape;
-      for (uint64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-      fail(path, where + "shape [" + shape + "] has more elements than a tensor can hold (its size overflows " +
-                     "64 bits)");
-    }
-    entry.shape.assign(dims.begin(), dims.end());
-    const auto& off = e["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      fail(path, where + "data_offsets must be [begin, end]");
-    entry.begin = off[0].get<uint64_t>();
-    entry.end = off[1].get<uint64_t>();
-    if (entry.begin > entry.end || entry.end > data_size)
-      fail(path, where + "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
-                     "] outside the data section of " + std::to_string(data_size) + " bytes (file truncated?)");
-    if (entry.end - entry.begin != *nbytes)
-      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(*numel) + " " +
-                     entry.dtype + " elements (expected " + std::to_string(*nbytes) + ")");
-    starts.emplace_back(entry.begin, name);
-    entries_.emplace(name, std::move(entry));
-  }
-  std::sort(starts.begin(), starts.end());
-  for (std::size_t k = 1; k < starts.size(); ++k) {
-    const auto& prev = entries_.at(starts[k - 1].second);
-    if (starts[k].first < prev.end && prev.end > prev.begin)
-      fail(path, "tensors \"" + starts[k - 1].second + "\" and \"" + starts[k].second + "\" overlap");
-  }
+  data_ = bytes + layout.data_offset;
+  entries_ = std::move(layout.entries);
+  metadata_ = std::move(layout.metadata);
 }
 
 SafetensorsFile::~SafetensorsFile() {
@@ -232,7 +176,7 @@ void safetensors_save(const std::string& path, const std::vector<std::pair<std::
   for (const auto& [n, t] : sorted) {
     const DTypeInfo* dt = dtype_by_type(t.scalar_type());
     if (dt == nullptr) fail(path, "tensor \"" + n + "\": dtype not supported by safetensors");
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * dt->bytes;
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * safetensors_dtype_bytes(dt->name);
     header[n] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }

@@ -1,4 +1,4 @@
-// safetensors files: a validated, memory-mapped reader (one file, or a model directory with a sharded
+// safetensors files: a validated (safetensors_header.hpp), memory-mapped reader (one file, or a model directory with a sharded
 // model.safetensors.index.json) and writers (one file; a model directory's weights, sharded as Hugging Face
 // transformers shards them). Every error names the file and the tensor.
 #pragma once
@@ -13,13 +13,9 @@
 #include <utility>
 #include <vector>
 
-namespace toolgrpo::model {
+#include "model/safetensors_header.hpp"
 
-struct SafetensorsEntry {
-  std::string dtype;           // "F32", "BF16", "F16", "I64", ...
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;  // byte range in the data section
-};
+namespace toolgrpo::model {
 
 class SafetensorsFile {
  public:

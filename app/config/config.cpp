@@ -1,6 +1,7 @@
 // YAML run configuration: one table of fields drives parsing, validation and the resolved dump.
 #include "app/config/config.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -298,6 +299,16 @@ const std::vector<Field>& fields() {
   return f;
 }
 
+// A yaml-cpp error as "ORIGIN: line L, column C: what (not valid YAML)", without yaml-cpp's own prefix.
+std::string yaml_error(const std::string& origin, const YAML::Exception& e) {
+  std::string what = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr
+                         ? "nested deeper than yaml-cpp reads (about 2000 levels)"
+                         : e.msg;
+  if (e.mark.is_null()) return origin + ": " + what + " (not valid YAML)";
+  return origin + ": line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) + ": " +
+         what + " (not valid YAML)";
+}
+
 std::string where(const std::string& origin, const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
   return m.line >= 0 ? origin + ":" + std::to_string(m.line + 1) : origin;
@@ -390,7 +401,7 @@ Config config_parse(const std::string& text, const std::string& origin, const st
   try {
     root = text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw UsageError(origin + ": not valid YAML: " + e.what());
+    throw UsageError(yaml_error(origin, e));
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw UsageError(origin + ": the config must be a mapping of sections (run, model, data, ...)");
@@ -415,6 +426,11 @@ Config config_parse(const std::string& text, const std::string& origin, const st
   }
   Config c;
   for (const auto& kv : root) {
+    if (!kv.first.IsScalar()) {
+      problems.push_back(where(origin, kv.first) + ": expected a section name (run, model, data, ...), got a " +
+                         (kv.first.IsMap() ? "mapping" : kv.first.IsSequence() ? "list" : "null"));
+      continue;
+    }
     const std::string sec = kv.first.Scalar();
     if (!sections.count(sec)) {
       problems.push_back(where(origin, kv.first) + ": unknown section '" + sec + "'");
@@ -426,6 +442,11 @@ Config config_parse(const std::string& text, const std::string& origin, const st
       continue;
     }
     for (const auto& item : kv.second) {
+      if (!item.first.IsScalar()) {
+        problems.push_back(where(origin, item.first) + ": " + sec + ": expected a key name, got a " +
+                           (item.first.IsMap() ? "mapping" : item.first.IsSequence() ? "list" : "null"));
+        continue;
+      }
       const std::string path = sec + "." + item.first.Scalar();
       const auto it = by_path.find(path);
       if (it == by_path.end()) {

@@ -70,6 +70,24 @@ TEST(Config, ResolvedYamlReadsBack) {
   EXPECT_TRUE(has(error_of("grpo: {lr: [1}"), "not valid YAML"));
 }
 
+// A file yaml-cpp cannot read is a UsageError naming the file, the line and the column, without yaml-cpp's own
+// prefix; keys that are lists or mappings are named by line; nesting past yaml-cpp's limit is refused, not a
+// crash.
+TEST(Config, MalformedYamlNamesFileLineAndColumn) {
+  std::string msg = error_of("grpo: {lr: [1}");
+  EXPECT_EQ(msg.rfind("run.yaml: line 1, column 14: ", 0), 0u) << msg;
+  EXPECT_TRUE(has(msg, "(not valid YAML)")) << msg;
+  EXPECT_FALSE(has(msg, "yaml-cpp")) << msg;
+  msg = error_of("run:\n  name: x\n  seed: [1\n");
+  EXPECT_EQ(msg.rfind("run.yaml: line 4, column 1: end of sequence flow not found", 0), 0u) << msg;
+  msg = error_of("? [a, b]\n: {name: x}\nrun:\n  ? {x: 1}\n  : 2\n");
+  EXPECT_TRUE(has(msg, "run.yaml:1: expected a section name (run, model, data, ...), got a list")) << msg;
+  EXPECT_TRUE(has(msg, "run.yaml:4: run: expected a key name, got a mapping")) << msg;
+  msg = error_of("run: " + std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_EQ(msg.rfind("run.yaml: line 1, column ", 0), 0u) << msg;
+  EXPECT_TRUE(has(msg, "nested deeper than yaml-cpp reads")) << msg;
+}
+
 // The paper's reference run and the quick-start settings, as shipped, are valid configurations.
 TEST(Config, ShippedConfigsLoad) {
   const Config paper = config_load(std::string(TOOLGRPO_SOURCE_DIR) + "/jobs/configs/toolrl_paper.yaml",

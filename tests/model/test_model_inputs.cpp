@@ -4,6 +4,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +17,8 @@
 #include "model/config.hpp"
 #include "model/decoder.hpp"
 #include "model/safetensors.hpp"
+#include "model/safetensors_header.hpp"
+#include "common/input_error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -65,6 +68,41 @@ TEST(ModelConfigErrors, SeveralProblemsReportedTogether) {
   EXPECT_TRUE(has(msg, "must divide")) << msg;
   EXPECT_TRUE(has(error_of([] { model_config_parse("{not json", "c.json"); }), "c.json: not valid JSON"));
   EXPECT_TRUE(has(error_of([] { model_config_load("/no/such/model"); }), "/no/such/model/config.json"));
+}
+
+// Values a hostile config.json may hold that once escaped as library exceptions, a float-to-int conversion out
+// of range or signed overflow (tests/fuzz/regressions/model_config holds them for fuzz_model_config): each is a
+// problem in the one InputError naming the file and the field.
+TEST(ModelConfigErrors, HostileValuesAreProblems) {
+  const std::string base = R"("architectures": ["Qwen2ForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+      "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2)";
+  const auto err = [&](const std::string& extra) {
+    return error_of([&] {
+      try {
+        model_config_parse("{" + base + extra + "}", "m/config.json");
+      } catch (const common::InputError& e) {
+        throw std::runtime_error(std::string("InputError: ") + e.what());
+      }
+    });
+  };
+  EXPECT_EQ(err(""), "(no error)");
+  std::string msg = err(R"(, "rope_scaling": 5)");
+  EXPECT_TRUE(has(msg, "InputError: m/config.json: invalid model config")) << msg;
+  EXPECT_TRUE(has(msg, "field \"rope_scaling\": expected an object or null, got 5")) << msg;
+  msg = err(R"(, "rope_scaling": {"rope_type": "llama3", "factor": "x", "original_max_position_embeddings": 1e300})");
+  EXPECT_TRUE(has(msg, "rope_scaling: field \"factor\": expected a number")) << msg;
+  EXPECT_TRUE(has(msg, "rope_scaling: field \"original_max_position_embeddings\": expected an integer")) << msg;
+  msg = err(R"(, "head_dim": 4611686018427387904)");
+  EXPECT_TRUE(has(msg, "field \"head_dim\" must be at most 2147483647")) << msg;
+  msg = err(R"(, "max_position_embeddings": -1)");
+  EXPECT_TRUE(has(msg, "\"max_position_embeddings\" must be positive")) << msg;
+  // Every size within the bound, but their products past 2^63: the parameter count cannot be computed.
+  msg = error_of([] {
+    model_config_parse(R"({"architectures": ["Qwen2ForCausalLM"], "vocab_size": 2147483647, "hidden_size": 2147483646,
+        "intermediate_size": 2147483647, "num_hidden_layers": 2147483647, "num_attention_heads": 2,
+        "num_key_value_heads": 2})", "m/config.json");
+  });
+  EXPECT_TRUE(has(msg, "parameter count these sizes imply does not fit in 64 bits")) << msg;
 }
 
 TEST(ModelConfig, ReadsEveryFixtureAndRoundTrips) {
@@ -170,6 +208,110 @@ TEST(SafetensorsErrors, ShapesThatOverflowAreRefused) {
   }
   // The honest shape, written the same way, still loads.
   EXPECT_EQ(load_error(reshaped_copy("honest", nlohmann::json::array({h}))), "(no error)");
+}
+
+// A safetensors file image: the 8-byte little-endian header size, the header's JSON, `data` bytes of zeros.
+std::string image(const nlohmann::json& header, std::size_t data) {
+  const std::string text = header.dump();
+  std::string b(8, '\0');
+  for (int i = 0; i < 8; ++i) b[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  return b + text + std::string(data, '\0');
+}
+
+std::string parse_error(const std::string& bytes, const std::string& path) {
+  return error_of([&] {
+    try {
+      safetensors_parse(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), path);
+    } catch (const common::InputError& e) {
+      throw std::runtime_error(std::string("InputError: ") + e.what());
+    }
+  });
+}
+
+// The issue's two shapes for model.embed_tokens.weight, 20,480 F32 values (81,920 bytes): [4, 2^62 + 5120]
+// multiplies out to 20,480 in wrapping 64-bit arithmetic and [2^40, 2^40] to 0. The header parser refuses both
+// as common::InputError naming the file and the tensor; the honest shape passes.
+TEST(SafetensorsHeader, ShapesThatOverflowAreInputErrors) {
+  const uint64_t wrap = (uint64_t{1} << 62) + 5120;
+  ASSERT_EQ(uint64_t{4} * wrap, uint64_t{20480});
+  for (const nlohmann::json& shape :
+       {nlohmann::json::array({4, wrap}), nlohmann::json::array({uint64_t{1} << 40, uint64_t{1} << 40})}) {
+    const nlohmann::json header = {
+        {"model.embed_tokens.weight", {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {0, 81920}}}}};
+    const std::string msg = parse_error(image(header, 81920), "hub/model.safetensors");
+    EXPECT_TRUE(has(msg, "InputError: hub/model.safetensors: tensor \"model.embed_tokens.weight\": shape [")) << msg;
+    EXPECT_TRUE(has(msg, "overflows 64 bits")) << msg;
+  }
+  const nlohmann::json honest = {
+      {"model.embed_tokens.weight", {{"dtype", "F32"}, {"shape", {20, 1024}}, {"data_offsets", {0, 81920}}}}};
+  const std::string bytes = image(honest, 81920);
+  const SafetensorsLayout l =
+      safetensors_parse(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "hub/model.safetensors");
+  EXPECT_EQ(l.entries.at("model.embed_tokens.weight").shape, (std::vector<int64_t>{20, 1024}));
+  EXPECT_EQ(l.data_offset + l.data_size, bytes.size());
+}
+
+// Layout mistakes in a file image, each an InputError naming the file (and the tensor where one is at fault).
+TEST(SafetensorsHeader, LayoutMistakesAreInputErrors) {
+  const auto entry = [](const char* dtype, std::vector<uint64_t> shape, uint64_t b, uint64_t e) {
+    return nlohmann::json{{"dtype", dtype}, {"shape", shape}, {"data_offsets", {b, e}}};
+  };
+  const auto err = [&](const nlohmann::json& h, std::size_t data) { return parse_error(image(h, data), "f.st"); };
+  EXPECT_TRUE(has(err({{"a", entry("F32", {2}, 0, 8)}, {"b", entry("F32", {2}, 4, 12)}}, 12),
+                  "InputError: f.st: tensors \"a\" and \"b\" overlap"));
+  EXPECT_TRUE(has(err({{"a", entry("F32", {2}, 0, 8)}}, 7), "f.st: tensor \"a\": data_offsets [0, 8] outside"));
+  EXPECT_TRUE(has(err({{"a", entry("F32", {2}, 8, 0)}}, 8), "f.st: tensor \"a\": data_offsets [8, 0] outside"));
+  EXPECT_TRUE(has(err({{"a", entry("F32", {3}, 0, 8)}}, 8), "f.st: tensor \"a\": 8 bytes for 3 F32 elements"));
+  EXPECT_TRUE(has(err({{"a", entry("Q4", {2}, 0, 8)}}, 8), "f.st: tensor \"a\": unsupported dtype Q4"));
+  EXPECT_TRUE(has(err({{"a", {{"dtype", "F32"}, {"shape", {-2}}, {"data_offsets", {0, 8}}}}}, 8),
+                  "shape entries must be non-negative integers"));
+  EXPECT_TRUE(has(err(nlohmann::json::array(), 0), "InputError: f.st: header must be a JSON object"));
+  EXPECT_TRUE(has(parse_error("1234567", "f.st"), "InputError: f.st: truncated: 7 bytes"));
+  // A header size past the end of the file, and one of 2^62.
+  std::string big = image({{"a", entry("F32", {2}, 0, 8)}}, 8);
+  big[7] = 0x40;
+  EXPECT_TRUE(has(parse_error(big, "f.st"), "InputError: f.st: header size 4611686018427387"));
+  EXPECT_TRUE(has(parse_error(std::string("\x10\0\0\0\0\0\0\0{", 9), "f.st"), "f.st: header size 16 does not fit"));
+}
+
+// A Qwen2.5-0.5B-shaped file (290 tensors, the 151936 x 896 embedding; 988 MB of BF16 data in a sparse file, so
+// nothing is written but the header) is accepted whole, and a tensor of it loads.
+TEST(SafetensorsHeader, LargeHonestModelParses) {
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> tensors = {{"model.embed_tokens.weight", {151936, 896}},
+                                                                        {"model.norm.weight", {896}}};
+  for (int l = 0; l < 24; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    for (const auto& [n, s] : std::vector<std::pair<std::string, std::vector<uint64_t>>>{
+             {"self_attn.q_proj.weight", {896, 896}}, {"self_attn.q_proj.bias", {896}},
+             {"self_attn.k_proj.weight", {128, 896}}, {"self_attn.k_proj.bias", {128}},
+             {"self_attn.v_proj.weight", {128, 896}}, {"self_attn.v_proj.bias", {128}},
+             {"self_attn.o_proj.weight", {896, 896}}, {"mlp.gate_proj.weight", {4864, 896}},
+             {"mlp.up_proj.weight", {4864, 896}},     {"mlp.down_proj.weight", {896, 4864}},
+             {"input_layernorm.weight", {896}},       {"post_attention_layernorm.weight", {896}}})
+      tensors.emplace_back(p + n, s);
+  }
+  ASSERT_EQ(tensors.size(), 290u);
+  nlohmann::json header = {{"__metadata__", {{"format", "pt"}}}};
+  uint64_t offset = 0;
+  for (const auto& [n, s] : tensors) {
+    uint64_t bytes = 2;
+    for (uint64_t d : s) bytes *= d;
+    header[n] = {{"dtype", "BF16"}, {"shape", s}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  EXPECT_GT(offset, uint64_t{900} << 20);
+  const std::string head = image(header, 0);
+  const fs::path p = scratch("large") / "model.safetensors";
+  {
+    std::ofstream(p, std::ios::binary) << head;
+  }
+  fs::resize_file(p, head.size() + offset);  // a hole: no data written
+  const SafetensorsFile f(p.string());
+  EXPECT_EQ(f.entries().size(), 290u);
+  EXPECT_EQ(f.entries().at("model.embed_tokens.weight").shape, (std::vector<int64_t>{151936, 896}));
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  EXPECT_TRUE(f.load("model.norm.weight", at::kFloat).equal(at::zeros({896})));
+  fs::remove(p);
 }
 
 TEST(SafetensorsErrors, ShapeMismatchAgainstConfig) {
