@@ -4,7 +4,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
-#include <exception>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -33,49 +33,49 @@ ncclDataType_t nccl_type(DeviceDType t) {
       return ncclBfloat16;
     case DeviceDType::F16:
       return ncclFloat16;
+    case DeviceDType::U8:
+      return ncclUint8;
   }
   return ncclFloat32;
 }
 }  // namespace
 
-NcclComm::NcclComm(const Comm& comm, int device) : device_(device), unwinding_at_start_(std::uncaught_exceptions()) {
+void NcclEnds::destroy(ncclComm* c) noexcept { ncclCommDestroy(c); }
+
+void NcclEnds::abort(ncclComm* c) noexcept {
+  int rank = -1;
+  ncclCommUserRank(c, &rank);
+  std::fprintf(stderr, "toolgrpo: NCCL rank %d: aborting the communicator (an error is unwinding)\n", rank);
+  ncclCommAbort(c);
+}
+
+NcclComm::NcclComm(const Comm& comm, int device) : device_(device) {
   TOOLGRPO_CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id;
   if (comm.rank() == 0) TOOLGRPO_NCCL_CHECK(ncclGetUniqueId(&id));
   comm.broadcast(&id, sizeof id, 0);
   ncclComm_t c = nullptr;
   TOOLGRPO_NCCL_CHECK(ncclCommInitRank(&c, comm.size(), id, comm.rank()));
-  comm_ = c;
-}
-
-NcclComm::~NcclComm() {
-  if (comm_ == nullptr) return;
-  // ncclCommDestroy waits for the other ranks; while an exception unwinds (this rank failed, the others may be
-  // inside a collective or still computing) it could wait for the rest of the allocation. Abort instead: it
-  // returns at once, and main's handler then ends the whole job (Runtime::abort).
-  if (std::uncaught_exceptions() > unwinding_at_start_)
-    ncclCommAbort(comm_);
-  else
-    ncclCommDestroy(comm_);
+  comm_.adopt(c);
 }
 
 void NcclComm::allreduce_sum(void* data, std::size_t count, DeviceDType dtype, CUstream_st* stream) const {
-  TOOLGRPO_NCCL_CHECK(ncclAllReduce(data, data, count, nccl_type(dtype), ncclSum, comm_, stream));
+  TOOLGRPO_NCCL_CHECK(ncclAllReduce(data, data, count, nccl_type(dtype), ncclSum, comm_.get(), stream));
 }
 
 void NcclComm::broadcast(void* data, std::size_t count, DeviceDType dtype, int root,
                          CUstream_st* stream) const {
-  TOOLGRPO_NCCL_CHECK(ncclBroadcast(data, data, count, nccl_type(dtype), root, comm_, stream));
+  TOOLGRPO_NCCL_CHECK(ncclBroadcast(data, data, count, nccl_type(dtype), root, comm_.get(), stream));
 }
 
 void NcclComm::reduce_scatter_sum(const void* in, void* out, std::size_t block, DeviceDType dtype,
                                   CUstream_st* stream) const {
-  TOOLGRPO_NCCL_CHECK(ncclReduceScatter(in, out, block, nccl_type(dtype), ncclSum, comm_, stream));
+  TOOLGRPO_NCCL_CHECK(ncclReduceScatter(in, out, block, nccl_type(dtype), ncclSum, comm_.get(), stream));
 }
 
 void NcclComm::allgather(const void* in, void* out, std::size_t block, DeviceDType dtype,
                          CUstream_st* stream) const {
-  TOOLGRPO_NCCL_CHECK(ncclAllGather(in, out, block, nccl_type(dtype), comm_, stream));
+  TOOLGRPO_NCCL_CHECK(ncclAllGather(in, out, block, nccl_type(dtype), comm_.get(), stream));
 }
 
 }  // namespace toolgrpo::parallel

@@ -5,21 +5,29 @@
 #include <cstddef>
 
 #include "parallel/comm.hpp"
+#include "parallel/comm_guard.hpp"
 
 struct ncclComm;
 struct CUstream_st;
 
 namespace toolgrpo::parallel {
 
-enum class DeviceDType { F32, BF16, F16 };
+enum class DeviceDType { F32, BF16, F16, U8 };  // U8: raw bytes (a broadcast of any dtype, bit for bit)
+
+// How an ncclComm ends (CommGuard): ncclCommDestroy normally, ncclCommAbort while an exception unwinds (the
+// abort prints one line to stderr naming the rank, so a failed job's log says the communicator was aborted).
+struct NcclEnds {
+  static void destroy(ncclComm* c) noexcept;
+  static void abort(ncclComm* c) noexcept;
+};
 
 class NcclComm {
  public:
   // Collective over `comm`: rank 0 makes the unique id, MPI broadcasts it, every rank joins on `device`.
   NcclComm(const Comm& comm, int device);
-  // Destroys the communicator; while an exception unwinds through it, aborts it instead (no waiting for the
-  // other ranks), so a rank that fails ends the job in seconds.
-  ~NcclComm();
+  // Destroys the communicator; while an exception thrown after its construction unwinds through it, aborts it
+  // instead (no waiting for the other ranks), so a rank that fails ends the job in seconds (CommGuard).
+  ~NcclComm() = default;
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
 
@@ -33,9 +41,8 @@ class NcclComm {
   int device() const { return device_; }
 
  private:
-  ncclComm* comm_ = nullptr;
+  CommGuard<ncclComm*, NcclEnds> comm_;  // made first: it counts the exceptions unwinding at construction
   int device_ = 0;
-  int unwinding_at_start_ = 0;  // std::uncaught_exceptions() when made: more at destruction means a failure
 };
 
 }  // namespace toolgrpo::parallel

@@ -1,11 +1,15 @@
-// Flat-bucket tensor collectives over MPI; see tensor_collectives.hpp.
+// Flat-bucket tensor collectives over MPI or NCCL; see tensor_collectives.hpp.
 #include "parallel/tensor_collectives.hpp"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/core/ScalarType.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #ifdef TOOLGRPO_HAVE_NCCL
 #include "parallel/nccl_comm.hpp"
@@ -133,20 +137,169 @@ void ShardCollectives::run(const at::Tensor& part, const at::Tensor& whole, bool
 #endif
 }
 
-void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm) {
-  if (tensors.empty()) return;
-  // Raw bytes of each tensor's own dtype, so the values arrive bit for bit.
-  std::vector<at::Tensor> bytes;
-  for (const auto& t : tensors) bytes.push_back(t.detach().contiguous().view({-1}).view(at::kByte));
-  at::Tensor bucket = at::cat(bytes).to(at::kCPU).contiguous();
-  comm.broadcast(bucket.data_ptr(), static_cast<std::size_t>(bucket.numel()), root);
-  at::NoGradGuard no_grad;
-  int64_t off = 0;
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const int64_t n = bytes[i].numel();
-    tensors[i].copy_(bucket.narrow(0, off, n).clone().view(tensors[i].scalar_type()).view(tensors[i].sizes()));
-    off += n;
+std::vector<WeightBucket> weight_buckets(const std::vector<at::Tensor>& tensors, std::size_t bucket_bytes) {
+  std::vector<at::ScalarType> dtypes;
+  for (const auto& t : tensors)
+    if (std::find(dtypes.begin(), dtypes.end(), t.scalar_type()) == dtypes.end()) dtypes.push_back(t.scalar_type());
+  std::vector<WeightBucket> out;
+  for (const at::ScalarType dtype : dtypes) {
+    const auto size = static_cast<std::size_t>(c10::elementSize(dtype));
+    const auto cap = static_cast<int64_t>(std::max<std::size_t>(1, bucket_bytes / size));
+    WeightBucket cur;
+    cur.dtype = dtype;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].scalar_type() != dtype) continue;
+      const int64_t n = tensors[i].numel();
+      for (int64_t begin = 0; begin < n;) {
+        const int64_t take = std::min(n - begin, cap - cur.numel);
+        cur.pieces.push_back({i, begin, take, cur.numel});
+        cur.numel += take;
+        begin += take;
+        if (cur.numel == cap) {
+          out.push_back(std::move(cur));
+          cur = WeightBucket();
+          cur.dtype = dtype;
+        }
+      }
+    }
+    if (cur.numel > 0) out.push_back(std::move(cur));
   }
+  return out;
+}
+
+namespace {
+
+// The tensors' count and a hash of their dtypes and sizes: equal on every rank that holds the same model.
+std::vector<int64_t> layout_of(const std::vector<at::Tensor>& tensors) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the dtype codes and sizes
+  const auto mix = [&h](int64_t v) {
+    for (int k = 0; k < 8; ++k) {
+      h ^= static_cast<uint64_t>(v >> (8 * k)) & 0xffu;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const auto& t : tensors) {
+    mix(static_cast<int64_t>(t.scalar_type()));
+    mix(t.dim());
+    for (const int64_t d : t.sizes()) mix(d);
+  }
+  return {static_cast<int64_t>(tensors.size()), static_cast<int64_t>(h)};
+}
+
+}  // namespace
+
+void broadcast_bucketed(const std::vector<at::Tensor>& tensors, bool is_root, std::size_t bucket_bytes,
+                        const at::Device& buffer_device, const std::function<void(const at::Tensor&)>& send) {
+  at::NoGradGuard no_grad;
+  const std::vector<int64_t> mine = layout_of(tensors);
+  at::Tensor layout = at::tensor(mine, at::kLong).to(buffer_device);
+  send(layout);
+  if (!is_root) {
+    const at::Tensor root = layout.cpu();
+    if (root[0].item<int64_t>() != mine[0] || root[1].item<int64_t>() != mine[1])
+      throw std::runtime_error("weight broadcast: the root sends " + std::to_string(root[0].item<int64_t>()) +
+                               " tensors, this rank holds " + std::to_string(mine[0]) +
+                               (root[0].item<int64_t>() == mine[0] ? " of other dtypes or shapes" : "") +
+                               ": the ranks do not hold the same model");
+  }
+  if (tensors.empty()) return;
+
+  // Each tensor as one contiguous 1-D view of its storage (a copy for a non-contiguous tensor, written back at
+  // the end on the receiving ranks).
+  std::vector<at::Tensor> flat;
+  std::vector<bool> staged;
+  for (const auto& t : tensors) {
+    const at::Tensor d = t.detach();
+    staged.push_back(!d.is_contiguous());
+    flat.push_back(d.contiguous().view({-1}));
+  }
+  const std::vector<WeightBucket> plan = weight_buckets(tensors, bucket_bytes);
+  // A bucket that is one slice of one tensor already on the buffer's device is sent in place; the others are
+  // packed into one reused buffer per dtype, the size of that dtype's largest packed bucket.
+  const auto in_place = [&](const WeightBucket& b) {
+    return b.pieces.size() == 1 && flat[b.pieces[0].tensor].device() == buffer_device;
+  };
+  std::vector<std::pair<at::ScalarType, at::Tensor>> buffers;
+  const auto buffer_for = [&](const WeightBucket& b) {
+    for (auto& [dtype, buf] : buffers)
+      if (dtype == b.dtype) return buf.narrow(0, 0, b.numel);
+    int64_t largest = 0;
+    for (const auto& o : plan)
+      if (o.dtype == b.dtype && !in_place(o)) largest = std::max(largest, o.numel);
+    buffers.emplace_back(b.dtype, at::empty({largest}, at::TensorOptions().dtype(b.dtype).device(buffer_device)));
+    return buffers.back().second.narrow(0, 0, b.numel);
+  };
+  for (const WeightBucket& b : plan) {
+    if (in_place(b)) {
+      const BucketPiece& p = b.pieces[0];
+      send(flat[p.tensor].narrow(0, p.begin, p.count));
+      continue;
+    }
+    const at::Tensor buf = buffer_for(b);
+    if (is_root)
+      for (const BucketPiece& p : b.pieces)
+        buf.narrow(0, p.offset, p.count).copy_(flat[p.tensor].narrow(0, p.begin, p.count));
+    send(buf);
+    if (!is_root)
+      for (const BucketPiece& p : b.pieces)
+        flat[p.tensor].narrow(0, p.begin, p.count).copy_(buf.narrow(0, p.offset, p.count));
+  }
+  if (!is_root)
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      if (staged[i]) tensors[i].detach().copy_(flat[i].view(tensors[i].sizes()));
+}
+
+void broadcast_flat(const std::vector<at::Tensor>& tensors, int root, const Comm& comm, std::size_t bucket_bytes) {
+  if (comm.size() == 1) return;  // the root alone: nothing to send
+  broadcast_bucketed(tensors, comm.rank() == root, bucket_bytes, at::kCPU, [&](const at::Tensor& bucket) {
+    comm.broadcast(bucket.data_ptr(), bucket.nbytes(), root);
+  });
+}
+
+WeightTransport weight_transport_for(bool every_rank_on_cuda, bool nccl_in_build) {
+  return every_rank_on_cuda && nccl_in_build ? WeightTransport::DeviceNccl : WeightTransport::HostMpi;
+}
+
+bool built_with_nccl() {
+#ifdef TOOLGRPO_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+const char* weight_transport_name(WeightTransport t) {
+  return t == WeightTransport::DeviceNccl ? "NCCL on the devices" : "MPI through host memory";
+}
+
+void WeightBroadcaster::start(const at::Device& weights_device) {
+  if (started_) return;
+  // Collective even at one rank, so that every rank of the group takes the same branch below.
+  const bool all_cuda = comm_->allreduce_min(weights_device.is_cuda() ? 1.0 : 0.0) > 0.5;
+  transport_ = weight_transport_for(all_cuda, built_with_nccl());
+  started_ = true;
+  if (transport_ != WeightTransport::DeviceNccl || comm_->size() == 1) return;
+#ifdef TOOLGRPO_HAVE_NCCL
+  nccl_ = std::make_shared<NcclComm>(*comm_, weights_device.index());
+#endif
+}
+
+void WeightBroadcaster::broadcast(const std::vector<at::Tensor>& tensors) {
+  if (!started_) throw std::logic_error("WeightBroadcaster::broadcast before start()");
+  if (comm_->size() == 1) return;
+  if (transport_ == WeightTransport::HostMpi) {
+    broadcast_flat(tensors, root_, *comm_, bucket_bytes_);
+    return;
+  }
+#ifdef TOOLGRPO_HAVE_NCCL
+  // The default stream, which libtorch's kernels also use here: each broadcast runs after its bucket is packed and
+  // before it is unpacked.
+  NcclComm& nccl = *nccl_;
+  broadcast_bucketed(tensors, comm_->rank() == root_, bucket_bytes_, at::Device(at::kCUDA, nccl.device()),
+                     [&](const at::Tensor& bucket) {
+                       nccl.broadcast(bucket.data_ptr(), bucket.nbytes(), DeviceDType::U8, root_, nullptr);
+                     });
+#endif
 }
 
 }  // namespace toolgrpo::parallel

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 
@@ -73,6 +74,10 @@ class GrpoTrainer final : public StepTrainer {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
                                             c.parallel.shard_optimizer);
       if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
+    }
+    if (roles_.sync.valid()) {  // split mode: the weight broadcast's transport chosen (and NCCL made) at start-up
+      sync_ = std::make_unique<parallel::WeightBroadcaster>(roles_.sync, 0);
+      sync_->start(pol_.device);
     }
     lcfg_.clip_low = c.grpo.clip_low;
     lcfg_.clip_high = c.grpo.clip_high;
@@ -138,6 +143,7 @@ class GrpoTrainer final : public StepTrainer {
       w.gen_sequences = step_larger ? prompts * G : eval;
       w.gen_prompt_tokens = step_larger ? prompts * prompt : eval * eval_prompt;
       w.gen_longest_prompt = step_larger ? prompt : eval_prompt;
+      w.gen_prompt_rows = step_larger ? prompts : eval;  // generation shares each group's prompt
       w.gen_new_tokens = new_tokens;
     }
     return w;
@@ -366,10 +372,11 @@ class GrpoTrainer final : public StepTrainer {
     return u;
   }
 
-  // Split mode: trainer 0 sends the new weights to the generators, one bucketed broadcast.
+  // Split mode: trainer 0 sends the new weights to the generators, one bucketed broadcast (NCCL on the devices
+  // when both sides hold the weights on GPUs, MPI through host memory otherwise).
   void sync() {
-    if (roles_.sync.valid()) {
-      parallel::broadcast_flat(policy_parameters(pol_), 0, roles_.sync);
+    if (sync_) {
+      sync_->broadcast(policy_parameters(pol_));
       policy_refresh_compute(pol_);
     }
   }
@@ -491,6 +498,7 @@ class GrpoTrainer final : public StepTrainer {
   const RewardFn reward_;
   const reward::RewardConfig eval_reward_;  // the ToolRL variant the evaluation's tool-call checks use
   model::DecoderWeights ref_w_;
+  std::unique_ptr<parallel::WeightBroadcaster> sync_;  // split mode, on trainer 0 and the generators
   model::PolicyLossConfig lcfg_;
   reward::RewardShaping shaping_;  // grpo.overlong: penalty and grpo.kl_where: reward
   int64_t total_ = 0;

@@ -716,6 +716,31 @@ TEST(CliTrain, ExceptionOnOneRankEndsTheWholeJobQuickly) {
   EXPECT_FALSE(fs::exists(out / "fault" / "model.safetensors"));
 }
 
+// An exception on one rank after start-up (the gradient and weight-broadcast communicators exist; on CUDA nodes
+// they are NCCL's and CommGuard aborts them while the exception unwinds) ends the job with a non-zero exit within
+// 30 s: alone at np 1, and at np 2 in split mode, where the failing trainer is the weight broadcast's root and
+// the generator waits for it.
+TEST(CliTrain, ExceptionAfterStartUpEndsTheJobWithin30Seconds) {
+  const fs::path out = scratch() / "fault30";
+  struct Case {
+    int np;
+    std::string fault, extra, name;
+  };
+  for (const Case& c : {Case{1, "TOOLGRPO_FAULT_INJECT=0:2", "", "np1"},
+                        Case{2, "TOOLGRPO_FAULT_INJECT=1:2", " parallel.mode=split parallel.generation_ranks=1", "split"}}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const RunResult r = mpirun(c.np, c.fault, small_train(out, c.name) + c.extra);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("[          ] %s: the job ended %.1f s after launch, exit code %d\n", c.name.c_str(), seconds, r.code);
+    EXPECT_NE(r.code, 0) << c.name << "\n" << r.out;
+    const std::string rank = c.np == 1 ? "0" : "1";
+    EXPECT_TRUE(contains(r.out, "toolgrpo: error: injected fault on rank " + rank + " at step 2")) << r.out;
+    EXPECT_TRUE(contains(r.out, "step 1/3")) << r.out;  // start-up and the first step (its sync) completed
+    EXPECT_FALSE(contains(r.out, "step 2/3")) << r.out;
+    EXPECT_LT(seconds, 30.0) << c.name << ": the job must end within 30 s of the failure";
+  }
+}
+
 TEST(CliTrain, WorldSizeTheRolesCannotUse) {
   const fs::path out = scratch() / "roles";
   const RunResult one = mpirun(1, "", small_train(out, "roles") + " parallel.mode=split");
