@@ -100,7 +100,7 @@ fn_time='{"name": "get_time", "description": "Time in a zone.", "parameters": {"
 
 # JSON Lines files: a block-size byte, then lines (one of them longer than a block; CRLF; no final newline).
 { printf '\000'; head -c 12000 "$shared/toolrl/test.jsonl"; } >"$out/line_reader/toolrl"
-{ printf '\001'; printf 'a\r\n\n%5000s\nlast' x; } >"$out/line_reader/edges"
+{ printf '\000'; printf 'a\r\n\n%5000s\nlast' x; } >"$out/line_reader/edges"
 
 # Run configurations: the ones shipped with the jobs.
 for f in jobs/configs/*.yaml; do cp "$f" "$out/yaml_config/$(basename "$f")"; done
