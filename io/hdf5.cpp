@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common/input_error.hpp"
@@ -192,10 +193,10 @@ std::string read_string(hid_t id, bool is_attribute, const std::string& what) {
   if (variable > 0) {
     const Datatype mem = string_type();
     char* p = nullptr;
+    // Freed on every path (H5free_memory returns an error only for memory HDF5 did not allocate).
     TOOLGRPO_H5_CHECK(read(mem.get(), &p), "read " + what);
-    std::string s = p ? std::string(p) : std::string();
-    H5free_memory(p);  // returns an error only for memory HDF5 did not allocate
-    return s;
+    const std::unique_ptr<char, herr_t (*)(void*)> text(p, H5free_memory);
+    return p ? std::string(p) : std::string();
   }
   const std::size_t size = H5Tget_size(file_type.get());
   if (size == 0) fail(__FILE__, __LINE__, "H5Tget_size", "get the string size of " + what);
