@@ -12,6 +12,7 @@
 
 #include "app/cli/cli_args.hpp"
 #include "app/cli/commands.hpp"
+#include "common/checked_size.hpp"
 #include "io/checkpoint_file.hpp"
 
 namespace toolgrpo::app {
@@ -91,7 +92,8 @@ void print_info(const io::CheckpointReader& r, bool verify, bool brief) {
   for (const auto& t : r.tensors()) {
     std::printf("  %-*s  %-5s  %-*s  %10.3f\n", pw, t.path.c_str(), io::elem_name(t.type), sw,
                 io::shape_text(t.shape).c_str(), static_cast<double>(t.bytes) / 1e6);
-    total += t.bytes;
+    // Each tensor lies within the file (the reader checks), but a crafted file may give many tensors one block.
+    total = common::checked_add(total, t.bytes).value_or(UINT64_MAX);
   }
   std::printf("  total: %zu tensors, %llu bytes (%.3f MB)\n", r.tensors().size(),
               static_cast<unsigned long long>(total), static_cast<double>(total) / 1e6);
@@ -133,9 +135,9 @@ int cmd_ckpt(parallel::Runtime& rt, const std::vector<std::string>& args) {
   try {
     const io::CheckpointReader reader(file);
     print_info(reader, cli.has("--verify"), cli.has("--brief"));
-  } catch (const io::CheckpointError& e) {
-    std::fflush(stdout);
-    throw UsageError(std::string("ckpt info: ") + e.what());
+  } catch (const io::CheckpointError&) {
+    std::fflush(stdout);  // what was printed before the damage was found comes first
+    throw;  // bad input: "toolgrpo: error: FILE: ...", exit code 2
   }
   return 0;
 }

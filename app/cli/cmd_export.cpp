@@ -16,6 +16,7 @@
 #include "app/cli/cli_args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/train/policy.hpp"
+#include "common/input_error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint_file.hpp"
 #include "model/safetensors.hpp"
@@ -68,7 +69,8 @@ void write_text(const fs::path& p, const std::string& text) {
   f.commit();
 }
 
-// The policy at `path`; any problem with it is bad input (exit code 2) naming --checkpoint.
+// The policy at `path`; any problem with it is bad input (exit code 2): a damaged file (common::InputError, which
+// io::CheckpointError is) as "toolgrpo: error: FILE: ...", anything else naming --checkpoint.
 Policy export_source_load(const std::string& path) {
   ModelSection m;
   m.path = path;
@@ -78,8 +80,8 @@ Policy export_source_load(const std::string& path) {
     std::string what = e.what();
     if (what.rfind("model.path: ", 0) == 0) what = what.substr(12);  // policy_load names the config key
     throw UsageError("export: --checkpoint: " + what);
-  } catch (const io::CheckpointError& e) {
-    throw UsageError("export: --checkpoint " + path + ": " + e.what());
+  } catch (const common::InputError&) {
+    throw;  // a damaged checkpoint or model file: the message names it (exit code 2)
   } catch (const std::runtime_error& e) {
     throw UsageError("export: --checkpoint " + path + ": cannot load the model: " + e.what());
   }

@@ -61,10 +61,12 @@ bool command_needs_torch(const std::vector<std::string>& args) {
 
 std::string usage_text() {
   std::string s =
-      "usage: toolgrpo <command> [options]   (launch with mpirun -np N for several ranks)\n\ncommands:\n";
+      "usage: toolgrpo [--verbose] <command> [options]   (launch with mpirun -np N for several ranks)\n\ncommands:\n";
   for (const auto& c : commands())
     s += "  " + std::string(c.name) + std::string(12 - std::string(c.name).size(), ' ') + c.summary + "\n";
-  s += "\nRun 'toolgrpo <command> --help' (or 'toolgrpo help <command>') for the options of a command.\n";
+  s += "\nRun 'toolgrpo <command> --help' (or 'toolgrpo help <command>') for the options of a command.\n"
+       "--verbose (or TOOLGRPO_VERBOSE=1) adds the libraries' own detail to error messages (libtorch's C++\n"
+       "backtrace, HDF5's error stack).\n";
   return s;
 }
 

@@ -303,8 +303,14 @@ LoadedCheckpoint load_from(const io::CheckpointReader& r, bool with_optimizer) {
     return t;
   };
   l.cfg = model::model_config_parse(l.model_config_json, path + ":/meta/model_config_json");
-  l.weights = model::decoder_weights_from(
-      l.cfg, [&](const std::string& n) { return std::make_pair(read("model/" + n), path); }, at::kCPU);
+  try {
+    l.weights = model::decoder_weights_from(
+        l.cfg, [&](const std::string& n) { return std::make_pair(read("model/" + n), path); }, at::kCPU);
+  } catch (const io::CheckpointError&) {
+    throw;
+  } catch (const std::runtime_error& e) {  // a tensor the model config does not expect (its shape): the file's fault
+    throw io::CheckpointError(e.what());   // names the file (the tensors' origin) and the tensor
+  }
   if (with_optimizer)
     for (const auto& [name, unused] : model::decoder_named_parameters(l.cfg, l.weights)) {
       l.exp_avg.push_back(read(moment_path(name, 0)));

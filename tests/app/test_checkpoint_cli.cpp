@@ -2,7 +2,9 @@
 // under mpirun (exit code 75 on every rank, a checkpoint, then a resume that finishes), the local runner looping
 // on the requeue code, a process killed with SIGKILL in the middle of a save, damaged checkpoints (truncated,
 // bit-flipped) named and skipped, the time limit, DONE (a finished run extended by raising grpo.steps, or left
-// alone), the Slurm and PBS batch scripts on a finished run (with stand-in scheduler commands), and `ckpt info`.
+// alone), the Slurm and PBS batch scripts on a finished run (with stand-in scheduler commands), `ckpt info`, and
+// damaged checkpoints given to ckpt info, export and generate: exit code 2, one line naming the file, and no
+// library detail (libtorch backtrace, HDF5 error stack) unless --verbose or TOOLGRPO_VERBOSE=1 asks for it.
 // A finished run's checkpoint is read with the raw HDF5 C API by the names README documents, and its weights
 // compared with the run's model.safetensors read by a few lines of JSON here — neither through the checkpoint code.
 #include <gtest/gtest.h>
@@ -22,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/checkpoint_file.hpp"
 #include "tests/app/cli_run.hpp"
 
 namespace fs = std::filesystem;
@@ -321,6 +324,107 @@ TEST(CheckpointCli, DamagedCheckpointsAreNamedAndSkipped) {
   EXPECT_TRUE(contains(rest.out, "falling back to the previous checkpoint")) << rest.out;
   EXPECT_TRUE(contains(rest.out, "at step 1")) << rest.out;
   EXPECT_EQ(lines_of(out / "r" / "metrics.jsonl").size(), 6u);
+}
+
+// Bad checkpoints are bad input: exit code 2 and "toolgrpo: error: FILE: ..." from the light executable (ckpt
+// info) and from toolgrpo-torch (export, generate), none of the libraries' own detail (libtorch's "Exception
+// raised from ... frame #0", HDF5's "HDF5-DIAG" error stack) unless asked for, and nothing left behind by export.
+TEST(CheckpointCli, DamagedCheckpointsExitTwoWithoutLibraryDetail) {
+  const fs::path out = scratch() / "bad_input";
+  fs::remove_all(out);
+  const RunResult sft = run("sft data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() +
+                            " run.name=s sft.steps=1 sft.batch_size=2 checkpoint.every=1 checkpoint.async=false");
+  ASSERT_EQ(sft.code, 0) << sft.out;
+  const fs::path good = out / "s" / "checkpoints" / ckpt(1);
+  ASSERT_TRUE(fs::exists(good));
+  // Truncated: HDF5 cannot open it.
+  const fs::path truncated = out / "truncated.h5";
+  fs::copy_file(good, truncated);
+  fs::resize_file(truncated, fs::file_size(good) / 2);
+  // One flipped byte in the embedding's data: the metadata is intact, the tensor's checksum is not.
+  const std::string embed = "model/model.embed_tokens.weight";
+  const fs::path flipped = out / "flipped.h5";
+  fs::copy_file(good, flipped);
+  {
+    const hid_t f = H5Fopen(flipped.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t d = H5Dopen2(f, ("/" + embed).c_str(), H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const haddr_t at = H5Dget_offset(d) + 100;
+    H5Dclose(d);
+    H5Fclose(f);
+    std::fstream io(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(at));
+    char b = 0;
+    io.read(&b, 1);
+    b = static_cast<char>(b ^ 0x40);
+    io.seekp(static_cast<std::streamoff>(at));
+    io.write(&b, 1);
+  }
+  // A consistent file (every checksum right) whose final norm has the wrong shape for its model: [1, H], not [H].
+  const std::string norm = "model/model.norm.weight";
+  const fs::path reshaped = out / "reshaped.h5";
+  {
+    const toolgrpo::io::CheckpointReader r(good.string());
+    std::vector<std::vector<char>> data;
+    std::vector<toolgrpo::io::TensorView> views;
+    for (const auto& t : r.tensors()) {
+      data.emplace_back(t.bytes);
+      r.read(t.path, data.back().data());
+      views.push_back({t.path, t.type, t.shape, data.back().data()});
+      if (t.path == norm) views.back().shape.insert(views.back().shape.begin(), 1);
+    }
+    toolgrpo::io::checkpoint_write(reshaped.string(), r.meta(), views);
+  }
+  // `prefix`: how the command introduces the file (generate names its --model option first).
+  const auto clean = [](const RunResult& r, const fs::path& file, const std::string& what,
+                        const std::string& prefix = "toolgrpo: error: ") {
+    EXPECT_EQ(r.code, 2) << what << "\n" << r.out;
+    EXPECT_TRUE(contains(r.out, prefix + file.string() + ": ")) << what << "\n" << r.out;
+    for (const char* detail : {"frame #", "Exception raised from", "HDF5-DIAG"})
+      EXPECT_FALSE(contains(r.out, detail)) << what << " shows '" << detail << "'\n" << r.out;
+  };
+  const fs::path model_out = out / "exported";
+  for (const fs::path& bad : {truncated, flipped, reshaped}) {
+    if (bad != reshaped)  // a good checkpoint file, of another model than its config describes (checked below)
+      clean(run("ckpt info --verify " + bad.string()), bad, "ckpt info " + bad.string());
+    const RunResult e = run("export --checkpoint " + bad.string() + " --out " + model_out.string());
+    clean(e, bad, "export " + bad.string());
+    EXPECT_FALSE(fs::exists(model_out)) << e.out;
+    clean(run("generate --model " + bad.string() + " --prompt hi --max-new-tokens 2"), bad, "generate " + bad.string(),
+          "toolgrpo: generate: --model ");
+  }
+  // What each says.
+  EXPECT_TRUE(contains(run("ckpt info " + truncated.string()).out, "not a complete HDF5 file (truncated?)"));
+  const RunResult f = run("export --checkpoint " + flipped.string() + " --out " + model_out.string());
+  EXPECT_TRUE(contains(f.out, "tensor '" + embed + "': checksum mismatch")) << f.out;
+  const RunResult s = run("export --checkpoint " + reshaped.string() + " --out " + model_out.string());
+  EXPECT_TRUE(contains(s.out, "model.norm.weight") && contains(s.out, "shape")) << s.out;
+  EXPECT_EQ(run("ckpt info --verify " + reshaped.string()).code, 0);  // ckpt info does not build the model
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find("exported"), std::string::npos) << e.path();
+  // Asked for, the HDF5 error stack is shown (either spelling); the exit code is the same.
+  for (const std::string& ask : {std::string("TOOLGRPO_VERBOSE=1 ") + TOOLGRPO_BIN, std::string(TOOLGRPO_BIN) + " --verbose"}) {
+    const RunResult v = run_command(ask + " ckpt info " + truncated.string());
+    EXPECT_EQ(v.code, 2) << ask << "\n" << v.out;
+    EXPECT_TRUE(contains(v.out, "HDF5-DIAG")) << ask << "\n" << v.out;
+    EXPECT_TRUE(contains(v.out, "toolgrpo: error: " + truncated.string())) << ask << "\n" << v.out;
+  }
+  const RunResult vt = run_command(std::string(TOOLGRPO_BIN) + " --verbose export --checkpoint " + truncated.string() +
+                                   " --out " + model_out.string());
+  EXPECT_EQ(vt.code, 2) << vt.out;
+  EXPECT_TRUE(contains(vt.out, "HDF5-DIAG")) << vt.out;  // --verbose reaches toolgrpo-torch too
+  // A checkpoint that cannot be written is not bad input: exit code 1. Here the `latest` pointer's temporary
+  // name is taken by a directory; the checkpoint file itself is complete.
+  const fs::path blocked = out / "w" / "checkpoints";
+  fs::create_directories(blocked / "latest.tmp" / "in-the-way");
+  const RunResult w = run("sft data.train=" + shared() + "/toolrl/test.jsonl run.out_dir=" + out.string() +
+                          " run.name=w sft.steps=1 sft.batch_size=2 checkpoint.every=1 checkpoint.async=false");
+  EXPECT_EQ(w.code, 1) << w.out;
+  EXPECT_TRUE(contains(w.out, "toolgrpo: error: " + (blocked / "latest").string() + ": cannot point it at " + ckpt(1)))
+      << w.out;
+  EXPECT_EQ(run("ckpt info --verify " + (blocked / ckpt(1)).string()).code, 0);
+  fs::remove_all(out);
 }
 
 TEST(CheckpointCli, TimeLimitStopsBeforeAStepThatWouldNotFit) {

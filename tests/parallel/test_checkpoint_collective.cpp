@@ -211,7 +211,7 @@ void expect_refused_everywhere(const std::string& path, F&& write, const std::ve
   bool thrown = false;
   try {
     write();
-  } catch (const CheckpointError& e) {
+  } catch (const CheckpointWriteError& e) {  // a failed write, not a bad file
     thrown = true;
     const std::string what = e.what();
     for (const std::string& w : words) EXPECT_NE(what.find(w), std::string::npos) << what;
