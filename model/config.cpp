@@ -86,7 +86,8 @@ std::optional<int64_t> checked_parameter_count(const ModelConfig& c) {
   };
   const int64_t h = c.hidden_size, q = mul(c.num_heads, c.head_dim), kv = mul(c.num_kv_heads, c.head_dim),
                 inter = c.intermediate_size;
-  int64_t layer = add(add(add(mul(h, q), mul(2, mul(h, kv))), mul(q, h)), add(mul(3, mul(h, inter)), mul(2, h)));
+  int64_t layer =
+      add(add(add(mul(h, q), mul(2, mul(h, kv))), mul(q, h)), add(mul(3, mul(h, inter)), mul(2, h)));
   if (c.qkv_bias) layer = add(layer, add(q, mul(2, kv)));
   if (c.o_bias) layer = add(layer, h);
   if (c.mlp_bias) layer = add(layer, add(mul(2, inter), h));
@@ -171,7 +172,8 @@ ModelConfig model_config_parse(const std::string& json_text, const std::string& 
     r.problem("field \"rope_scaling\": expected an object or null, got " + rs->dump());
   } else if (rs != j.end() && !rs->is_null()) {
     Reader scaling(*rs, origin);
-    const std::string type = scaling.get<std::string>("rope_type", false, scaling.get<std::string>("type", false, ""));
+    const std::string type =
+        scaling.get<std::string>("rope_type", false, scaling.get<std::string>("type", false, ""));
     if (type == "llama3") {
       c.rope_scaling.llama3 = true;
       c.rope_scaling.factor = scaling.get<double>("factor", false, 8.0);
@@ -202,7 +204,8 @@ ModelConfig model_config_parse(const std::string& json_text, const std::string& 
       r.problem(std::string("field \"") + k + "\" must be at most " + std::to_string(kMaxSize) + ", got " +
                 std::to_string(v));
   if (c.max_position_embeddings <= 0)
-    r.problem("field \"max_position_embeddings\" must be positive, got " + std::to_string(c.max_position_embeddings));
+    r.problem("field \"max_position_embeddings\" must be positive, got " +
+              std::to_string(c.max_position_embeddings));
   if (c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
       c.num_kv_heads > 0 && c.head_dim > 0 && !checked_parameter_count(c))
     r.problem("the parameter count these sizes imply does not fit in 64 bits");

@@ -1,6 +1,6 @@
-// safetensors files: a validated (safetensors_header.hpp), memory-mapped reader (one file, or a model directory with a sharded
-// model.safetensors.index.json) and writers (one file; a model directory's weights, sharded as Hugging Face
-// transformers shards them). Every error names the file and the tensor.
+// safetensors files: a memory-mapped reader, validated by safetensors_header.hpp's parser (one file, or a model
+// directory with a sharded model.safetensors.index.json), and writers (one file; a model directory's weights,
+// sharded as Hugging Face transformers shards them). Every error names the file and the tensor.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -35,15 +35,17 @@ std::size_t safetensors_dtype_bytes(std::string_view dtype) {
 
 SafetensorsLayout safetensors_parse(const unsigned char* bytes, std::size_t size, const std::string& path) {
   if (size < 8)
-    fail(path, "truncated: " + std::to_string(size) + " bytes, a safetensors file starts with an 8-byte header size");
+    fail(path, "truncated: " + std::to_string(size) +
+                   " bytes, a safetensors file starts with an 8-byte header size");
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
   if (header_len > size - 8 || header_len > kSafetensorsMaxHeaderBytes)
-    fail(path, "header size " + std::to_string(header_len) + " does not fit in the file of " + std::to_string(size) +
-                   " bytes (truncated or not a safetensors file)");
+    fail(path, "header size " + std::to_string(header_len) + " does not fit in the file of " +
+                   std::to_string(size) + " bytes (truncated or not a safetensors file)");
   json header;
   try {
-    header = json::parse(reinterpret_cast<const char*>(bytes + 8), reinterpret_cast<const char*>(bytes + 8 + header_len));
+    header = json::parse(reinterpret_cast<const char*>(bytes + 8),
+                         reinterpret_cast<const char*>(bytes + 8 + header_len));
   } catch (const std::exception& e) {
     fail(path, std::string("header is not valid JSON: ") + e.what());
   }
@@ -79,8 +81,8 @@ SafetensorsLayout safetensors_parse(const unsigned char* bytes, std::size_t size
     if (!nbytes) {
       std::string shape;
       for (uint64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-      fail(path, where + "shape [" + shape + "] has more elements than a tensor can hold (its size overflows " +
-                     "64 bits)");
+      fail(path, where + "shape [" + shape +
+                     "] has more elements than a tensor can hold (its size overflows 64 bits)");
     }
     entry.shape.assign(dims.begin(), dims.end());
     const auto& off = e["data_offsets"];
@@ -90,10 +92,11 @@ SafetensorsLayout safetensors_parse(const unsigned char* bytes, std::size_t size
     entry.end = off[1].get<uint64_t>();
     if (entry.begin > entry.end || entry.end > layout.data_size)
       fail(path, where + "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
-                     "] outside the data section of " + std::to_string(layout.data_size) + " bytes (file truncated?)");
+                     "] outside the data section of " + std::to_string(layout.data_size) +
+                     " bytes (file truncated?)");
     if (entry.end - entry.begin != *nbytes)
-      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(*numel) + " " +
-                     entry.dtype + " elements (expected " + std::to_string(*nbytes) + ")");
+      fail(path, where + std::to_string(entry.end - entry.begin) + " bytes for " + std::to_string(*numel) +
+                     " " + entry.dtype + " elements (expected " + std::to_string(*nbytes) + ")");
     starts.emplace_back(entry.begin, name);
     layout.entries.emplace(name, std::move(entry));
   }

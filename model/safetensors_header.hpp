@@ -15,7 +15,7 @@
 namespace toolgrpo::model {
 
 struct SafetensorsEntry {
-  std::string dtype;           // "F32", "BF16", "F16", "I64", ...
+  std::string dtype;  // "F32", "BF16", "F16", "I64", ...
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;  // byte range in the data section
 };

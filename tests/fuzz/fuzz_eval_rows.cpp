@@ -1,8 +1,8 @@
-// libFuzzer target over the evaluation data of other benchmarks (reward/eval_data.cpp, reward/bfcl_check.cpp) as
-// downloaded files reach it. Input: [mode byte] then parts separated by NUL bytes. Mode bit 0 clear: the first
-// part is an API-Bank file (a JSON list of {system, user, answer, other}). Set: the parts are a BFCL questions
-// file, a possible-answers file (none when empty) and a model output checked against every question loaded.
-// The files are memory files read through their /proc paths. A load either returns rows or throws
+// libFuzzer target over the evaluation data of other benchmarks (reward/eval_data.cpp, reward/bfcl_check.cpp)
+// as downloaded files reach it. Input: [mode byte] then parts separated by NUL bytes. Mode bit 0 clear: the
+// first part is an API-Bank file (a JSON list of {system, user, answer, other}). Set: the parts are a BFCL
+// questions file, a possible-answers file (none when empty) and a model output checked against every question
+// loaded. The files are memory files read through their /proc paths. A load either returns rows or throws
 // std::runtime_error whose message starts with the path of the file at fault; never anything else.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,7 +39,9 @@ struct MemFile {
   std::string path;
 };
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -58,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     try {
       const std::vector<EvalPrompt> rows = apibank_load(file.path);
       require(!rows.empty() && rows.size() <= size);
-      for (const EvalPrompt& r : rows) require(starts_with(r.ground_truth, "<think> </think>\n<tool_call>\n"));
+      for (const EvalPrompt& r : rows)
+        require(starts_with(r.ground_truth, "<think> </think>\n<tool_call>\n"));
     } catch (const std::runtime_error& e) {
       require(starts_with(e.what(), file.path + ": "));
     }

@@ -1,9 +1,9 @@
 // libFuzzer target over the JSON Lines reader (io/line_reader.cpp) as a dataset or outputs file reaches it.
-// Input: [block byte] file contents; the block byte picks the reader's block size (4096 bytes and up, so inputs
-// longer than a block exercise refills, lines straddling blocks and buffer growth). The file is a memory file
-// read through its /proc path. Every line next() returns must equal std::getline's split of the same bytes and be
-// followed by LineReader::kPadding readable bytes; next_block() must give back the same bytes in runs of whole
-// lines.
+// Input: [block byte] file contents; the block byte picks the reader's block size (4096 bytes and up, so
+// inputs longer than a block exercise refills, lines straddling blocks and buffer growth). The file is a
+// memory file read through its /proc path. Every line next() returns must equal std::getline's split of the
+// same bytes and be followed by LineReader::kPadding readable bytes; next_block() must give back the same
+// bytes in runs of whole lines.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -17,8 +17,8 @@
 #include "io/line_reader.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
-using toolgrpo::io::LineReader;
 using toolgrpo::fuzz::require;
+using toolgrpo::io::LineReader;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size < 1) return 0;

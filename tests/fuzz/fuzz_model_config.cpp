@@ -1,7 +1,8 @@
 // libFuzzer target over config.json validation (model/config.cpp) as a model directory from a hub reaches it:
 // the input is the file's text. A parse either throws common::InputError naming the file, or returns a config
 // whose sizes are positive and consistent (heads divisible by key-value heads, an even head size), whose
-// parameter count is computed without overflow, and which model_config_to_json writes and reads back the same.
+// parameter count is computed without overflow, and which model_config_to_json writes and reads back the
+// same.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,8 +1,8 @@
-// libFuzzer target over the safetensors header and layout (model/safetensors_header.cpp) as a model file from a
-// hub reaches it: the input is the whole file image. A parse either throws common::InputError naming the file,
-// or returns entries whose byte ranges lie in the data section, do not overlap and hold exactly the shape's
-// elements; every tensor's bytes are then read as the loader copies them, so a range the checks let through
-// past the end is an AddressSanitizer report.
+// libFuzzer target over the safetensors header and layout (model/safetensors_header.cpp) as a model file from
+// a hub reaches it: the input is the whole file image. A parse either throws common::InputError naming the
+// file, or returns entries whose byte ranges lie in the data section, do not overlap and hold exactly the
+// shape's elements; every tensor's bytes are then read as the loader copies them, so a range the checks let
+// through past the end is an AddressSanitizer report.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -1,8 +1,8 @@
 // libFuzzer target over the YAML run configuration (app/config/config.cpp, yaml-cpp). The configuration is
 // trusted (docs/DESIGN.md section 9), but a mistyped file must still end in a clear error, not a crash or a
-// library exception: the input is the file's text, read for a job of 2 ranks. A parse either throws UsageError
-// whose message starts with the file's name, or returns a config that config_to_yaml writes and config_parse
-// reads back to the same YAML.
+// library exception: the input is the file's text, read for a job of 2 ranks. A parse either throws
+// UsageError whose message starts with the file's name, or returns a config that config_to_yaml writes and
+// config_parse reads back to the same YAML.
 #include <cstddef>
 #include <cstdint>
 #include <string>
