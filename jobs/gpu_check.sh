@@ -154,7 +154,8 @@ PY
 # The libraries and programs of the prefix that toolgrpo, mpirun and the tests load (not the optional MCA
 # components, which Open MPI skips when their libraries are missing: libfabric, UCX, verbs, PSM).
 prefix_elves() {
-  local lib="$PREFIX/usr/lib/$(multiarch)"
+  local lib
+  lib="$PREFIX/usr/lib/$(multiarch)"
   find "$lib" "$lib/pmix2/lib" -maxdepth 1 -type f -name '*.so.*' ! -name 'libmca_common_ofi*' \
     ! -name 'libmca_common_ucx*' ! -name 'libmca_common_verbs*'
   echo "$PREFIX/usr/bin/orterun" "$PREFIX/usr/bin/orted" "$PREFIX/usr/bin/opal_wrapper"
@@ -176,8 +177,8 @@ st_prefix() {
   for d in mpicc mpicxx mpic++ mpiCC mpirun mpiexec; do ln -sfn "$d.openmpi" "$PREFIX/usr/bin/$d"; done
   use_prefix
   # Fallback libraries: link in those the loader does not find, then what they need in turn.
-  local round so found linked=() missing
-  for round in 1 2 3 4 5 6 7 8; do
+  local so found linked=() missing
+  for _ in 1 2 3 4 5 6 7 8; do
     missing=$(prefix_ldd | awk '$3 == "=>" && $4 == "not" {print $2}' | sort -u)
     found=0
     for so in $missing; do
@@ -197,7 +198,8 @@ st_prefix() {
 }
 use_prefix() {
   [ -d "$PREFIX/usr" ] || return 0
-  local lib="$PREFIX/usr/lib/$(multiarch)"
+  local lib
+  lib="$PREFIX/usr/lib/$(multiarch)"
   export PATH="$PREFIX/usr/bin:$PATH"
   export LD_LIBRARY_PATH="$lib:$lib/openmpi/lib:$PREFIX/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # Open MPI and PMIx were built for /usr: point them at the prefix, keep Debian's default MCA parameters, skip the
