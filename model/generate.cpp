@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 
 #include "model/decoder_ops.hpp"
 #include "model/torch_info.hpp"
@@ -42,39 +43,107 @@ struct LayerCache {
                       // prompt's keys and values first
 };
 
-// Samples one token per row from logits (N, V); returns (tokens (N) int64, logprobs (N) float).
-std::pair<at::Tensor, at::Tensor> sample_rows(const at::Tensor& logits, const SamplingParams& sp,
-                                              const std::vector<uint64_t>& seeds, int64_t t) {
+// The inverse-CDF draw of the full-vocabulary case works on blocks of this many tokens; top-p first tries this
+// many candidates.
+constexpr int64_t kDrawBlock = 512;
+constexpr int64_t kFirstCandidates = 64;
+
+// (N, 1) int64: per row, the last index i with x[i] > 0 (0 when there is none).
+at::Tensor last_positive(const at::Tensor& x) {
+  const at::Tensor pos = at::arange(1, x.size(1) + 1, x.options().dtype(at::kLong));
+  return ((x > 0).to(at::kLong) * pos).amax(-1, true).sub(1).clamp_min(0);
+}
+
+// Per row, index i of the non-negative weights w (N, V) float with probability w_i / sum(w), for uniforms u
+// (N, 1) double in [0, 1): the inverse CDF in two levels, the masses of blocks of kDrawBlock tokens and then the
+// prefix sums inside the chosen block, so no V-long cumulative sum is built. Entries of weight 0 are never drawn.
+at::Tensor draw_by_blocks(const at::Tensor& weights, const at::Tensor& u) {
+  const at::Tensor w = weights.contiguous();
+  const int64_t N = w.size(0), V = w.size(1);
+  const int64_t B = std::min(kDrawBlock, V), whole = V / B, nb = (V + B - 1) / B;
+  at::Tensor mass = w.narrow(1, 0, whole * B).view({N, whole, B}).sum(-1);
+  if (nb > whole) mass = at::cat({mass, w.narrow(1, whole * B, V - whole * B).sum(-1, true)}, 1);
+  const at::Tensor cum = mass.to(at::kDouble).cumsum(-1);  // (N, nb)
+  const at::Tensor target = u * cum.narrow(1, nb - 1, 1);
+  // The first block whose cumulative mass exceeds the target (rounding can only push it past the last block
+  // with mass, which then takes it), and the mass before it.
+  const at::Tensor blk = at::minimum((cum <= target).sum(-1, true), last_positive(mass));
+  const at::Tensor before = at::where(blk > 0, cum.gather(1, (blk - 1).clamp_min(0)), at::zeros_like(target));
+  const at::Tensor idx = blk * B + at::arange(B, blk.options());  // (N, B): the block's token ids
+  at::Tensor inner = w.gather(1, idx.clamp_max(V - 1));
+  if (nb > whole) inner = inner.masked_fill(idx >= V, 0);  // the short last block
+  const at::Tensor icum = inner.to(at::kDouble).cumsum(-1);
+  const at::Tensor j = at::minimum((icum <= target - before).sum(-1, true), last_positive(inner));
+  return idx.gather(1, j).squeeze(1);
+}
+
+// Top-p on the non-negative weights w (N, V) float, uniforms u (N, 1) double. The nucleus: order the tokens by
+// weight, highest first and equal weights by lower token id; keep each token whose mass strictly before it is at
+// most top_p of the row's total (the smallest prefix whose mass exceeds top_p, or every token when none does).
+// Its weights are drawn from as the full vocabulary is (draw_by_blocks, in token-id order). Only the k largest
+// weights are sorted, from kFirstCandidates up until every row drops one of them (or only tokens of weight 0
+// are left out; the whole vocabulary at worst): they give the count K of the nucleus and its smallest weight
+// p*, and the nucleus is the tokens weighing more than p* and, of those weighing p*, the lowest ids up to K.
+// The nucleus and the draw do not depend on k, so a row's token does not depend on the other rows.
+at::Tensor draw_nucleus(const at::Tensor& w, double top_p, const at::Tensor& u) {
+  const int64_t N = w.size(0), V = w.size(1);
+  const at::Tensor limit = w.sum(-1, true).to(at::kDouble) * top_p;  // (N, 1)
+  int64_t k = std::min(kFirstCandidates, V);
+  for (;;) {
+    const at::Tensor vals = k == V ? std::get<0>(w.sort(-1, /*descending=*/true))
+                                   : std::get<0>(w.topk(k, -1, /*largest=*/true, /*sorted=*/true));  // (N, k)
+    const at::Tensor cum = vals.to(at::kDouble).cumsum(-1);  // mass up to and including each candidate
+    const at::Tensor before = at::cat({at::zeros({N, 1}, cum.options()), cum.narrow(1, 0, k - 1)}, 1);
+    const at::Tensor kept = (before <= limit).sum(-1, true);  // K >= 1: a prefix of the ordered weights
+    const at::Tensor smallest = vals.narrow(1, k - 1, 1);
+    const at::Tensor edge = vals.gather(1, kept - 1);  // p*
+    const at::Tensor above = w > edge, tied = w == edge;
+    const at::Tensor tied_kept = kept - above.sum(-1, true);  // how many of the tokens weighing p* are kept
+    const at::Tensor ok = (kept < k).logical_or(smallest == 0);
+    // Whether some row keeps only part of its tokens weighing p*, which must then be ranked by id.
+    const at::Tensor partial = tied.sum(-1, true) > tied_kept;
+    // The tokens left out weigh at most `smallest` each: a row not done needs at least (limit - mass so far) /
+    // smallest more. One copy to the host per try: done?, partial ties?, more.
+    const at::Tensor more = at::where(ok, at::zeros_like(limit),
+                                      (limit - cum.narrow(1, k - 1, 1)).clamp_min(0) / smallest.to(at::kDouble));
+    const at::Tensor flags = at::stack({ok.all().to(at::kDouble), partial.logical_and(edge > 0).any().to(at::kDouble),
+                                        more.max()})
+                                 .to(at::kCPU);
+    const double* f = flags.data_ptr<double>();
+    if (k < V && f[0] == 0) {
+      const double next = std::max(4.0 * static_cast<double>(k), static_cast<double>(k) + std::ceil(f[2]) + 1);
+      k = std::isfinite(next) && next * 4 <= static_cast<double>(V) ? static_cast<int64_t>(next) : V;
+      continue;
+    }
+    at::Tensor in = above.logical_or(tied);
+    if (f[1] != 0) in = above.logical_or(tied.logical_and(tied.cumsum(-1) <= tied_kept));
+    return draw_by_blocks(w.masked_fill(in.logical_not(), 0), u);
+  }
+}
+
+}  // namespace
+
+std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, const SamplingParams& sp,
+                                                const std::vector<uint64_t>& seeds, int64_t t) {
   const int64_t N = logits.size(0), V = logits.size(1);
+  if (static_cast<int64_t>(seeds.size()) != N) throw std::invalid_argument("sample_tokens: one seed per row");
   if (sp.greedy) {
     const at::Tensor tok = logits.argmax(-1);
     return {tok, at::log_softmax(logits, -1).gather(-1, tok.unsqueeze(-1)).squeeze(-1)};
   }
-  const at::Tensor scaled = logits / sp.temperature;
+  const at::Tensor scaled = sp.temperature == 1.0 ? logits : logits / sp.temperature;
   const at::Tensor logp = at::log_softmax(scaled, -1);
-  at::Tensor filtered = scaled;
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+  at::Tensor w = logp.exp();  // softmax(scaled): the weights of the draw
   if (sp.top_k > 0 && sp.top_k < V) {
     const at::Tensor kth = std::get<0>(scaled.topk(sp.top_k, -1)).narrow(-1, sp.top_k - 1, 1);
-    filtered = filtered.masked_fill(filtered < kth, neg_inf);
+    w.masked_fill_(scaled < kth, 0);  // the top_k largest stay, and any tied with the k-th
   }
-  if (sp.top_p < 1.0) {
-    const auto sorted = filtered.sort(-1, /*descending=*/true);
-    const at::Tensor probs = at::softmax(std::get<0>(sorted), -1);
-    const at::Tensor before = probs.cumsum(-1) - probs;  // mass strictly before each token
-    const at::Tensor drop_sorted = before > sp.top_p;    // keeps the smallest prefix reaching top_p
-    const at::Tensor drop = at::zeros_like(drop_sorted).scatter(-1, std::get<1>(sorted), drop_sorted);
-    filtered = filtered.masked_fill(drop, neg_inf);
-  }
-  const at::Tensor cdf = at::softmax(filtered, -1).to(at::kDouble).cumsum(-1);
   std::vector<double> u(static_cast<std::size_t>(N));
   for (int64_t r = 0; r < N; ++r) u[static_cast<std::size_t>(r)] = uniform_at(seeds[static_cast<std::size_t>(r)], t);
-  const at::Tensor thresh = at::tensor(u, at::kDouble).to(cdf.device()).unsqueeze(-1) * cdf.narrow(-1, V - 1, 1);
-  const at::Tensor tok = (cdf <= thresh).sum(-1).clamp_max(V - 1);
+  const at::Tensor ut = at::tensor(u, at::kDouble).to(logits.device()).unsqueeze(-1);
+  const at::Tensor tok = sp.top_p < 1.0 ? draw_nucleus(w, sp.top_p, ut) : draw_by_blocks(w, ut);
   return {tok, logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)};
 }
-
-}  // namespace
 
 uint64_t sample_seed(uint64_t run_seed, int64_t step, int64_t prompt_index, int64_t sample_index) {
   uint64_t h = splitmix64(run_seed);
@@ -213,7 +282,7 @@ GenerationResult generate_chunk(const ModelConfig& cfg, const DecoderWeights& w,
       res.cancelled = true;
       break;
     }
-    auto [tok, logp] = sample_rows(logits, req.sampling, seeds, t);
+    auto [tok, logp] = sample_tokens(logits, req.sampling, seeds, t);
     const int64_t n = static_cast<int64_t>(rows.size());
     // One copy to the host per step: the tokens (exact in double) and their log-probs.
     const at::Tensor host = at::stack({tok.to(at::kDouble), logp.to(at::kDouble)}).to(at::kCPU).contiguous();

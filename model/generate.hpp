@@ -1,7 +1,8 @@
 // Batched GRPO rollouts with a KV cache and group prefix sharing: every prompt is prefilled once and its cache
 // serves its G samples (never G copies of the prompt through the model). Sampling (greedy, temperature, top-k,
-// top-p) draws from counter-based random numbers keyed by (run seed, step, prompt index, sample index, token
-// position), so a sample does not depend on the batch or rank it ran in.
+// top-p) draws one token per sample and step by inverse transform with one counter-based uniform keyed by (run
+// seed, step, prompt index, sample index, token position), so a sample does not depend on the batch or rank it
+// ran in.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/config.hpp"
@@ -68,6 +70,18 @@ struct GenerationResult {
 
 // The seed of one sample: a hash of its coordinates.
 uint64_t sample_seed(uint64_t run_seed, int64_t step, int64_t prompt_index, int64_t sample_index);
+
+// One sampling step: a token for each row of logits (N, V) float, row r drawn with the uniform keyed by
+// (seeds[r], t) (seeds from sample_seed, t the token position). Greedy: the argmax. Otherwise from
+// softmax(logits / temperature), kept to the top_k largest logits (and those tied with the k-th) when top_k > 0,
+// then to the nucleus when top_p < 1: the tokens ordered by probability, highest first and equal ones by lower
+// id, each kept when the probability mass strictly before it is at most top_p (the smallest prefix whose mass
+// exceeds top_p). No vocabulary-long cumulative sum is built (top_p 1: block masses, then one block's prefix
+// sums; top_p < 1: only the largest candidates are ordered, as many as the nucleus needs). Returns the tokens (N)
+// int64 and their log-probs (N) under log_softmax(logits / temperature) (greedy: temperature 1), on the logits'
+// device.
+std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, const SamplingParams& sp,
+                                                const std::vector<uint64_t>& seeds, int64_t t);
 
 GenerationResult generate(const ModelConfig& cfg, const DecoderWeights& w, const GenerationRequest& req);
 

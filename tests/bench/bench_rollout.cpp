@@ -5,7 +5,7 @@
 // vocabulary: 128 new tokens at most) with finished samples leaving the batch and, for comparison, kept to the
 // end. --shape qwen2.5-1.5b --device cuda --dtype bf16 --prompts 128 --new 256 is the GPU check's job (a random
 // model in Qwen2.5-1.5B's exact shape).   bench_rollout [--threads 2] [--prompts 8] [--large-prompts 32]
-// [--eos-share 0.03] [--shape bench|qwen2.5-1.5b] [--device cpu|cuda] [--dtype fp32|bf16] [--new 64]
+// [--eos-share 0.03] [--shape bench|qwen2.5-1.5b] [--device cpu|cuda] [--dtype fp32|bf16] [--new 64] [--top-p 1]
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
@@ -37,8 +37,8 @@ ModelConfig bench_config(const std::string& shape) {
 
 // new_tokens per sample; eos_share > 0: that share of the vocabulary ends a sample, so lengths spread up to
 // twice new_tokens.
-void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, int64_t new_tokens, const char* label,
-         double eos_share = 0, bool compact = true) {
+void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, int64_t new_tokens, double top_p,
+         const char* label, double eos_share = 0, bool compact = true) {
   std::mt19937_64 rng(7);
   GenerationRequest req;
   for (int p = 0; p < prompts; ++p) {
@@ -50,6 +50,7 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, int64_t n
   req.workers = w.embed.device().is_cpu() ? at::get_num_threads() : 1;
   req.seed = 1;
   req.sampling.temperature = 1.0;
+  req.sampling.top_p = top_p;
   req.sampling.max_new_tokens = new_tokens;  // no EOS: every sample runs to the end
   req.compact_finished = compact;
   if (eos_share > 0) {
@@ -77,7 +78,7 @@ void run(const ModelConfig& cfg, const DecoderWeights& w, int prompts, int64_t n
 
 int main(int argc, char** argv) {
   int threads = 2, prompts = 8, large = 32;
-  double eos_share = 0.03;
+  double eos_share = 0.03, top_p = 1.0;
   int64_t new_tokens = 64;
   std::string shape = "bench", device = "cpu", dtype = "fp32";
   const int done = toolgrpo::bench::bench_options(
@@ -93,7 +94,8 @@ int main(int argc, char** argv) {
         "vocabulary 151936)", toolgrpo::bench::to_text(shape)},
        {"--device", "D", "cpu (default) or cuda", toolgrpo::bench::to_text(device)},
        {"--dtype", "T", "fp32 (default) or bf16", toolgrpo::bench::to_text(dtype)},
-       {"--new", "N", "new tokens of the fixed-length jobs (default 64)", toolgrpo::bench::to_int64(new_tokens)}});
+       {"--new", "N", "new tokens of the fixed-length jobs (default 64)", toolgrpo::bench::to_int64(new_tokens)},
+       {"--top-p", "X", "nucleus mass of every job (default 1: off)", toolgrpo::bench::to_double(top_p)}});
   if (done >= 0) return done;
   at::set_num_threads(threads);
   at::NoGradGuard no_grad;
@@ -104,13 +106,13 @@ int main(int argc, char** argv) {
   else if (dtype != "fp32") throw std::invalid_argument("--dtype: fp32 or bf16, got " + dtype);
   int64_t n = 0;
   for (const auto& [name, t] : decoder_named_parameters(cfg, w)) n += t.numel();
-  std::printf("bench_rollout: %s shape, %.1fM parameters, %s on %s, %d threads; %s\n", shape.c_str(), n / 1e6,
-              dtype.c_str(), device.c_str(), threads, blas_description().c_str());
-  run(cfg, w, prompts, new_tokens, "job");
-  if (large > 0) run(cfg, w, large, new_tokens, "large");
+  std::printf("bench_rollout: %s shape, %.1fM parameters, %s on %s, %d threads, top_p %g; %s\n", shape.c_str(),
+              n / 1e6, dtype.c_str(), device.c_str(), threads, top_p, blas_description().c_str());
+  run(cfg, w, prompts, new_tokens, top_p, "job");
+  if (large > 0) run(cfg, w, large, new_tokens, top_p, "large");
   if (eos_share > 0) {
-    run(cfg, w, prompts, new_tokens, "mixed_compact", eos_share, true);
-    run(cfg, w, prompts, new_tokens, "mixed_kept", eos_share, false);
+    run(cfg, w, prompts, new_tokens, top_p, "mixed_compact", eos_share, true);
+    run(cfg, w, prompts, new_tokens, top_p, "mixed_kept", eos_share, false);
   }
   return 0;
 }

@@ -188,13 +188,15 @@ TEST_P(EngineFixture, FinishedSamplesLeavingTheBatchChangeNoToken) {
   // finished rows from the batch changes the shapes of every later matrix product, so the premise is the one of
   // the comparisons above (tokens equal unless two logits or a draw sit within the paths' bound).
   for (const bool share : {true, false})
-    for (const bool greedy : {true, false}) {
+    for (const double top_p : {0.0, 1.0, 0.9}) {  // 0: greedy
+      const bool greedy = top_p == 0.0;
       GenerationRequest req;
       req.prompts = prompts();
       req.group_size = 3;
       req.seed = 4321;
       req.share_prefix = share;
       req.sampling.greedy = greedy;
+      if (!greedy) req.sampling.top_p = top_p;
       req.sampling.max_new_tokens = 14;
       req.compact_finished = false;
       const GenerationResult free_run = generate(cfg_, w_, req);
@@ -203,7 +205,8 @@ TEST_P(EngineFixture, FinishedSamplesLeavingTheBatchChangeNoToken) {
       const GenerationResult kept = generate(cfg_, w_, req);
       req.compact_finished = true;
       const GenerationResult compact = generate(cfg_, w_, req);
-      const std::string what = std::string(share ? "shared" : "expanded") + (greedy ? ", greedy" : ", sampled");
+      const std::string what = std::string(share ? "shared" : "expanded") +
+                               (greedy ? ", greedy" : ", sampled at top_p " + std::to_string(top_p));
       EXPECT_TRUE(compact.tokens.equal(kept.tokens)) << what;
       EXPECT_TRUE(compact.mask.equal(kept.mask)) << what;
       EXPECT_EQ(compact.lengths, kept.lengths) << what;
