@@ -16,6 +16,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "common/checked_size.hpp"
 #include "common/input_error.hpp"
 #include "io/checkpoint_file.hpp"
 
@@ -308,6 +309,27 @@ TEST(CheckpointFile, ChangedMetadataIsRejected) {
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Sizes from a file's shapes: a product that wraps around in 64 bits, or a negative extent, is an InputError
+// naming the file and tensor, not a small number (the issue's [4, 2^62 + 5120] of F32 wraps to 81,920 bytes).
+TEST(CheckedSize, ShapeBytesRefuseWhatWraps) {
+  const std::string where = "f.h5: tensor 'model/model.embed_tokens.weight'";
+  EXPECT_EQ(common::shape_bytes_or_throw({4, 5120}, 4, where), 81920u);
+  EXPECT_EQ(common::shape_bytes_or_throw({}, 8, where), 8u);
+  EXPECT_EQ(common::shape_bytes_or_throw({3, 0, int64_t{1} << 62}, 4, where), 0u);
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{4, (int64_t{1} << 62) + 5120},
+                                            std::vector<int64_t>{int64_t{1} << 40, int64_t{1} << 40},
+                                            std::vector<int64_t>{int64_t{1} << 61, 4}, std::vector<int64_t>{2, -1}}) {
+    try {
+      common::shape_bytes_or_throw(shape, 4, where);
+      ADD_FAILURE() << "accepted " << shape_text(shape);
+    } catch (const common::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(where + ": shape " + shape_text(shape)), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(common::checked_add(UINT64_MAX, 1), std::nullopt);
+  EXPECT_EQ(common::checked_add(2, 3), 5u);
 }
 
 // A checkpoint held in memory (an HDF5 file image) reads as the file does; a damaged image is refused the same way.
