@@ -74,11 +74,21 @@ double lr_at(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_s
   throw std::invalid_argument("lr_at: not a schedule");
 }
 
+double sum_of_squares(const at::Tensor& t) {
+  at::NoGradGuard no_grad;
+  constexpr int64_t kChunk = int64_t{1} << 20;  // 8 MB of doubles at a time, however large the tensor
+  const at::Tensor flat = t.reshape({-1});
+  double sq = 0;
+  for (int64_t i = 0; i < flat.numel(); i += kChunk)
+    sq += flat.narrow(0, i, std::min(kChunk, flat.numel() - i)).to(at::kDouble).pow(2).sum().item<double>();
+  return sq;
+}
+
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   at::NoGradGuard no_grad;
   double sq = 0;
   for (const auto& p : params)
-    if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+    if (p.grad().defined()) sq += sum_of_squares(p.grad());
   const double norm = std::sqrt(sq);
   const double scale = clip_coefficient(norm, max_norm);
   if (scale != 1.0)

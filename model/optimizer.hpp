@@ -55,4 +55,8 @@ double clip_coefficient(double norm, double max_norm);
 // before clipping.
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 
+// The sum of the squares of `t`'s elements, accumulated in double precision a chunk of 2^20 elements at a time
+// (a whole-tensor fp64 copy of a 136M-entry embedding gradient would take 2.2 GB at the step's peak).
+double sum_of_squares(const at::Tensor& t);
+
 }  // namespace toolgrpo::model

@@ -66,18 +66,20 @@ void write_text(const fs::path& p, const std::string& text) {
 int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "init-model",
-      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench|qwen2.5-0.5b] [--tokenizer byte|bpe "
+      "init-model [--arch qwen2|qwen3|llama] [--preset tiny|demo|small|bench|qwen2.5-0.5b] [--tokenizer byte|bpe|PATH "
       "[--tokenizer-data FILE] [--merges N]] [--seed S] --out DIR [--force]",
       "Creates a Hugging Face-style model directory (config.json, model.safetensors, tokenizer.json, "
       "generation_config.json) with seeded random weights and the built-in byte tokenizer (256 byte tokens plus "
       "the ChatML and ToolRL special tokens), or with --tokenizer bpe a byte-level BPE vocabulary learned from "
       "the ToolRL rows of --tokenizer-data (their ChatML prompts and ground truths): letters merge only with "
       "letters and punctuation only with punctuation, so every frequent word is one token wherever it stands "
-      "and a model copies words from a request into a call token by token. The directory is built under a "
+      "and a model copies words from a request into a call token by token. With --tokenizer PATH (a tokenizer.json "
+      "or a Hugging Face directory holding one, e.g. Qwen2.5's) the model gets that tokenizer, its vocabulary "
+      "and its end-of-text tokens: a random model in a real model's shape for sizing and benchmarks. The directory is built under a "
       "temporary name and moved into place, so it is never left half-written.",
       {{"--arch", "ARCH", "architecture: qwen2 (default), qwen3 or llama"},
        {"--preset", "NAME", "size: tiny (hidden 64, 2 layers; default), demo (128, 3), small (256, 4), bench (512, 8) or qwen2.5-0.5b (896, 24: Qwen2.5-0.5B's layers, the vocabulary the tokenizer's)"},
-       {"--tokenizer", "byte|bpe", "the built-in byte tokenizer (default) or a BPE vocabulary learned from --tokenizer-data"},
+       {"--tokenizer", "byte|bpe|PATH", "the built-in byte tokenizer (default), a BPE vocabulary learned from --tokenizer-data, or an existing tokenizer.json (or a directory with one)"},
        {"--tokenizer-data", "FILE", "bpe: ToolRL rows (JSON Lines or JSON) to learn the merges from"},
        {"--merges", "N", "bpe: at most N merges (default 2000); pairs seen once are never merged"},
        {"--seed", "S", "seed of the random weights (default 0)"},
@@ -88,8 +90,12 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
   const CliArgs cli(args, spec);
   const std::string out = cli.get("--out");
   const std::string tokenizer = cli.has("--tokenizer") ? cli.get("--tokenizer") : "byte";
-  if (tokenizer != "byte" && tokenizer != "bpe")
-    throw UsageError("init-model: --tokenizer must be byte or bpe, got '" + tokenizer + "'");
+  const bool copied = tokenizer != "byte" && tokenizer != "bpe";  // an existing tokenizer.json
+  if (copied && !fs::exists(tokenizer))
+    throw UsageError("init-model: --tokenizer must be byte, bpe or an existing tokenizer.json (or a directory "
+                     "holding one), got '" + tokenizer + "'");
+  if (copied && (cli.has("--tokenizer-data") || cli.has("--merges")))
+    throw UsageError("init-model: --tokenizer-data and --merges go with --tokenizer bpe");
   if (tokenizer == "bpe" && !cli.has("--tokenizer-data"))
     throw UsageError("init-model: --tokenizer bpe needs --tokenizer-data FILE (ToolRL rows to learn the merges from)");
   if (tokenizer == "byte" && (cli.has("--tokenizer-data") || cli.has("--merges")))
@@ -113,6 +119,27 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     tokens = t.vocab_size;
     merges = t.merges;
   }
+  int64_t bos = model::ByteTokenizer::kEndOfText;  // the byte and learned tokenizers' special tokens
+  std::vector<int64_t> eos = {model::ByteTokenizer::kEndOfText, model::ByteTokenizer::kImEnd};
+  if (copied) {
+    const std::string file = fs::is_directory(tokenizer) ? tokenizer + "/tokenizer.json" : tokenizer;
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof()) throw UsageError("init-model: cannot read " + file);
+    tokenizer_json = text.str();
+    const std::unique_ptr<model::BpeTokenizer> t = model::BpeTokenizer::parse(tokenizer_json, file);
+    tokens = t->vocab_size();
+    eos.clear();
+    bos = -1;
+    for (const char* name : {"<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"})
+      if (const int64_t id = t->token_id(name); id >= 0) eos.push_back(id);
+    for (const char* name : {"<|begin_of_text|>", "<|endoftext|>"})
+      if (const int64_t id = t->token_id(name); id >= 0 && bos < 0) bos = id;
+    if (eos.empty())
+      throw UsageError("init-model: " + file + " has none of the end-of-text tokens <|endoftext|>, <|im_end|>, "
+                       "<|end_of_text|>, <|eot_id|>: a model could not end a sample");
+  }
   const int64_t vocab = (tokens + 63) / 64 * 64;  // padded to a multiple of 64
   model::ModelConfig cfg;
   try {
@@ -121,6 +148,8 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("init-model: ") + e.what());
   }
+  cfg.bos_token_id = bos;
+  cfg.eos_token_ids = eos;
   const uint64_t seed = cli.has("--seed") ? static_cast<uint64_t>(cli.get_int("--seed", 0)) : 0;
   if (rt.rank() != 0) return 0;
   if (fs::exists(out) && !fs::is_empty(out) && !cli.has("--force"))
@@ -136,15 +165,20 @@ int cmd_init_model(parallel::Runtime& rt, const std::vector<std::string>& args) 
     model::safetensors_save((tmp / "model.safetensors").string(), params);
     write_text(tmp / "config.json", model::model_config_to_json(cfg));
     write_text(tmp / "tokenizer.json", tokenizer_json);
-    write_text(tmp / "generation_config.json",
-               "{\n  \"bos_token_id\": 256,\n  \"eos_token_id\": [256, 258],\n  \"pad_token_id\": 256\n}\n");
+    std::string eos_list;
+    for (const int64_t id : eos) eos_list += (eos_list.empty() ? "" : ", ") + std::to_string(id);
+    write_text(tmp / "generation_config.json", "{\n  \"bos_token_id\": " + std::to_string(bos) +
+                                                   ",\n  \"eos_token_id\": [" + eos_list +
+                                                   "],\n  \"pad_token_id\": " + std::to_string(eos[0]) + "\n}\n");
     if (fs::exists(out)) fs::remove_all(out);
     fs::rename(tmp, out);
   } catch (...) {
     fs::remove_all(tmp);
     throw;
   }
-  const std::string tok_text = tokenizer == "byte" ? "byte tokenizer" : "BPE tokenizer, " + std::to_string(merges) + " merges";
+  const std::string tok_text = tokenizer == "byte" ? "byte tokenizer"
+                               : copied            ? "tokenizer of " + tokenizer
+                                                   : "BPE tokenizer, " + std::to_string(merges) + " merges";
   std::printf("init-model: %s %s, %lld parameters, %s (vocab %lld), seed %llu -> %s\n", cfg.architecture.c_str(),
               cli.has("--preset") ? cli.get("--preset").c_str() : "tiny", static_cast<long long>(n), tok_text.c_str(),
               static_cast<long long>(vocab), static_cast<unsigned long long>(seed), out.c_str());
@@ -186,11 +220,7 @@ int cmd_generate(parallel::Runtime& rt, const std::vector<std::string>& args) {
   std::string file;
   std::optional<LoadedCheckpoint> ck;
   if (model_path_kind(dir, file, "generate: --model") == OriginKind::Checkpoint) {
-    try {
-      ck = checkpoint_load(file, false);
-    } catch (const io::CheckpointError& e) {
-      throw UsageError(std::string("generate: --model ") + e.what());
-    }
+    ck = checkpoint_load(file, false);  // a damaged file: io::CheckpointError, exit 2 naming it
   }
   const model::ModelConfig cfg = ck ? ck->cfg : model::model_config_load(dir);
   std::unique_ptr<model::BpeTokenizer> tok;

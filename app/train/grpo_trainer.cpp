@@ -353,9 +353,11 @@ class GrpoTrainer final : public StepTrainer {
             u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
           },
           c_.grpo.prefix_sharing);
+      memory_trace(world_.rank(), "forward and backward");
       policy_grads_to_master(pol_);
       u.grad_norm = learner.update(lr, c_.grpo.max_grad_norm);
       policy_refresh_compute(pol_);
+      memory_trace(world_.rank(), "optimizer step");
     }
   }
 
@@ -553,6 +555,7 @@ std::string progress_line(const io::MetricsRow& m, int64_t total) {
 std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& stop) {
   // 1. Collect: the generators sample and score G responses per prompt; all groups reach every rank.
   const std::optional<Rollouts> rollouts = collect(s.step, s.cursor, stop);
+  memory_trace(world_.rank(), "generation");
   if (!rollouts) return std::nullopt;
   const double lr = model::lr_at(c_.grpo.schedule, c_.grpo.lr, s.step, c_.grpo.warmup_steps, total_);
   auto t0 = Clock::now();
@@ -561,7 +564,9 @@ std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& sto
   if (roles_.trains && !rollouts->kept.empty()) {
     StepBatch b = batch_of(rollouts->kept);  // 2. sequences, scores and this rank's share of each mini-batch
     old_logprobs(b, u);                      // 3. old log-probs (the ratio's denominator)
+    memory_trace(world_.rank(), "old log-probs");
     const std::vector<double> kl = reference_kl(b, u);                                  // 4. KL to the reference
+    memory_trace(world_.rank(), "reference log-probs");
     const std::vector<double> shaped = reward::shaped_rewards(b.scores, shaping_, kl);  // 5. reward shaping
     const std::vector<double> adv = reward::step_advantages(  // 6. group advantages (grpo or gdpo)
         b.scores, shaped, c_.grpo.advantage, static_cast<int>(c_.rollout.group_size), c_.grpo.adv_std);
@@ -572,6 +577,7 @@ std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& sto
   const double seconds_train = world_.allreduce_max(seconds_since(t0));
   t0 = Clock::now();
   sync();  // 9. split mode: the new weights to the generators
+  memory_trace(world_.rank(), "weight sync");
   const double seconds_sync = world_.allreduce_max(seconds_since(t0));
   return step_row(s.step, *rollouts, updates, lr, seconds_train, seconds_sync);
 }

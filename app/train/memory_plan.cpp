@@ -6,15 +6,25 @@
 #include "app/train/memory_plan.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+
+#if TOOLGRPO_HAVE_NCCL
+#include <cuda_runtime_api.h>  // cudaMemGetInfo (the runtime library NCCL links; never libcuda)
+#endif
 
 namespace toolgrpo::app {
 namespace {
 
 constexpr double kFloat = 4;
 constexpr double kRuntimeBytes = 0.25e9;  // libtorch, MPI, thread pools (measured: 0.17-0.22 GB)
+// GPU runs (estimates, not yet measured on a GPU): host memory of a process with libtorch's CUDA libraries
+// loaded, and the device memory cuBLAS/cuDNN take besides the caching allocator's.
+constexpr double kDeviceRuntimeHostBytes = 2e9;
+constexpr double kDeviceRuntimeBytes = 0.5e9;
 
 std::string gb(double bytes) {
   char buf[32];
@@ -42,20 +52,26 @@ int64_t largest_micro_batch(int64_t budget, int64_t longest, int64_t sequences) 
   return std::clamp<int64_t>(budget / L, 1, std::max<int64_t>(1, sequences)) * L;
 }
 
-MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, double available_bytes,
-                       const std::string& available_source) {
+MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, const MemoryBudget& budget) {
   MemoryPlan p;
-  p.available = available_bytes;
-  p.available_source = available_source;
+  p.device = w.device;
+  p.available = w.device ? budget.device : budget.host;
+  p.available_source = w.device ? budget.device_source : budget.host_source;
+  p.host_available = budget.host;
+  p.host_source = budget.host_source;
   p.notes = w.notes;
   const double P = static_cast<double>(model::parameter_count(c)), h = static_cast<double>(c.hidden_size),
                q = static_cast<double>(c.num_heads * c.head_dim), kv = static_cast<double>(c.num_kv_heads * c.head_dim),
                inter = static_cast<double>(c.intermediate_size), heads = static_cast<double>(c.num_heads),
                layers = static_cast<double>(c.num_layers), vocab = static_cast<double>(c.vocab_size);
   const std::string params = std::to_string(model::parameter_count(c)) + " parameters";
-  double persistent = 0;
+  double persistent = 0, host = 0;  // persistent: where the model computes (the device on GPU runs)
   const auto add = [&](const std::string& name, double bytes, const std::string& detail) {
-    p.parts.push_back({name, bytes, detail});
+    p.parts.push_back({name, bytes, detail, w.device});
+    return bytes;
+  };
+  const auto add_host = [&](const std::string& name, double bytes, const std::string& detail) {
+    p.parts.push_back({name, bytes, detail, false});
     return bytes;
   };
   // Mixed precision: the layers' bf16 copy (an untied head is not copied) and, while training, its gradients.
@@ -76,10 +92,17 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     persistent +=
         add("reference", w.bf16 ? (P - untied_head) * 2 + head * kFloat : P * kFloat,
             w.bf16 ? "weights of the KL reference, bf16 with an fp32 head" : "weights of the KL reference");
-  if (w.snapshot) persistent += add("checkpoint snapshot", 3 * P * kFloat, "checkpoint.async host copy");
-  if (w.gathers_moments)
-    persistent += add("checkpoint gather", 2 * P * kFloat, "sharded moments collected to write");
-  persistent += add("runtime", kRuntimeBytes, "libraries and thread pools");
+  if (w.snapshot) host += add_host("checkpoint snapshot", 3 * P * kFloat, "checkpoint.async host copy");
+  if (w.gathers_moments) host += add_host("checkpoint gather", 2 * P * kFloat, "sharded moments collected to write");
+  if (w.device) {
+    host += add_host("runtime (host)", kDeviceRuntimeHostBytes, "libraries with CUDA's, thread pools, staging");
+    persistent += add("runtime", kDeviceRuntimeBytes, "cuBLAS and cuDNN handles and workspaces");
+  } else {
+    persistent += add("runtime", kRuntimeBytes, "libraries and thread pools");
+  }
+  if (w.nccl_communicators > 0)
+    persistent += add("NCCL buffers", static_cast<double>(w.nccl_communicators) * nccl_communicator_bytes(),
+                      std::to_string(w.nccl_communicators) + " communicator(s)");
 
   double training = 0;
   if (w.trains) {
@@ -95,22 +118,61 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, dou
     const double rows = static_cast<double>(w.head_tokens), chunk = std::min<double>(rows, 512);
     training += add("vocabulary head", (rows + 2 * chunk) * vocab * kFloat,
                     std::to_string(w.head_tokens) + " positions x " + std::to_string(c.vocab_size) + " log-softmax");
+    // Backward computes the (vocabulary x hidden) gradients of the head's weight and of the embedding lookup
+    // as whole new tensors before adding them to the parameters' gradients (tied or not: two of them).
+    training += add("vocabulary gradients", 2 * head * kFloat, "head and embedding, before accumulation");
   }
   double generation = 0;
   if (w.gen_sequences > 0) {
-    const double cached = static_cast<double>(w.gen_prompt_tokens) +
-                          static_cast<double>(w.gen_sequences) * static_cast<double>(w.gen_new_tokens);
-    const double lp = static_cast<double>(w.gen_longest_prompt), prompts = static_cast<double>(w.gen_prompt_tokens);
-    generation += add("generation",
-                      layers * 2 * kv * cached * act +                                 // KV cache
-                          2 * static_cast<double>(w.gen_sequences) * vocab * kFloat +  // logits
-                          prompts * (4 * h + 3 * inter + heads * lp) * act,            // a prefill layer
+    // The prompt cache holds gen_prompt_rows rows padded to the longest prompt; each sequence adds its new
+    // tokens. A prefill layer computes over every padded prompt position: its norms, q/k/v and MLP, the
+    // (rows, 1, L, L) mask (bool and fp32), and without the fused kernel the per-head scores, kept up to three
+    // times in fp32 at once (the product, its scaling and the masked sum; then the softmax).
+    const double N = static_cast<double>(w.gen_sequences), lp = static_cast<double>(w.gen_longest_prompt);
+    const double rows = static_cast<double>(w.gen_prompt_rows > 0 ? w.gen_prompt_rows : w.gen_sequences);
+    const double cached = rows * lp + N * static_cast<double>(w.gen_new_tokens);
+    const double kv_cache = layers * 2 * kv * cached * act;
+    const double logits = 2 * N * vocab * kFloat;
+    const double scores = rows * lp * lp * (5 + (w.fused_attention ? 0 : 3 * heads * kFloat));
+    const double prefill = rows * lp * (4 * h + 3 * inter) * act + scores;
+    generation += add("generation", kv_cache + logits + prefill,
                       std::to_string(w.gen_sequences) + " sequences, KV cache of " +
-                          std::to_string(static_cast<int64_t>(cached)) + " tokens");
+                          std::to_string(static_cast<int64_t>(cached)) + " tokens, prefill of " +
+                          std::to_string(static_cast<int64_t>(rows)) + " x " +
+                          std::to_string(w.gen_longest_prompt) + " positions" +
+                          (w.fused_attention ? " (fused attention)" : ""));
   }
-  p.peak = persistent + std::max(training, generation);
+  double tensors = persistent + std::max(training, generation);
+  if (w.device) tensors += add("allocator reserve", allocator_reserve_bytes(tensors), "cached free blocks, 10%");
+  if (w.device) {
+    p.peak = tensors;
+    p.host_peak = host;
+  } else {
+    p.peak = tensors + host;
+    p.host_peak = p.peak;
+  }
   return p;
 }
+
+MemoryPlan memory_plan(const model::ModelConfig& cfg, const MemoryWorkload& w, double available_bytes,
+                       const std::string& available_source) {
+  MemoryBudget b;
+  b.host = available_bytes;
+  b.host_source = available_source;
+  return memory_plan(cfg, w, b);
+}
+
+double nccl_communicator_bytes() {
+  double buffsize = 4.0 * 1024 * 1024;
+  if (const char* e = std::getenv("NCCL_BUFFSIZE")) {
+    char* end = nullptr;
+    const double v = std::strtod(e, &end);
+    if (end != e && v > 0 && v < 1e12) buffsize = v;
+  }
+  return 2 * 32 * buffsize + 0.1e9;
+}
+
+double allocator_reserve_bytes(double tensor_peak) { return std::max(0.5e9, 0.1 * tensor_peak); }
 
 std::string MemoryPlan::table() const {
   std::ostringstream s;
@@ -118,17 +180,32 @@ std::string MemoryPlan::table() const {
   for (const MemoryPart& m : parts) {
     char line[96];
     std::snprintf(line, sizeof line, "  %-20s %10s", m.name.c_str(), gb(m.bytes).c_str());
-    s << line << "  " << m.detail << "\n";
+    s << line << "  " << (device ? (m.device ? "GPU: " : "host: ") : "") << m.detail << "\n";
   }
   char line[96];
-  std::snprintf(line, sizeof line, "  %-20s %10s", "peak", gb(peak).c_str());
+  std::snprintf(line, sizeof line, "  %-20s %10s", device ? "peak (GPU)" : "peak", gb(peak).c_str());
   s << line << "  of " << gb(available) << " available (" << available_source << ")";
+  if (device) {
+    std::snprintf(line, sizeof line, "\n  %-20s %10s", "peak (host)", gb(host_peak).c_str());
+    s << line << "  of " << gb(host_available) << " available (" << host_source << ")";
+  }
   for (const std::string& n : notes) s << "\n  note: " << n;
   return s.str();
 }
 
 MemoryReading memory_reading() {
   MemoryReading m;
+  if (const char* node = std::getenv("TOOLGRPO_NODE_MEMORY_GB")) {
+    char* end = nullptr;
+    const double gb_total = std::strtod(node, &end);
+    if (end == node || *end != '\0' || !(gb_total >= 0))
+      throw std::invalid_argument(std::string("TOOLGRPO_NODE_MEMORY_GB: expected a number of GB, got '") + node + "'");
+    const double held = process_memory().resident;
+    std::fprintf(stderr, "memory: TOOLGRPO_NODE_MEMORY_GB=%s: a node of that size; this process holds %.3f GB\n",
+                 node, held / 1e9);
+    m.mem_available = std::max(0.0, gb_total * 1e9 - held);
+    return m;
+  }
   {
     std::ifstream in("/proc/meminfo");
     std::string key, unit;
@@ -170,6 +247,64 @@ double memory_available(const MemoryReading& m, int ranks_on_node, std::string& 
 
 double memory_available(int ranks_on_node, std::string& source) {
   return memory_available(memory_reading(), ranks_on_node, source);
+}
+
+ProcessMemory process_memory() {
+  ProcessMemory m;
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  double kb = 0;
+  while (in >> key) {
+    if (key == "VmRSS:" && in >> kb) m.resident = kb * 1024;
+    else if (key == "VmHWM:" && in >> kb) m.peak = kb * 1024;
+    std::string rest;
+    std::getline(in, rest);
+  }
+  return m;
+}
+
+void memory_trace(int rank, const std::string& phase) {
+  static const bool on = [] {
+    const char* e = std::getenv("TOOLGRPO_MEMORY_TRACE");
+    return e != nullptr && *e != '\0' && std::string(e) != "0";
+  }();
+  if (!on) return;
+  const ProcessMemory m = process_memory();
+  std::fprintf(stderr, "memory: rank %d %s: resident %.2f GB, peak %.2f GB\n", rank, phase.c_str(),
+               m.resident / 1e9, m.peak / 1e9);
+  std::ofstream("/proc/self/clear_refs") << "5";  // the next line's peak starts from here
+}
+
+double device_memory_free(int device, int sharing, std::string& source) {
+#if TOOLGRPO_HAVE_NCCL
+  size_t free = 0, total = 0;
+  int before = 0;
+  cudaGetDevice(&before);
+  cudaError_t e = cudaSetDevice(device);
+  if (e == cudaSuccess) e = cudaMemGetInfo(&free, &total);
+  cudaSetDevice(before);
+  if (e != cudaSuccess) {
+    source = std::string("GPU ") + std::to_string(device) + ": free memory unknown (" + cudaGetErrorString(e) + ")";
+    return 0;
+  }
+  const int n = std::max(1, sharing);
+  source = "GPU " + std::to_string(device) + " free of " + gb(static_cast<double>(total)) +
+           (n > 1 ? " / " + std::to_string(n) + " ranks on this GPU" : "");
+  return static_cast<double>(free) / n;
+#else
+  (void)device;
+  (void)sharing;
+  source = "GPU free memory unknown (built without the CUDA runtime)";
+  return 0;
+#endif
+}
+
+int ranks_on_device(int local_rank, int local_size, int devices) {
+  if (devices <= 0) return 1;
+  const int d = local_rank % devices;
+  int n = 0;
+  for (int r = 0; r < local_size; ++r) n += r % devices == d ? 1 : 0;
+  return std::max(1, n);
 }
 
 }  // namespace toolgrpo::app

@@ -22,6 +22,7 @@
 #include "app/train/resume.hpp"
 #include "app/train/stop_signal.hpp"
 #include "io/checkpoint_file.hpp"
+#include "model/decoder.hpp"
 #include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
@@ -62,10 +63,30 @@ int64_t steps_asked(const Config& c, const std::string& kind, int64_t rows) {
 
 namespace {
 
+// What this rank may use, read before any rank of the node loads data or weights: the host's memory
+// (run.memory_limit_gb, else MemAvailable or the cgroup's room, shared by the node's ranks) and, with
+// model.device cuda, its GPU's free memory (shared by the ranks that use that GPU).
+MemoryBudget memory_budget(const Config& c, const TrainOptions& opt) {
+  MemoryBudget b;
+  if (c.run.memory_limit_gb > 0) {
+    b.host = c.run.memory_limit_gb * 1e9;
+    b.host_source = "run.memory_limit_gb";
+  } else {
+    b.host = memory_available(opt.local_size, b.host_source);
+    b.host_source += ", read before loading";
+  }
+  if (c.model.device == ModelDevice::Cuda && model::cuda_available()) {
+    const int devices = model::cuda_device_count();
+    b.device = device_memory_free(opt.local_rank % std::max(1, devices),
+                                  ranks_on_device(opt.local_rank, opt.local_size, devices), b.device_source);
+  }
+  return b;
+}
+
 // Prints rank 0's memory plan; stops the run on every rank when any rank's plan does not fit, with what the
 // trainer's settings (StepTrainer::memory_remedies) and the run's can lower.
-// `available`: what a rank may use, as read before anything was loaded (`source` says where it came from).
-void memory_plan_check(const Config& c, const parallel::Comm& world, double available, const std::string& source,
+// `budget`: what a rank may use, as read before anything was loaded (host memory, and a GPU's on device runs).
+void memory_plan_check(const Config& c, const parallel::Comm& world, const MemoryBudget& budget,
                        const std::string& kind, const model::ModelConfig& cfg, const StepTrainer& trainer,
                        const CheckpointSaver& saver, const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
@@ -75,7 +96,14 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, double avai
     w.optimizer_shards = trainer.training_ranks();
     w.gathers_moments = saver.gathers_moments();
   }
-  const MemoryPlan plan = memory_plan(cfg, w, available, source);
+  w.device = c.model.device == ModelDevice::Cuda && budget.device > 0;
+  if (w.device) {
+    w.fused_attention = model::attention_fused_available() && model::attention_kernel() != model::AttentionKernel::Reference;
+    const bool data_parallel = w.trains && trainer.training_ranks() > 1;
+    w.nccl_communicators = (data_parallel ? 1 : 0) + (data_parallel && c.parallel.shard_optimizer ? 1 : 0) +
+                           (c.parallel.mode == ParallelMode::Split ? 1 : 0);
+  }
+  const MemoryPlan plan = memory_plan(cfg, w, budget);
   // Rank 0 reports the largest plan of all ranks (the ranks that hold the checkpoint snapshot, or train).
   const double peak = world.allreduce_max(plan.peak);
   const bool fits = world.allreduce_min(plan.fits() ? 1.0 : 0.0) > 0;
@@ -181,9 +209,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   // The memory a rank may use, read before any rank of the node loads data or weights: the plan counts those
   // itself, so a reading taken after loading would count them twice.
   world.barrier();
-  std::string memory_source = "run.memory_limit_gb";
-  const double memory_at_start =
-      c.run.memory_limit_gb > 0 ? c.run.memory_limit_gb * 1e9 : memory_available(opt.local_size, memory_source);
+  const MemoryBudget memory_at_start = memory_budget(c, opt);
   world.barrier();
   const RunData data = run_data_load(c);
   const int64_t asked = steps_asked(c, kind, static_cast<int64_t>(data.train.rows.size()));
@@ -224,9 +250,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
                         opt.pause_save_step, opt.save, collective_saves);
 
   // 3. The memory plan, before any step allocates.
-  memory_plan_check(c, world, memory_at_start,
-                    memory_source + (c.run.memory_limit_gb > 0 ? "" : ", read before loading"), kind, s.policy.cfg,
-                    *trainer, saver, say);
+  memory_trace(world.rank(), "loading");
+  memory_plan_check(c, world, memory_at_start, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) optimizer_restore(*ck, *s.learner);
   facts.generation_ranks = trainer->generation_ranks();
   facts.training_ranks = trainer->training_ranks();
@@ -295,6 +320,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     stop_rule.step_took(step_seconds);
     s.train_seconds += step_seconds;
     const double blocked = checkpoint_due(s.step) ? saver.save(s, facts) : 0.0;
+    if (checkpoint_due(s.step)) memory_trace(world.rank(), "checkpoint save");
     const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
                        static_cast<double>(total - s.step);
     row->insert(row->end(), {{metric_names::kSecondsCheckpoint, world.allreduce_max(blocked)}, {metric_names::kEtaSeconds, eta}});
@@ -310,6 +336,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   // 5. The end: the final save; then either the requeue message (stopped) or the exported policy and DONE.
   if (saver.saved_step() != s.step || s.eval_pending) saver.save(s, facts);
   saver.wait();
+  memory_trace(world.rank(), "final checkpoint save");
   world.barrier();  // the checkpoint is complete before any rank reports or exits
   const std::string ckpt = checkpoint_dir(c) + "/" + io::checkpoint_file_name(s.step);
   if (!stopped.empty()) {

@@ -111,14 +111,7 @@ double ShardedAdamW::step(double lr, double max_norm) {
   }
   double sq = 0;
   for (const Piece& c : mine_)
-    sq += params_[c.param]
-              .grad()
-              .view({-1})
-              .narrow(0, c.offset, c.length)
-              .to(at::kDouble)
-              .pow(2)
-              .sum()
-              .item<double>();
+    sq += model::sum_of_squares(params_[c.param].grad().view({-1}).narrow(0, c.offset, c.length));
   const double norm = std::sqrt(coll_.comm().allreduce_sum(sq));
   const double scale = model::clip_coefficient(norm, max_norm);
   ++step_;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <algorithm>
 #include <sstream>
 #include <string>
@@ -551,8 +552,34 @@ TEST(CliModel, InitModelWithALearnedVocabulary) {
   EXPECT_TRUE(contains(missing.out, "nope.jsonl")) << missing.out;
   const RunResult unknown = run("init-model --tokenizer words --out " + bad.string());
   EXPECT_EQ(unknown.code, 2);
-  EXPECT_TRUE(contains(unknown.out, "--tokenizer must be byte or bpe, got 'words'")) << unknown.out;
+  EXPECT_TRUE(contains(unknown.out, "--tokenizer must be byte, bpe or an existing tokenizer.json")) << unknown.out;
+  EXPECT_TRUE(contains(unknown.out, "got 'words'")) << unknown.out;
   EXPECT_FALSE(fs::exists(bad));
+}
+
+TEST(CliModel, InitModelWithARealTokenizer) {
+  // A random model with Qwen2.5's tokenizer.json: its vocabulary (151,665 tokens, padded to 151,680) and its
+  // end-of-text tokens <|endoftext|> (151643) and <|im_end|> (151645), as Qwen2.5's own configuration has them.
+  const fs::path out = scratch() / "init-qwen-tok";
+  fs::remove_all(out);
+  const RunResult r = run("init-model --tokenizer " + shared() + "/tokenizers/qwen2.5 --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream cfg(out / "config.json"), gen(out / "generation_config.json");
+  const nlohmann::json c = nlohmann::json::parse(cfg), g = nlohmann::json::parse(gen);
+  EXPECT_EQ(c["vocab_size"], 151680);
+  EXPECT_EQ(g["eos_token_id"], nlohmann::json::array({151643, 151645}));
+  EXPECT_EQ(g["bos_token_id"], 151643);
+  EXPECT_EQ(c["eos_token_id"], nlohmann::json::array({151643, 151645}));
+  std::ifstream src(shared() + "/tokenizers/qwen2.5/tokenizer.json"), copy(out / "tokenizer.json");
+  EXPECT_TRUE(std::equal(std::istreambuf_iterator<char>(src), {}, std::istreambuf_iterator<char>(copy), {}))
+      << "the tokenizer.json is copied as it is";
+  // The model generates with it: the directory is complete.
+  const RunResult gen_run = run("generate --model " + out.string() + " --prompt hello --max-new-tokens 2 --greedy");
+  EXPECT_EQ(gen_run.code, 0) << gen_run.out;
+  // --tokenizer-data goes with bpe only.
+  const RunResult mixed = run("init-model --tokenizer " + shared() + "/tokenizers/qwen2.5 --tokenizer-data x --out " +
+                              (scratch() / "init-mixed").string());
+  EXPECT_EQ(mixed.code, 2) << mixed.out;
 }
 
 TEST(CliModel, GenerateFromIdsMatchesReferenceGreedy) {
@@ -794,6 +821,48 @@ TEST(CliTrain, MemoryPlanThatCannotFitStopsBeforeTheFirstStep) {
   ASSERT_EQ(fits.code, 0) << fits.out;
   EXPECT_TRUE(contains(fits.out, "of 100.00 GB available (run.memory_limit_gb)")) << fits.out;
   EXPECT_FALSE(contains(fits.out, "does not fit")) << fits.out;
+}
+
+// The first number after `pattern` (a regex with one group) in `text`, or -1.
+double number_after(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? std::stod(m[1].str()) : -1.0;
+}
+
+TEST(CliTrain, MemoryIsReadBeforeTheWeightsAreLoaded) {
+  // TOOLGRPO_NODE_MEMORY_GB=X stands in a node of X GB used by this process alone: what is available is X less
+  // what the process holds when it reads. The plan counts the weights itself, so the reading must come before
+  // they are loaded; taken after, it would count them twice (the weights held, and the weights planned).
+  const fs::path out = scratch() / "memory_before";
+  fs::remove_all(out);
+  const std::string sft = "sft model.preset=bench data.train=" + shared() + "/toolrl/sft.jsonl run.out_dir=" +
+                          out.string() + " sft.steps=1 sft.batch_size=2 sft.max_seq_tokens=96 checkpoint.async=false";
+  const auto with_node = [&](double gb, const std::string& name) {
+    char env[64];
+    std::snprintf(env, sizeof env, "TOOLGRPO_NODE_MEMORY_GB=%.4f ", gb);
+    return run_command(env + std::string(TOOLGRPO_BIN) + " " + sft + " run.name=" + name);
+  };
+  // A node too small: refused, and the plan and the process's holding at the reading are printed.
+  const RunResult small = with_node(0.05, "small");
+  ASSERT_EQ(small.code, 2) << small.out;
+  const double held = number_after(small.out, "this process holds ([0-9.]+) GB");
+  const double peak = number_after(small.out, "\\n  peak +([0-9.]+) GB");
+  const double weights = number_after(small.out, "\\n  weights +([0-9.]+) GB");
+  ASSERT_GT(held, 0) << small.out;
+  ASSERT_GT(peak, 0) << small.out;
+  ASSERT_GT(weights, 0.05) << small.out;  // the bench preset with the byte vocabulary: 0.09 GB of fp32 weights
+  // (the printed figures are rounded to 0.01 GB; half the weights, 45 MB, stays well above that)
+  // A node with room for the plan and half the weights more, beyond what the process held at the reading: it
+  // fits only if the weights were not yet resident when the memory was read.
+  const RunResult fits = with_node(held + peak / 0.95 + weights / 2, "fits");
+  ASSERT_EQ(fits.code, 0) << fits.out;
+  EXPECT_FALSE(contains(fits.out, "does not fit")) << fits.out;
+  EXPECT_NEAR(number_after(fits.out, "this process holds ([0-9.]+) GB"), held, weights / 4) << fits.out;
+  // The control: half the weights less is refused, so a reading that had lost the whole weights to the
+  // process would have refused the run above.
+  const RunResult refused = with_node(held + peak / 0.95 - weights / 2, "refused");
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  EXPECT_TRUE(contains(refused.out, "the memory plan needs about")) << refused.out;
 }
 
 TEST(CliTrain, SplitModeAndSftRunUnderMpirun) {

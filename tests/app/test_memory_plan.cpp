@@ -2,8 +2,11 @@
 // which parts a rank holds.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "app/train/memory_plan.hpp"
 #include "model/init.hpp"
+#include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
 namespace {
@@ -55,6 +58,8 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   EXPECT_EQ(bytes(t, "checkpoint snapshot"), 12 * P);
   // The saved log-softmax rows of 250 response positions plus two 250-row buffers in flight.
   EXPECT_EQ(bytes(t, "vocabulary head"), (250.0 + 2 * 250.0) * 151936 * 4);
+  // The head's and the embedding's (vocabulary x hidden) gradients, each a new fp32 tensor before it is added.
+  EXPECT_EQ(bytes(t, "vocabulary gradients"), 2 * 151936.0 * 896 * 4);
   EXPECT_GT(bytes(t, "activations"), 1e9);  // ~4 MB per token over 24 layers
   EXPECT_EQ(bytes(t, "generation"), -1.0);
   EXPECT_TRUE(t.fits());
@@ -102,6 +107,110 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   gen.gen_new_tokens = 512;
   EXPECT_GT(bytes(memory_plan(c, gen, 100e9, "test"), "generation") - bytes(g, "generation"),
             24.0 * 2 * 128 * 16 * 256 * 4 - 1);  // 256 more cached tokens for each of 16 sequences
+}
+
+// The part's bytes, or -1 when the plan has no such part.
+double part_bytes(const MemoryPlan& p, const std::string& name) {
+  for (const MemoryPart& m : p.parts)
+    if (m.name == name) return m.bytes;
+  return -1.0;
+}
+bool part_on_device(const MemoryPlan& p, const std::string& name) {
+  for (const MemoryPart& m : p.parts)
+    if (m.name == name) return m.device;
+  ADD_FAILURE() << "no part " << name;
+  return false;
+}
+
+TEST(MemoryPlan, PrefillCountsThePaddedPromptsAndTheirAttentionScores) {
+  // Qwen2.5-0.5B: 24 layers, hidden 896, MLP 4864, 14 heads, 2 KV heads of 64, vocabulary 151936. Two prompts
+  // of up to 1000 tokens, 4 samples each, 64 new tokens, fp32, the hand-written attention.
+  const model::ModelConfig c = qwen25_05b();
+  MemoryWorkload w;
+  w.trains = false;
+  w.gen_sequences = 8;
+  w.gen_prompt_rows = 2;
+  w.gen_prompt_tokens = 2 * 1000;
+  w.gen_longest_prompt = 1000;
+  w.gen_new_tokens = 64;
+  const double kv_cache = 24.0 * 2 * 128 * (2 * 1000 + 8 * 64) * 4;  // layers x (k, v) x 2 x 64 x tokens x fp32
+  const double logits = 2.0 * 8 * 151936 * 4;
+  const double layer = 2.0 * 1000 * (4 * 896 + 3 * 4864) * 4;
+  const double mask = 2.0 * 1000 * 1000 * 5;               // (rows, 1, L, L): bool and fp32
+  const double scores = 3.0 * 2 * 14 * 1000 * 1000 * 4;   // three fp32 copies of (rows, heads, L, L)
+  EXPECT_DOUBLE_EQ(part_bytes(memory_plan(c, w, 100e9, "test"), "generation"),
+                   kv_cache + logits + layer + mask + scores);
+  w.fused_attention = true;  // the fused kernel keeps no per-head scores; the mask stays
+  EXPECT_DOUBLE_EQ(part_bytes(memory_plan(c, w, 100e9, "test"), "generation"), kv_cache + logits + layer + mask);
+  w.bf16 = true;  // a bf16 cache and layer; logits and mask as before
+  EXPECT_DOUBLE_EQ(part_bytes(memory_plan(c, w, 100e9, "test"), "generation"),
+                   kv_cache / 2 + logits + layer / 2 + mask);
+}
+
+TEST(MemoryPlan, OnAGpuTheDeviceHoldsTheModelAndTheHostTheCheckpointCopies) {
+  ::setenv("NCCL_BUFFSIZE", "1048576", 1);  // 1 MiB buffers: 32 channels x (send, receive) = 64 MiB
+  const model::ModelConfig c = qwen25_05b();
+  const double P = 494032768.0;
+  MemoryWorkload w;
+  w.device = true;
+  w.fused_attention = true;
+  w.optimizer_shards = 2;
+  w.snapshot = true;
+  w.micro_batch_tokens = 1000;
+  w.longest_sequence = 1000;
+  w.head_tokens = 250;
+  w.nccl_communicators = 2;
+  MemoryBudget b;
+  b.device = 80e9;
+  b.device_source = "GPU 0";
+  b.host = 20e9;
+  b.host_source = "MemAvailable";
+  const MemoryPlan p = memory_plan(c, w, b);
+  EXPECT_TRUE(p.device);
+  for (const char* name : {"weights", "gradients", "optimizer", "activations", "vocabulary head", "runtime",
+                           "NCCL buffers", "allocator reserve"})
+    EXPECT_TRUE(part_on_device(p, name)) << name;
+  for (const char* name : {"checkpoint snapshot", "runtime (host)"}) EXPECT_FALSE(part_on_device(p, name)) << name;
+  EXPECT_EQ(part_bytes(p, "NCCL buffers"), 2 * (64.0 * 1048576 + 0.1e9));
+  // The GPU's peak: its parts, then 10% of them held by the caching allocator.
+  const double tensors = 4 * P + 4 * P + 4 * P + 0.5e9 + part_bytes(p, "NCCL buffers") +
+                         part_bytes(p, "activations") + part_bytes(p, "vocabulary head") +
+                         part_bytes(p, "vocabulary gradients");
+  EXPECT_DOUBLE_EQ(part_bytes(p, "allocator reserve"), 0.1 * tensors);
+  EXPECT_DOUBLE_EQ(p.peak, 1.1 * tensors);
+  EXPECT_DOUBLE_EQ(p.host_peak, 12 * P + 2e9);  // the snapshot of weights and moments, and the process
+  EXPECT_EQ(p.available, 80e9);
+  EXPECT_EQ(p.host_available, 20e9);
+  EXPECT_TRUE(p.fits());
+  const std::string table = p.table();
+  for (const char* s : {"peak (GPU)", "peak (host)", "GPU 0", "MemAvailable", "GPU: ", "host: "})
+    EXPECT_NE(table.find(s), std::string::npos) << s << "\n" << table;
+  // Either side too small refuses the run: a GPU of 13 GB (the peak is about 13.9 GB), or a host without room
+  // for the snapshot.
+  EXPECT_GT(p.peak, 13e9);
+  EXPECT_LT(p.peak, 14e9);
+  b.device = 13e9;
+  EXPECT_FALSE(memory_plan(c, w, b).fits());
+  b.device = 80e9;
+  b.host = 6e9;
+  EXPECT_FALSE(memory_plan(c, w, b).fits());
+  // A small model still leaves the allocator its 0.5 GB floor.
+  EXPECT_EQ(allocator_reserve_bytes(1e9), 0.5e9);
+  ::unsetenv("NCCL_BUFFSIZE");
+  EXPECT_EQ(nccl_communicator_bytes(), 64.0 * 4 * 1048576 + 0.1e9);  // NCCL's default 4 MiB
+}
+
+TEST(MemoryPlan, RanksThatShareAGpuShareItsMemory) {
+  EXPECT_EQ(ranks_on_device(0, 4, 4), 1);
+  EXPECT_EQ(ranks_on_device(1, 8, 4), 2);  // local ranks 1 and 5 on GPU 1
+  EXPECT_EQ(ranks_on_device(2, 3, 2), 2);  // local ranks 0 and 2 on GPU 0
+  EXPECT_EQ(ranks_on_device(0, 3, 0), 1);  // no GPU: one
+  std::string source;
+  // This machine has no usable GPU (or the build has no CUDA runtime): nothing is claimed, and the reason is said.
+  if (!model::cuda_available()) {
+    EXPECT_EQ(device_memory_free(0, 1, source), 0.0);
+    EXPECT_NE(source.find("unknown"), std::string::npos) << source;
+  }
 }
 
 TEST(MemoryPlan, AvailableMemoryIsSharedByTheNodesRanks) {
