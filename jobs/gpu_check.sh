@@ -53,7 +53,9 @@ mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 LOG="$OUT_DIR/gpu_check.log"
 JSON="$OUT_DIR/gpu_check.json"
-WORK="$OUT_DIR/work"
+# Models, checkpoints and run directories go beside the build, not under OUT_DIR (whatever is written there may be
+# fetched back from the machine); the stages' small text outputs are copied to OUT_DIR/stages at the end.
+WORK="$BUILD/gpu_check_work"
 rm -rf "$WORK" && mkdir -p "$WORK"
 : >"$LOG"
 T0=$(date +%s)
@@ -314,6 +316,9 @@ say "mode $([ "$DRY" = 1 ] && echo cpu-dry-run || echo gpu)$([ "$DEBS" = 1 ] && 
 for s in versions prefix build ctest_gpu fixtures grpo generate peer; do
   stage "$s" "st_$s"
 done
+mkdir -p "$OUT_DIR/stages"
+find "$WORK" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.json' -o -name '*.note' -o -name '*.figures' \) \
+  -size -1024k -exec cp {} "$OUT_DIR/stages/" \;
 write_summary
 say "summary: $JSON"
 if [ "$OUT_OF_TIME" = 1 ]; then exit 124; fi

@@ -1,7 +1,6 @@
 // GRPO loss math; see grpo_loss.hpp.
 #include "model/grpo_loss.hpp"
 
-#include "common/name_table.hpp"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -10,23 +9,6 @@
 #include <stdexcept>
 
 namespace toolgrpo::model {
-
-namespace {
-
-const common::EnumName<LossAgg> kLossAggs[] = {{LossAgg::TokenMean, "token-mean"},
-                                       {LossAgg::SeqMeanTokenMean, "seq-mean-token-mean"},
-                                       {LossAgg::SeqMeanTokenSumNorm, "seq-mean-token-sum-norm"}};
-const common::EnumName<KlEstimator> kKlEstimators[] = {
-    {KlEstimator::K1, "k1"}, {KlEstimator::K2, "k2"}, {KlEstimator::K3, "k3"}};
-
-}  // namespace
-
-LossAgg loss_agg_from_name(const std::string& n) { return common::enum_from_name(kLossAggs, n, "loss aggregation"); }
-const char* loss_agg_name(LossAgg agg) { return common::enum_name(kLossAggs, agg); }
-std::vector<std::string> loss_agg_names() { return common::enum_names(kLossAggs); }
-KlEstimator kl_estimator_from_name(const std::string& n) { return common::enum_from_name(kKlEstimators, n, "KL estimator"); }
-const char* kl_estimator_name(KlEstimator kind) { return common::enum_name(kKlEstimators, kind); }
-std::vector<std::string> kl_estimator_names() { return common::enum_names(kKlEstimators); }
 
 at::Tensor kl_penalty(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator kind) {
   const at::Tensor d = logp - ref_logp;

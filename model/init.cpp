@@ -3,7 +3,6 @@
 
 #include <stdexcept>
 
-#include "common/name_table.hpp"
 #include "model/byte_tokenizer.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,34 +10,6 @@
 #include <ATen/TensorOperators.h>
 
 namespace toolgrpo::model {
-
-namespace {
-
-struct Shape {
-  Preset value;  // (value, name): the row of the preset names table (common/name_table.hpp)
-  const char* name;
-  int64_t hidden, inter, layers, heads, kv;
-};
-// qwen2.5-0.5b and qwen2.5-1.5b: the layer shapes of Qwen2.5-0.5B and -1.5B (with --arch qwen2 and vocabulary
-// 151936 the whole model).
-const Shape kShapes[] = {{Preset::Tiny, "tiny", 64, 128, 2, 4, 2},
-                         {Preset::Demo, "demo", 128, 384, 3, 4, 2},
-                         {Preset::Small, "small", 256, 704, 4, 4, 2},
-                         {Preset::Bench, "bench", 512, 1408, 8, 8, 2},
-                         {Preset::Qwen25_05B, "qwen2.5-0.5b", 896, 4864, 24, 14, 2},
-                         {Preset::Qwen25_15B, "qwen2.5-1.5b", 1536, 8960, 28, 12, 2}};
-
-const Shape& shape_of(Preset p) {
-  for (const auto& x : kShapes)
-    if (x.value == p) return x;
-  throw std::invalid_argument("not a preset");
-}
-
-}  // namespace
-
-Preset preset_from_name(const std::string& name) { return common::enum_from_name(kShapes, name, "preset"); }
-const char* preset_name(Preset p) { return common::enum_name(kShapes, p); }
-std::vector<std::string> preset_names() { return common::enum_names(kShapes); }
 
 ModelConfig model_preset(const std::string& arch, const std::string& preset, int64_t vocab) {
   return model_preset(arch_from_name(arch), preset_from_name(preset), vocab);
@@ -60,7 +31,7 @@ ModelConfig model_preset(Arch arch, Preset preset, int64_t vocab) {
       c.architecture = "LlamaForCausalLM";
       break;
   }
-  const Shape* s = &shape_of(preset);
+  const PresetShape* s = &preset_shape(preset);
   c.vocab_size = vocab;
   c.hidden_size = s->hidden;
   c.intermediate_size = s->inter;

@@ -1,7 +1,6 @@
 // AdamW, schedules and gradient clipping; see optimizer.hpp.
 #include "model/optimizer.hpp"
 
-#include "common/name_table.hpp"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -45,19 +44,6 @@ void AdamW::zero_grad() {
   for (auto& p : params_)
     if (p.grad().defined()) p.mutable_grad().zero_();
 }
-
-namespace {
-
-const common::EnumName<LrSchedule> kLrSchedules[] = {
-    {LrSchedule::Constant, "constant"}, {LrSchedule::Warmup, "warmup"}, {LrSchedule::Cosine, "cosine"}};
-
-}  // namespace
-
-LrSchedule lr_schedule_from_name(const std::string& name) {
-  return common::enum_from_name(kLrSchedules, name, "learning-rate schedule");
-}
-const char* lr_schedule_name(LrSchedule s) { return common::enum_name(kLrSchedules, s); }
-std::vector<std::string> lr_schedule_names() { return common::enum_names(kLrSchedules); }
 
 double lr_at(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total) {
   const double warm = warmup_steps > 0 && step < warmup_steps ? static_cast<double>(step + 1) / static_cast<double>(warmup_steps) : 1.0;
