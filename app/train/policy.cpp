@@ -1,9 +1,14 @@
 // Policy loading and saving; see policy.hpp.
 #include "app/train/policy.hpp"
 
+#if TOOLGRPO_HAVE_NCCL
+#include <cuda_runtime_api.h>  // cudaDeviceGetPCIBusId (the runtime library; never libcuda)
+#endif
+
 #include <ATen/core/grad_mode.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -107,6 +112,32 @@ void gpu_placement_check(int local_rank, int local_size, int devices, bool allow
                      " would share a GPU with another rank. Start one rank per GPU (mpirun -npernode " +
                      std::to_string(devices) + ", Slurm --ntasks-per-node=" + std::to_string(devices) +
                      " --gpus-per-task=1), or set parallel.share_gpus=true to share them knowingly");
+}
+
+std::string gpu_bus_id(int device) {
+#if TOOLGRPO_HAVE_NCCL
+  char id[32] = {0};
+  if (cudaDeviceGetPCIBusId(id, static_cast<int>(sizeof id), device) != cudaSuccess) return "";
+  return id;
+#else
+  (void)device;
+  return "";
+#endif
+}
+
+void gpu_sharing_check(const std::vector<std::pair<std::string, std::string>>& node_gpu, bool allow_sharing) {
+  if (allow_sharing) return;
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> ranks;  // (node, GPU) -> world ranks
+  for (std::size_t r = 0; r < node_gpu.size(); ++r) ranks[node_gpu[r]].push_back(r);
+  for (const auto& [where, on] : ranks) {
+    if (on.size() < 2) continue;
+    std::string list;
+    for (std::size_t r : on) list += (list.empty() ? "" : ", ") + std::to_string(r);
+    throw UsageError("model.device: cuda: ranks " + list + " on node " + where.first + " would all use GPU " +
+                     where.second + ". Give each rank its own GPU (one rank per GPU: mpirun -npernode GPUS, Slurm "
+                     "--ntasks-per-node=GPUS --gpus-per-task=1), or set parallel.share_gpus=true to share them "
+                     "knowingly");
+  }
 }
 
 Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+#include <utility>
 
 #include "app/config/config.hpp"
 #include "model/bpe_tokenizer.hpp"
@@ -76,6 +78,16 @@ model::DecoderWeights origin_weights_load(const ModelOrigin& origin, const model
 // `allow_sharing` (parallel.share_gpus) is false: several ranks on one GPU fail late (NCCL refuses them at the
 // first update, after a whole generation phase) or run out of its memory.
 void gpu_placement_check(int local_rank, int local_size, int devices, bool allow_sharing, const std::string& node);
+
+// The PCI bus id of CUDA device `device` (e.g. "0000:3B:00.0"): the same GPU has the same id whatever number
+// CUDA_VISIBLE_DEVICES gives it in a process. Empty where the build has no CUDA runtime or the query fails.
+std::string gpu_bus_id(int device);
+
+// The same check by identity, for when every rank knows its GPU's bus id: `node_gpu` holds each world rank's
+// (node, bus id) in rank order. Throws UsageError naming the node, the ranks and the GPU when two ranks of a node
+// would use one GPU and `allow_sharing` is false. Counting is not enough: under Slurm's --gpus-per-task=1 every
+// rank sees one GPU, its own, numbered 0.
+void gpu_sharing_check(const std::vector<std::pair<std::string, std::string>>& node_gpu, bool allow_sharing);
 
 // CRC-32C of the weights' bytes in fp32, in decoder_named_parameters order.
 uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWeights& w);

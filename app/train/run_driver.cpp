@@ -229,10 +229,22 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
 
   // 2. Where the run starts: the newest checkpoint every rank can load, or the configured model (on GPUs, one
   // rank per GPU unless parallel.share_gpus).
-  if (c.model.device == ModelDevice::Cuda && model::cuda_available()) {  // without: policy_device says why
-    gpu_placement_check(opt.local_rank, opt.local_size, model::cuda_device_count(), c.parallel.share_gpus,
-                        host_name());
-    model::cuda_allow_tf32(c.parallel.tf32);
+  if (c.model.device == ModelDevice::Cuda) {
+    // Which GPU each rank will use, by bus id where the build can ask (every rank takes part: collective).
+    const int devices = model::cuda_available() ? model::cuda_device_count() : 0;
+    const std::string bus = devices > 0 ? gpu_bus_id(opt.local_rank % devices) : "";
+    const std::vector<std::string> buses = world.allgather(bus), nodes = world.allgather(host_name());
+    const bool identified = std::none_of(buses.begin(), buses.end(), [](const std::string& b) { return b.empty(); });
+    if (model::cuda_available()) {  // without: policy_device says why
+      if (identified) {
+        std::vector<std::pair<std::string, std::string>> node_gpu;
+        for (std::size_t r = 0; r < buses.size(); ++r) node_gpu.emplace_back(nodes[r], buses[r]);
+        gpu_sharing_check(node_gpu, c.parallel.share_gpus);
+      } else {
+        gpu_placement_check(opt.local_rank, opt.local_size, devices, c.parallel.share_gpus, host_name());
+      }
+      model::cuda_allow_tf32(c.parallel.tf32);
+    }
   }
   RunFacts facts = run_facts(c, kind, world, data);
   std::optional<LoadedCheckpoint> ck = resumes ? resume_load(c, world, kind, trains_here, say) : std::nullopt;

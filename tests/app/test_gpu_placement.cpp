@@ -5,6 +5,7 @@
 
 #include "app/cli/commands.hpp"
 #include "app/train/policy.hpp"
+#include "model/torch_info.hpp"
 
 namespace toolgrpo::app {
 namespace {
@@ -41,6 +42,39 @@ TEST(GpuPlacement, NoGpuIsRefusedEvenWhenSharingIsAllowed) {
   const std::string m = refusal(0, 2, 0, true);
   EXPECT_NE(m.find("node gpu07 (rank 0 of its 2 ranks) sees no GPU"), std::string::npos) << m;
   EXPECT_NE(m.find("CUDA_VISIBLE_DEVICES"), std::string::npos) << m;
+}
+
+std::string sharing_refusal(const std::vector<std::pair<std::string, std::string>>& node_gpu, bool allow) {
+  try {
+    gpu_sharing_check(node_gpu, allow);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(GpuPlacement, ByBusIdEachRankWithItsOwnGpuPasses) {
+  // Slurm --gpus-per-task=1: every rank sees one GPU, numbered 0, but they are different GPUs.
+  EXPECT_EQ(sharing_refusal({{"gpu07", "0000:1B:00.0"}, {"gpu07", "0000:3B:00.0"}, {"gpu07", "0000:5B:00.0"},
+                             {"gpu07", "0000:9B:00.0"}},
+                            false),
+            "");
+  // The same bus id on two nodes is two GPUs.
+  EXPECT_EQ(sharing_refusal({{"gpu07", "0000:1B:00.0"}, {"gpu08", "0000:1B:00.0"}}, false), "");
+  EXPECT_EQ(refusal(0, 4, 1, false).empty(), false) << "the count alone would have refused it";
+}
+
+TEST(GpuPlacement, ByBusIdRanksOnOneGpuAreRefusedNamingThem) {
+  const std::string m = sharing_refusal(
+      {{"gpu07", "0000:1B:00.0"}, {"gpu07", "0000:3B:00.0"}, {"gpu08", "0000:1B:00.0"}, {"gpu08", "0000:1B:00.0"}},
+      false);
+  EXPECT_NE(m.find("ranks 2, 3 on node gpu08 would all use GPU 0000:1B:00.0"), std::string::npos) << m;
+  EXPECT_NE(m.find("parallel.share_gpus=true"), std::string::npos) << m;
+  EXPECT_EQ(sharing_refusal({{"gpu08", "0000:1B:00.0"}, {"gpu08", "0000:1B:00.0"}}, true), "");
+  // Without a GPU runtime (this CPU build's machine) no id is claimed.
+  if (!model::cuda_available()) {
+    EXPECT_EQ(gpu_bus_id(0), "");
+  }
 }
 
 }  // namespace
