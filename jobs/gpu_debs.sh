@@ -81,15 +81,9 @@ FALLBACK=(
 
 log() { printf '[gpu_debs] %s\n' "$*"; }
 
-machine_mirror() {
-  local uri=""
-  [ -r /etc/apt/sources.list.d/debian.sources ] &&
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$uri" ] || [ ! -r /etc/apt/sources.list ] ||
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i !~ /security/) { print $i; exit } }' /etc/apt/sources.list)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-mirror=${TOOLGRPO_DEBIAN_MIRROR:-$(machine_mirror)}
+. jobs/debian_mirror.sh  # debian_mirror (this script runs from the repository root)
+mirror=${TOOLGRPO_DEBIAN_MIRROR:-$(debian_mirror)}
+mirror=${mirror:-http://deb.debian.org/debian}
 security=${TOOLGRPO_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 
 # A private apt configuration (its own sources, lists and cache): the machine's apt setup is neither used nor

@@ -24,15 +24,8 @@ log() { printf '[kokkos] %s\n' "$*" >&2; }
 
 CXX=${CXX:-g++}
 CC=${CC:-gcc}
-machine_mirror() {
-  local uri=""
-  [ -r /etc/apt/sources.list.d/debian.sources ] &&
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$uri" ] || [ ! -r /etc/apt/sources.list ] ||
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
-  printf '%s' "$uri"
-}
-mirror=${TOOLGRPO_DEBIAN_MIRROR:-$(machine_mirror)}
+. "$(dirname "${BASH_SOURCE[0]}")/debian_mirror.sh"  # debian_mirror
+mirror=${TOOLGRPO_DEBIAN_MIRROR:-$(debian_mirror)}
 [ -n "$mirror" ] || { log "no Debian archive in the apt configuration; set TOOLGRPO_DEBIAN_MIRROR"; exit 1; }
 suite=${TOOLGRPO_DEBIAN_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
 options=(-DKokkos_ENABLE_OPENMP=ON -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_TESTS=OFF -DBUILD_SHARED_LIBS=ON
