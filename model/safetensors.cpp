@@ -176,7 +176,7 @@ void safetensors_save(const std::string& path, const std::vector<std::pair<std::
   for (const auto& [n, t] : sorted) {
     const DTypeInfo* dt = dtype_by_type(t.scalar_type());
     if (dt == nullptr) fail(path, "tensor \"" + n + "\": dtype not supported by safetensors");
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * safetensors_dtype_bytes(dt->name);
+    const uint64_t bytes = t.nbytes();  // of a tensor that exists: libtorch sized it with its own checks
     header[n] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
@@ -214,7 +214,7 @@ std::vector<std::string> safetensors_save_sharded(const std::string& dir,
   std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
   uint64_t shard_bytes = 0, total = 0;
   for (const auto& [n, t] : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    const uint64_t bytes = t.nbytes();
     if (!shards.back().empty() && shard_bytes + bytes > max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/input_error.hpp"
 #include "reward/pystr.hpp"
 
 namespace toolgrpo::reward {
@@ -43,7 +44,7 @@ constexpr const char* kSystemTail =
 
 std::string file_read(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read the " + what + " (" + std::strerror(errno) + ")");
+  if (!in) throw common::InputError(path + ": cannot read the " + what + " (" + std::strerror(errno) + ")");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -67,7 +68,7 @@ const Value* string_field(const Value& obj, const char* key) {
 // system messages go to `system_extra`.
 std::string dialogue_render(const Value& question, std::string& system_extra, const std::string& where) {
   if (!question.is_array() || question.size == 0)
-    throw std::runtime_error(where +
+    throw common::InputError(where +
                              "\"question\" must be a non-empty list of turns, each a list of "
                              "{role, content}");
   std::string user = "**Dialogue Records History**";
@@ -76,7 +77,7 @@ std::string dialogue_render(const Value& question, std::string& system_extra, co
     const Value* role = string_field(m, "role");
     const Value* content = string_field(m, "content");
     if (role == nullptr || content == nullptr)
-      throw std::runtime_error(where +
+      throw common::InputError(where +
                                "each message of \"question\" must be {\"role\": string, \"content\": "
                                "string}");
     const std::string_view r = role->string(), c = content->string();
@@ -92,7 +93,7 @@ std::string dialogue_render(const Value& question, std::string& system_extra, co
     else if (r == "tool")
       text = "<obs> " + std::string(c) + " </obs>";
     else
-      throw std::runtime_error(where + "unknown role \"" + std::string(r) +
+      throw common::InputError(where + "unknown role \"" + std::string(r) +
                                "\" (expected user, assistant, "
                                "tool or system)");
     user += (first ? "\n" : "\n\n") + text;
@@ -105,7 +106,7 @@ std::string dialogue_render(const Value& question, std::string& system_extra, co
     } else if (turn.is_array()) {
       for (uint32_t k = 0; k < turn.size; ++k) message(turn.u.items[k]);
     } else {
-      throw std::runtime_error(where + "each turn of \"question\" must be a list of {role, content}");
+      throw common::InputError(where + "each turn of \"question\" must be a list of {role, content}");
     }
   }
   return user;
@@ -134,25 +135,25 @@ std::vector<EvalPrompt> apibank_load(const std::string& path) {
   JsonError err;
   const Value* all = parser.parse(text, arena, &err);
   if (all == nullptr)
-    throw std::runtime_error(path + ": not JSON (" + err.message + " at byte " + std::to_string(err.offset) +
+    throw common::InputError(path + ": not JSON (" + err.message + " at byte " + std::to_string(err.offset) +
                              ")");
   if (!all->is_array() || all->size == 0)
-    throw std::runtime_error(path + ": expected a non-empty JSON list of {system, user, answer, other}");
+    throw common::InputError(path + ": expected a non-empty JSON list of {system, user, answer, other}");
   std::vector<EvalPrompt> rows;
   for (uint32_t k = 0; k < all->size; ++k) {
     const Value& e = all->u.items[k];
     const std::string at = path + ": element " + std::to_string(k) + ": ";
-    if (!e.is_object()) throw std::runtime_error(at + "expected an object {system, user, answer, other}");
+    if (!e.is_object()) throw common::InputError(at + "expected an object {system, user, answer, other}");
     const Value* system = string_field(e, "system");
     const Value* user = string_field(e, "user");
-    if (system == nullptr) throw std::runtime_error(at + "field \"system\" must be a string");
-    if (user == nullptr) throw std::runtime_error(at + "field \"user\" must be a string");
+    if (system == nullptr) throw common::InputError(at + "field \"system\" must be a string");
+    if (user == nullptr) throw common::InputError(at + "field \"user\" must be a string");
     const Value* answer = e.find("answer");
     if (answer != nullptr && answer->is_array() && answer->size == 1) answer = &answer->u.items[0];
     const Value* name = answer ? string_field(*answer, "name") : nullptr;
     const Value* params = answer ? answer->find("parameters") : nullptr;
     if (name == nullptr || (params != nullptr && !params->is_object()))
-      throw std::runtime_error(at +
+      throw common::InputError(at +
                                "field \"answer\" must be a call {\"name\": string, \"parameters\": "
                                "object} or a one-element list of one");
     std::string gt = "<think> </think>\n<tool_call>\n{\"name\": ";
@@ -173,14 +174,14 @@ std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::str
       arena.reset();
       JsonError err;
       const Value* v = parser.parse(line, arena, &err);
-      if (v == nullptr) throw std::runtime_error(at + "not JSON (" + err.message + ")");
+      if (v == nullptr) throw common::InputError(at + "not JSON (" + err.message + ")");
       const Value* id = v->is_object() ? string_field(*v, "id") : nullptr;
       const Value* gt = v->is_object() ? v->find("ground_truth") : nullptr;
       if (id == nullptr || gt == nullptr)
-        throw std::runtime_error(at + "expected an object {\"id\": string, \"ground_truth\": [...]}");
+        throw common::InputError(at + "expected an object {\"id\": string, \"ground_truth\": [...]}");
       const std::string key(id->string());
       if (const auto seen = truths.find(key); seen != truths.end())
-        throw std::runtime_error(at + "id \"" + key + "\" appears again (first on line " +
+        throw common::InputError(at + "id \"" + key + "\" appears again (first on line " +
                                  std::to_string(seen->second.second) + ")");
       truths[key] = {json_dumps(*gt), n};
     });
@@ -192,17 +193,17 @@ std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::str
     arena.reset();
     JsonError err;
     const Value* v = parser.parse(line, arena, &err);
-    if (v == nullptr) throw std::runtime_error(at + "not JSON (" + err.message + ")");
-    if (!v->is_object()) throw std::runtime_error(at + "expected an object {id, question, function}");
+    if (v == nullptr) throw common::InputError(at + "not JSON (" + err.message + ")");
+    if (!v->is_object()) throw common::InputError(at + "expected an object {id, question, function}");
     const Value* id = string_field(*v, "id");
     const Value* question = v->find("question");
     const Value* functions = v->find("function");
-    if (id == nullptr) throw std::runtime_error(at + "field \"id\" must be a string");
+    if (id == nullptr) throw common::InputError(at + "field \"id\" must be a string");
     if (question == nullptr || functions == nullptr)
-      throw std::runtime_error(at + "expected fields \"question\" and \"function\"");
+      throw common::InputError(at + "expected fields \"question\" and \"function\"");
     const std::string key(id->string());
     if (const auto s = seen.find(key); s != seen.end())
-      throw std::runtime_error(at + "id \"" + key + "\" appears again (first on line " +
+      throw common::InputError(at + "id \"" + key + "\" appears again (first on line " +
                                std::to_string(s->second) + ")");
     seen[key] = n;
     std::string truth;
@@ -210,7 +211,7 @@ std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::str
     if (!answers.empty()) {
       const auto t = truths.find(key);
       if (t == truths.end())
-        throw std::runtime_error(at + "question \"" + key + "\" has no possible-answer row in " + answers);
+        throw common::InputError(at + "question \"" + key + "\" has no possible-answer row in " + answers);
       truth = t->second.first;
       truth_line = t->second.second;
     }
@@ -228,11 +229,11 @@ std::vector<BfclQuestion> bfcl_load(const std::string& questions, const std::str
                      n,
                      std::move(warnings)});
     } catch (const BfclDataError& e) {
-      if (e.in_answers) throw std::runtime_error(answer_at + e.what());
-      throw std::runtime_error(at + e.what());
+      if (e.in_answers) throw common::InputError(answer_at + e.what());
+      throw common::InputError(at + e.what());
     }
   });
-  if (out.empty()) throw std::runtime_error(questions + ": no questions");
+  if (out.empty()) throw common::InputError(questions + ": no questions");
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "app/cli/cli_args.hpp"
 #include "app/cli/commands.hpp"
+#include "common/input_error.hpp"
 #include "app/report/eval_outputs.hpp"
 #include "app/report/metric_names.hpp"
 #include "app/report/report.hpp"
@@ -65,6 +66,8 @@ EvalInput input_load(const CliArgs& cli) {
         in.warnings.insert(in.warnings.end(), q.warnings.begin(), q.warnings.end());
       }
     }
+  } catch (const common::InputError&) {
+    throw;  // a damaged API-Bank or BFCL file: "toolgrpo: error: FILE: ...", exit 2
   } catch (const std::runtime_error& e) {
     throw UsageError(std::string("eval: ") + e.what());
   }

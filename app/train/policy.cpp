@@ -192,7 +192,7 @@ uint32_t weights_checksum(const model::ModelConfig& cfg, const model::DecoderWei
   uint32_t crc = 0;
   for (const auto& [name, t] : model::decoder_named_parameters(cfg, w)) {
     const at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
-    crc = io::crc32c(c.data_ptr(), static_cast<std::size_t>(c.numel()) * sizeof(float), crc);
+    crc = io::crc32c(c.data_ptr(), c.nbytes(), crc);
   }
   return crc;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -462,7 +463,8 @@ TEST(CliEval, ApiBankRowsCheckedAsToolRL) {
   const RunResult b = run("eval --format apibank --data " + (dir / "bad.json").string() + " --outputs " +
                           (dir / "o.jsonl").string() + " --summary " + (dir / "b.json").string());
   EXPECT_EQ(b.code, 2) << b.out;
-  EXPECT_TRUE(contains(b.out, (dir / "bad.json").string() + ": element 1: field \"answer\" must be a call"))
+  EXPECT_TRUE(contains(b.out, "toolgrpo: error: " + (dir / "bad.json").string() +
+                                ": element 1: field \"answer\" must be a call"))
       << b.out;
   EXPECT_FALSE(fs::exists(dir / "b.json"));
 }
@@ -555,6 +557,43 @@ TEST(CliModel, InitModelWithALearnedVocabulary) {
   EXPECT_TRUE(contains(unknown.out, "--tokenizer must be byte, bpe or an existing tokenizer.json")) << unknown.out;
   EXPECT_TRUE(contains(unknown.out, "got 'words'")) << unknown.out;
   EXPECT_FALSE(fs::exists(bad));
+}
+
+TEST(CliModel, ShapesWhoseSizeOverflowsAreRefusedNamingFileAndTensor) {
+  // The tiny preset's embedding is 320 x 64 = 20,480 F32 values (81,920 bytes). Declared as [4, 2^62 + 5120] or
+  // [2^40, 2^40], its element count wraps to 20,480 or to 0 in 64-bit arithmetic: both must be refused as what
+  // they are, with exit code 2 and no library trace.
+  const fs::path dir = scratch() / "overflow-shape";
+  fs::remove_all(dir);
+  ASSERT_EQ(run("init-model --out " + dir.string()).code, 0);
+  const fs::path file = dir / "model.safetensors";
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+  const std::string data = bytes.substr(8 + n);
+  for (const nlohmann::json& shape : {nlohmann::json::array({4ULL, 4611686018427393024ULL}),
+                                      nlohmann::json::array({1ULL << 40, 1ULL << 40})}) {
+    nlohmann::json h = header;
+    ASSERT_EQ(h["model.embed_tokens.weight"]["shape"], nlohmann::json::array({320, 64}));
+    h["model.embed_tokens.weight"]["shape"] = shape;
+    std::string text = h.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    const uint64_t len = text.size();
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << text << data;
+    out.close();
+    const RunResult r = run("generate --model " + dir.string() + " --prompt hi --max-new-tokens 2");
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_TRUE(contains(r.out, "toolgrpo: error: " + file.string() + ": ")) << r.out;
+    EXPECT_TRUE(contains(r.out, "model.embed_tokens.weight")) << r.out;
+    for (const char* trace : {"frame #", "Exception raised from", "c10::"}) EXPECT_FALSE(contains(r.out, trace)) << r.out;
+  }
 }
 
 TEST(CliModel, InitModelWithARealTokenizer) {
