@@ -61,9 +61,11 @@ at::Tensor draw_by_blocks(const at::Tensor& weights, const at::Tensor& u) {
   const at::Tensor w = weights.contiguous();
   const int64_t N = w.size(0), V = w.size(1);
   const int64_t B = std::min(kDrawBlock, V), whole = V / B, nb = (V + B - 1) / B;
-  at::Tensor mass = w.narrow(1, 0, whole * B).view({N, whole, B}).sum(-1);
-  if (nb > whole) mass = at::cat({mass, w.narrow(1, whole * B, V - whole * B).sum(-1, true)}, 1);
-  const at::Tensor cum = mass.to(at::kDouble).cumsum(-1);  // (N, nb)
+  // Block masses accumulated in double precision: the cumulative masses then agree with a sequential fp64
+  // cumulative sum over the vocabulary to about 1e-16, so a draw lands on the same token as one would.
+  at::Tensor mass = w.narrow(1, 0, whole * B).view({N, whole, B}).sum(-1, false, at::kDouble);
+  if (nb > whole) mass = at::cat({mass, w.narrow(1, whole * B, V - whole * B).sum(-1, true, at::kDouble)}, 1);
+  const at::Tensor cum = mass.cumsum(-1);  // (N, nb)
   const at::Tensor target = u * cum.narrow(1, nb - 1, 1);
   // The first block whose cumulative mass exceeds the target (rounding can only push it past the last block
   // with mass, which then takes it), and the mass before it.
@@ -133,7 +135,7 @@ std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, const 
   }
   const at::Tensor scaled = sp.temperature == 1.0 ? logits : logits / sp.temperature;
   const at::Tensor logp = at::log_softmax(scaled, -1);
-  at::Tensor w = logp.exp();  // softmax(scaled): the weights of the draw
+  at::Tensor w = at::softmax(scaled, -1);  // the weights of the draw
   if (sp.top_k > 0 && sp.top_k < V) {
     const at::Tensor kth = std::get<0>(scaled.topk(sp.top_k, -1)).narrow(-1, sp.top_k - 1, 1);
     w.masked_fill_(scaled < kth, 0);  // the top_k largest stay, and any tied with the k-th
