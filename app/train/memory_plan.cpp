@@ -142,10 +142,9 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, con
                           std::to_string(w.gen_longest_prompt) + " positions" +
                           (w.fused_attention ? " (fused attention)" : ""));
   }
-  double tensors = persistent + std::max(training, generation);
-  if (w.device) tensors += add("allocator reserve", allocator_reserve_bytes(tensors), "cached free blocks, 10%");
+  const double tensors = persistent + std::max(training, generation);
   if (w.device) {
-    p.peak = tensors;
+    p.peak = tensors + add("allocator reserve", allocator_reserve_bytes(tensors), "cached free blocks, 10%");
     p.host_peak = host;
   } else {
     p.peak = tensors + host;
@@ -272,8 +271,10 @@ void memory_trace(int rank, const std::string& phase) {
   const ProcessMemory m = process_memory();
   std::fprintf(stderr, "memory: rank %d %s: resident %.2f GB, peak %.2f GB\n", rank, phase.c_str(),
                m.resident / 1e9, m.peak / 1e9);
-  std::ofstream("/proc/self/clear_refs") << "5";  // the next line's peak starts from here
+  process_memory_peak_restart();  // the next line's peak starts from here
 }
+
+void process_memory_peak_restart() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 double device_memory_free(int device, int sharing, std::string& source) {
 #if TOOLGRPO_HAVE_NCCL

@@ -120,6 +120,8 @@ struct ProcessMemory {
   double resident = 0, peak = 0;
 };
 ProcessMemory process_memory();
+// Starts a new peak window: Linux's VmHWM restarts from the resident memory now (writing 5 to clear_refs).
+void process_memory_peak_restart();
 
 // With the environment variable TOOLGRPO_MEMORY_TRACE set (to anything but 0): prints "memory: rank R PHASE:
 // resident X GB, peak Y GB" to stderr, the peak being the highest resident figure since the previous line

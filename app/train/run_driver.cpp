@@ -231,20 +231,19 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   // rank per GPU unless parallel.share_gpus).
   if (c.model.device == ModelDevice::Cuda) {
     // Which GPU each rank will use, by bus id where the build can ask (every rank takes part: collective).
-    const int devices = model::cuda_available() ? model::cuda_device_count() : 0;
-    const std::string bus = devices > 0 ? gpu_bus_id(opt.local_rank % devices) : "";
-    const std::vector<std::string> buses = world.allgather(bus), nodes = world.allgather(host_name());
+    const bool here = model::cuda_available();  // without: policy_device says why
+    const int devices = here ? model::cuda_device_count() : 0;
+    const std::string node = host_name(), bus = devices > 0 ? gpu_bus_id(opt.local_rank % devices) : "";
+    const std::vector<std::string> buses = world.allgather(bus), nodes = world.allgather(node);
     const bool identified = std::none_of(buses.begin(), buses.end(), [](const std::string& b) { return b.empty(); });
-    if (model::cuda_available()) {  // without: policy_device says why
-      if (identified) {
-        std::vector<std::pair<std::string, std::string>> node_gpu;
-        for (std::size_t r = 0; r < buses.size(); ++r) node_gpu.emplace_back(nodes[r], buses[r]);
-        gpu_sharing_check(node_gpu, c.parallel.share_gpus);
-      } else {
-        gpu_placement_check(opt.local_rank, opt.local_size, devices, c.parallel.share_gpus, host_name());
-      }
-      model::cuda_allow_tf32(c.parallel.tf32);
+    if (here && identified) {
+      std::vector<std::pair<std::string, std::string>> node_gpu;
+      for (std::size_t r = 0; r < buses.size(); ++r) node_gpu.emplace_back(nodes[r], buses[r]);
+      gpu_sharing_check(node_gpu, c.parallel.share_gpus);
+    } else if (here) {
+      gpu_placement_check(opt.local_rank, opt.local_size, devices, c.parallel.share_gpus, node);
     }
+    if (here) model::cuda_allow_tf32(c.parallel.tf32);
   }
   RunFacts facts = run_facts(c, kind, world, data);
   std::optional<LoadedCheckpoint> ck = resumes ? resume_load(c, world, kind, trains_here, say) : std::nullopt;
@@ -331,8 +330,11 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     const double step_seconds = world.allreduce_max(seconds_since(t0));
     stop_rule.step_took(step_seconds);
     s.train_seconds += step_seconds;
-    const double blocked = checkpoint_due(s.step) ? saver.save(s, facts) : 0.0;
-    if (checkpoint_due(s.step)) memory_trace(world.rank(), "checkpoint save");
+    double blocked = 0;
+    if (checkpoint_due(s.step)) {
+      blocked = saver.save(s, facts);
+      memory_trace(world.rank(), "checkpoint save");
+    }
     const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
                        static_cast<double>(total - s.step);
     row->insert(row->end(), {{metric_names::kSecondsCheckpoint, world.allreduce_max(blocked)}, {metric_names::kEtaSeconds, eta}});

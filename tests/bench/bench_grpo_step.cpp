@@ -24,6 +24,7 @@
 #include <string>
 
 #include "app/config/config.hpp"
+#include "app/train/memory_plan.hpp"
 #include "app/train/trainer.hpp"
 #include "bench_cli.hpp"
 #include "model/byte_tokenizer.hpp"
@@ -63,25 +64,6 @@ double run(const std::string& label, const std::string& model_dir, const std::ve
     std::fflush(stdout);
   }
   return train;
-}
-
-// VmRSS or VmHWM of this process in bytes (/proc/self/status), 0 where unreadable.
-double proc_status_bytes(const std::string& key) {
-  std::ifstream in("/proc/self/status");
-  double kb = 0;
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) {
-      std::istringstream(line.substr(key.size() + 1)) >> kb;
-      return kb * 1024;
-    }
-  return 0;
-}
-
-// Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM to the current RSS).
-void reset_peak_rss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
 }
 
 // The switch settings of the real-shape run: name -> config overrides.
@@ -181,8 +163,8 @@ int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string&
     opt.threads = threads;
     ::malloc_trim(
         0);  // the previous setting's freed heap goes back to the system, so the memory plan sees it
-    const double before = rt.world().allreduce_max(proc_status_bytes("VmRSS"));
-    reset_peak_rss();
+    const double before = rt.world().allreduce_max(app::process_memory().resident);
+    app::process_memory_peak_restart();
     app::TrainResult r;
     try {
       r = app::grpo_train(app::config_parse("", s->name, o, rt.size()), rt.world(), opt);
@@ -191,7 +173,7 @@ int real_shape(parallel::Runtime& rt, const std::string& dir, const std::string&
       if (rt.rank() == 0) std::printf("grpo_step.%s: not run: %s\n", s->name, e.what());
       continue;
     }
-    const double peak = rt.world().allreduce_max(proc_status_bytes("VmHWM"));
+    const double peak = rt.world().allreduce_max(app::process_memory().peak);
     const io::MetricsRow& m = r.metrics.back();
     const double train = app::metric(m, "seconds_train");
     train_s.emplace_back(s->name, train);
