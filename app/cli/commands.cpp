@@ -21,6 +21,8 @@ const std::vector<Command>& commands() {
        TOOLGRPO_TORCH_COMMAND(cmd_generate)},
       {"train", "GRPO training on ToolRL data (--config FILE, key=value overrides)",
        TOOLGRPO_TORCH_COMMAND(cmd_train)},
+      {"plan", "the memory plan of a train or sft run before it is launched (ranks, node and GPU memory)",
+       TOOLGRPO_TORCH_COMMAND(cmd_plan)},
       {"sft", "supervised fine-tuning on the ground-truth answers (same config and run directory)",
        TOOLGRPO_TORCH_COMMAND(cmd_sft)},
       {"eval", "tool-calling accuracy of generated outputs against ToolRL data (exact calls, format, reward)",

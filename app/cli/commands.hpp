@@ -36,6 +36,7 @@ int cmd_generate(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_tokenize(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_train(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_sft(parallel::Runtime&, const std::vector<std::string>& args);
+int cmd_plan(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_export(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_ckpt(parallel::Runtime&, const std::vector<std::string>& args);
 int cmd_eval(parallel::Runtime&, const std::vector<std::string>& args);

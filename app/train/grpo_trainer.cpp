@@ -21,6 +21,7 @@
 #include "app/report/metric_names.hpp"
 #include "app/report/run_log.hpp"
 #include "app/train/learner.hpp"
+#include "app/train/memory_workload.hpp"
 #include "app/train/run_data.hpp"
 #include "app/train/run_driver.hpp"
 #include "app/train/trainer.hpp"
@@ -73,6 +74,7 @@ class GrpoTrainer final : public StepTrainer {
     if (roles_.trains) {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
                                             c.parallel.shard_optimizer);
+      policy_grads_allocate(pol_);
       if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
     }
     if (roles_.sync.valid()) {  // split mode: the weight broadcast's transport chosen (and NCCL made) at start-up
@@ -100,53 +102,12 @@ class GrpoTrainer final : public StepTrainer {
   bool holds_state() const override { return roles_.trains && roles_.training.rank() == 0; }
 
   MemoryWorkload memory_workload() const override {
-    MemoryWorkload w;
-    const int64_t prompt = longest_prompt(data_.train), new_tokens = c_.rollout.max_new_tokens;
-    const int64_t G = c_.rollout.group_size, gen = std::max(1, generation_ranks());
-    w.trains = roles_.trains;
-    w.reference = ref_w_.embed.defined();
-    if (roles_.trains) {
-      const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / std::max<int64_t>(1, b); };
-      const int64_t budget = c_.grpo.micro_batch_tokens, ranks = training_ranks();
-      if (c_.grpo.prefix_sharing) {  // rows of one prompt and the k samples that fit the budget after it
-        const int64_t k = std::clamp<int64_t>((budget - prompt) / std::max<int64_t>(1, new_tokens), 1, G);
-        const int64_t groups = ceil_div(ceil_div(c_.rollout.prompts_per_step, c_.grpo.mini_batches), ranks);
-        w.longest_sequence = prompt + k * new_tokens;
-        w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, groups * ceil_div(G, k));
-        // The trap bench_grpo_step measured: a long prompt forwarded again for every few samples.
-        if (k < G)
-          w.notes.push_back("grpo.micro_batch_tokens " + std::to_string(budget) +
-                            " holds the longest prompt (" + std::to_string(prompt) + " tokens) with " +
-                            std::to_string(k) + " of its " + std::to_string(G) + " samples of up to " +
-                            std::to_string(new_tokens) + " tokens: such a group's prompt is forwarded " +
-                            std::to_string(ceil_div(G, k)) +
-                            " times in each pass instead of once; micro_batch_tokens >= " +
-                            std::to_string(prompt + G * new_tokens) + " shares it (prefix sharing)");
-        w.head_tokens = w.micro_batch_tokens / w.longest_sequence * k * new_tokens;
-      } else {
-        const int64_t per_rank =
-            ceil_div(ceil_div(c_.rollout.prompts_per_step * G, c_.grpo.mini_batches), ranks);
-        w.longest_sequence = prompt + new_tokens;
-        w.micro_batch_tokens = largest_micro_batch(budget, w.longest_sequence, per_rank);
-        w.head_tokens = c_.grpo.response_only_head ? w.micro_batch_tokens / w.longest_sequence * new_tokens
-                                                   : w.micro_batch_tokens;
-      }
-      w.checkpointing = c_.grpo.activation_checkpointing;
-    }
-    if (roles_.generates) {
-      // A step's groups (one prompt each, G samples) or the evaluation's prompts (one sample each), whichever
-      // caches more tokens.
-      const int64_t prompts = (c_.rollout.prompts_per_step + gen - 1) / gen;
-      const int64_t eval = (static_cast<int64_t>(data_.eval.rows.size()) + gen - 1) / gen;
-      const int64_t eval_prompt = eval > 0 ? longest_prompt(data_.eval) : 0;
-      const bool step_larger = prompts * (prompt + G * new_tokens) >= eval * (eval_prompt + new_tokens);
-      w.gen_sequences = step_larger ? prompts * G : eval;
-      w.gen_prompt_tokens = step_larger ? prompts * prompt : eval * eval_prompt;
-      w.gen_longest_prompt = step_larger ? prompt : eval_prompt;
-      w.gen_prompt_rows = step_larger ? prompts : eval;  // generation shares each group's prompt
-      w.gen_new_tokens = new_tokens;
-    }
-    return w;
+    PromptSizes p;
+    p.train_longest = longest_prompt(data_.train);
+    p.eval_prompts = static_cast<int64_t>(data_.eval.rows.size());
+    p.eval_longest = p.eval_prompts > 0 ? longest_prompt(data_.eval) : 0;
+    const GrpoRank r{roles_.trains, roles_.generates, training_ranks(), std::max(1, generation_ranks())};
+    return grpo_memory_workload(c_, r, p, ref_w_.embed.defined());
   }
   std::string memory_remedies() const override {
     return "lower grpo.micro_batch_tokens (now " + std::to_string(c_.grpo.micro_batch_tokens) + ")" +
@@ -353,11 +314,11 @@ class GrpoTrainer final : public StepTrainer {
             u.kl_loss += l.kl, u.approx_kl += l.approx_kl;
           },
           c_.grpo.prefix_sharing);
-      memory_trace(world_.rank(), "forward and backward");
+      memory_phase_end(world_.rank(), "forward and backward");
       policy_grads_to_master(pol_);
       u.grad_norm = learner.update(lr, c_.grpo.max_grad_norm);
       policy_refresh_compute(pol_);
-      memory_trace(world_.rank(), "optimizer step");
+      memory_phase_end(world_.rank(), "optimizer step");
     }
   }
 
@@ -476,18 +437,8 @@ class GrpoTrainer final : public StepTrainer {
     return policy_forward_form(pol_, w);
   }
 
-  // Tokens of the longest prompt of `d` (the longest of its 16 longest rows in bytes, rendered and encoded).
   int64_t longest_prompt(const io::Dataset& d) const {
-    std::vector<const io::ToolRLRow*> rows;
-    for (const auto& r : d.rows) rows.push_back(&r);
-    const auto bytes = [](const io::ToolRLRow* r) { return r->system.size() + r->user.size(); };
-    const std::size_t n = std::min<std::size_t>(16, rows.size());
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(),
-                      [&](const io::ToolRLRow* a, const io::ToolRLRow* b) { return bytes(a) > bytes(b); });
-    int64_t longest = 1;
-    for (std::size_t i = 0; i < n; ++i)
-      longest = std::max(longest, static_cast<int64_t>(prompt_ids(pol_, *rows[i], c_.rollout.max_prompt_tokens).size()));
-    return longest;
+    return longest_prompt_tokens(pol_, d, c_.rollout.max_prompt_tokens);
   }
 
   const Config& c_;
@@ -555,7 +506,7 @@ std::string progress_line(const io::MetricsRow& m, int64_t total) {
 std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& stop) {
   // 1. Collect: the generators sample and score G responses per prompt; all groups reach every rank.
   const std::optional<Rollouts> rollouts = collect(s.step, s.cursor, stop);
-  memory_trace(world_.rank(), "generation");
+  memory_phase_end(world_.rank(), "generation");
   if (!rollouts) return std::nullopt;
   const double lr = model::lr_at(c_.grpo.schedule, c_.grpo.lr, s.step, c_.grpo.warmup_steps, total_);
   auto t0 = Clock::now();
@@ -564,9 +515,9 @@ std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& sto
   if (roles_.trains && !rollouts->kept.empty()) {
     StepBatch b = batch_of(rollouts->kept);  // 2. sequences, scores and this rank's share of each mini-batch
     old_logprobs(b, u);                      // 3. old log-probs (the ratio's denominator)
-    memory_trace(world_.rank(), "old log-probs");
+    memory_phase_end(world_.rank(), "old log-probs");
     const std::vector<double> kl = reference_kl(b, u);                                  // 4. KL to the reference
-    memory_trace(world_.rank(), "reference log-probs");
+    memory_phase_end(world_.rank(), "reference log-probs");
     const std::vector<double> shaped = reward::shaped_rewards(b.scores, shaping_, kl);  // 5. reward shaping
     const std::vector<double> adv = reward::step_advantages(  // 6. group advantages (grpo or gdpo)
         b.scores, shaped, c_.grpo.advantage, static_cast<int>(c_.rollout.group_size), c_.grpo.adv_std);
@@ -577,7 +528,7 @@ std::optional<io::MetricsRow> GrpoTrainer::step(RunState& s, const StopPoll& sto
   const double seconds_train = world_.allreduce_max(seconds_since(t0));
   t0 = Clock::now();
   sync();  // 9. split mode: the new weights to the generators
-  memory_trace(world_.rank(), "weight sync");
+  memory_phase_end(world_.rank(), "weight sync");
   const double seconds_sync = world_.allreduce_max(seconds_since(t0));
   return step_row(s.step, *rollouts, updates, lr, seconds_train, seconds_sync);
 }

@@ -5,6 +5,8 @@
 // SiLU, up and their product (4 inter), and the attention probabilities (heads x sequence length).
 #include "app/train/memory_plan.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
@@ -120,7 +122,14 @@ MemoryPlan memory_plan(const model::ModelConfig& c, const MemoryWorkload& w, con
                     std::to_string(w.head_tokens) + " positions x " + std::to_string(c.vocab_size) + " log-softmax");
     // Backward computes the (vocabulary x hidden) gradients of the head's weight and of the embedding lookup
     // as whole new tensors before adding them to the parameters' gradients (tied or not: two of them).
-    training += add("vocabulary gradients", 2 * head * kFloat, "head and embedding, before accumulation");
+    const double vocab_grads = 2 * head * kFloat;
+    training += add("vocabulary gradients", vocab_grads, "head and embedding, before accumulation");
+    // On the CPU glibc keeps the blocks a phase frees (model::cpu_allocator_keep_memory), and the end of
+    // backward asks for these two large gradients when the layers' backward has left freed blocks of other
+    // sizes: measured at Qwen2.5-0.5B's shape, np 1 and 2, the phase peaked 0.8-1.2 GB above the tensors alive
+    // at once (docs/performance.md), about this part again.
+    if (!w.device)
+      training += add("allocator reserve", vocab_grads, "freed blocks glibc keeps: the vocabulary gradients again");
   }
   double generation = 0;
   if (w.gen_sequences > 0) {
@@ -256,10 +265,16 @@ ProcessMemory process_memory() {
   while (in >> key) {
     if (key == "VmRSS:" && in >> kb) m.resident = kb * 1024;
     else if (key == "VmHWM:" && in >> kb) m.peak = kb * 1024;
+    else if (key == "RssFile:" && in >> kb) m.file = kb * 1024;
     std::string rest;
     std::getline(in, rest);
   }
   return m;
+}
+
+void memory_phase_end(int rank, const std::string& phase) {
+  malloc_trim(0);
+  memory_trace(rank, phase);
 }
 
 void memory_trace(int rank, const std::string& phase) {
@@ -269,8 +284,8 @@ void memory_trace(int rank, const std::string& phase) {
   }();
   if (!on) return;
   const ProcessMemory m = process_memory();
-  std::fprintf(stderr, "memory: rank %d %s: resident %.2f GB, peak %.2f GB\n", rank, phase.c_str(),
-               m.resident / 1e9, m.peak / 1e9);
+  std::fprintf(stderr, "memory: rank %d %s: resident %.2f GB (files mapped %.2f GB), peak %.2f GB\n", rank,
+               phase.c_str(), m.resident / 1e9, m.file / 1e9, m.peak / 1e9);
   process_memory_peak_restart();  // the next line's peak starts from here
 }
 

@@ -118,6 +118,7 @@ double memory_available(int ranks_on_node, std::string& source);
 // unreadable.
 struct ProcessMemory {
   double resident = 0, peak = 0;
+  double file = 0;  // of `resident`, pages of mapped files (RssFile: the page cache, shared between processes)
 };
 ProcessMemory process_memory();
 // Starts a new peak window: Linux's VmHWM restarts from the resident memory now (writing 5 to clear_refs).
@@ -128,6 +129,13 @@ void process_memory_peak_restart();
 // (Linux's VmHWM, restarted after each line), so a run shows what each phase of a step holds at its peak
 // against the plan's parts. Nothing otherwise.
 void memory_trace(int rank, const std::string& phase);
+
+// Where a phase of a step ends (loading, generation, a log-prob pass, forward and backward, an update, a weight
+// sync, a checkpoint save): returns the heap's free pages to the system (malloc_trim), then memory_trace. The
+// trainer lets glibc keep freed blocks (model::cpu_allocator_keep_memory) so a phase reuses its buffers without
+// page faults; released here, the blocks one phase kept do not stay resident under the next phase's tensors of
+// other sizes, and the process peaks at its largest phase, as the plan counts it.
+void memory_phase_end(int rank, const std::string& phase);
 
 // Bytes free on CUDA device `device` now (cudaMemGetInfo), divided by the `sharing` ranks that use it; 0 with
 // `source` saying why when the build has no CUDA runtime or the query fails.

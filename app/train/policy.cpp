@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>  // cudaDeviceGetPCIBusId (the runtime library; never libcuda)
 #endif
 
+#include <ATen/ops/zeros_like.h>
 #include <ATen/core/grad_mode.h>
 
 #include <filesystem>
@@ -40,6 +41,27 @@ std::string file_text(const std::string& path, const char* what) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A policy's configuration (directories and checkpoints: theirs; presets: set by the caller), tokenizer and chat
+// format, from what `kind` and `path` name.
+void text_side(Policy& p, OriginKind kind, const std::string& path) {
+  if (kind == OriginKind::Checkpoint) {
+    const io::CheckpointReader r(path);
+    p.cfg = model::model_config_parse(r.meta_string("model_config_json"), path + ":/meta/model_config_json");
+    p.tokenizer_json = r.meta_string("tokenizer_json");
+    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, path + ":/meta/tokenizer_json");
+    p.chat = model::chat_format_from_name(r.meta_string("chat_format"));
+  } else if (kind == OriginKind::Directory) {
+    p.cfg = model::model_config_load(path);
+    const std::string tok_path = path + "/tokenizer.json";
+    p.tokenizer_json = file_text(tok_path, "tokenizer");
+    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, tok_path);
+    p.chat = chat_of(p.cfg.arch);
+  } else {
+    p.tokenizer_json = model::ByteTokenizer().to_tokenizer_json();
+    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, "built-in byte tokenizer");
+  }
 }
 
 
@@ -149,27 +171,31 @@ Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
     LoadedCheckpoint l = checkpoint_load(path, false);
     p = policy_from_checkpoint(l, device);
   } else if (kind == OriginKind::Directory) {
+    text_side(p, kind, path);
     p.device = device;
-    p.cfg = model::model_config_load(path);
     p.origin = {OriginKind::Directory, path, 0, 0};
     p.source_dir = path;
     p.w = model::decoder_weights_load(p.cfg, path, at::kFloat, p.device);
-    const std::string tok_path = path + "/tokenizer.json";
-    p.tokenizer_json = file_text(tok_path, "tokenizer");
-    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, tok_path);
-    p.chat = chat_of(p.cfg.arch);
     p.origin.checksum = weights_checksum(p.cfg, p.w);
   } else {
-    const model::ByteTokenizer bt;
-    p.device = device;
     p.cfg = preset_config(m);
+    text_side(p, kind, path);
+    p.device = device;
     p.origin = {OriginKind::Preset, std::string(model::arch_name(m.arch)) + "/" + model::preset_name(m.preset), static_cast<int64_t>(seed), 0};
     p.w = model::decoder_weights_random(p.cfg, seed);
     p.origin.checksum = weights_checksum(p.cfg, p.w);
     if (!p.device.is_cpu()) p.w = model::decoder_weights_to(p.w, p.device);
-    p.tokenizer_json = bt.to_tokenizer_json();
-    p.tok = model::BpeTokenizer::parse(p.tokenizer_json, "built-in byte tokenizer");
   }
+  if (m.chat_template) p.chat = *m.chat_template;
+  return p;
+}
+
+Policy policy_without_weights(const ModelSection& m) {
+  std::string path;
+  const OriginKind kind = model_path_kind(m.path, path, "model.path");
+  Policy p;
+  if (kind == OriginKind::Preset) p.cfg = preset_config(m);
+  text_side(p, kind, path);
   if (m.chat_template) p.chat = *m.chat_template;
   return p;
 }
@@ -266,6 +292,11 @@ void policy_grads_to_master(const Policy& p) {
       mg = g.to(at::kFloat);
     g.reset();
   }
+}
+
+void policy_grads_allocate(const Policy& p) {
+  for (at::Tensor t : policy_parameters(p))  // a handle: the gradient is the tensor's own
+    if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
 }
 
 void policy_refresh_compute(const Policy& p) {

@@ -3,6 +3,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "model/generate.hpp"
@@ -38,6 +39,19 @@ std::vector<int64_t> prompt_ids(const Policy& pol, const io::ToolRLRow& row, int
   if (static_cast<int64_t>(ids.size()) > max_prompt_tokens)
     ids.erase(ids.begin(), ids.end() - max_prompt_tokens);
   return ids;
+}
+
+int64_t longest_prompt_tokens(const Policy& pol, const io::Dataset& d, int64_t max_prompt_tokens) {
+  std::vector<const io::ToolRLRow*> rows;
+  for (const auto& r : d.rows) rows.push_back(&r);
+  const auto bytes = [](const io::ToolRLRow* r) { return r->system.size() + r->user.size(); };
+  const std::size_t n = std::min<std::size_t>(16, rows.size());
+  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(),
+                    [&](const io::ToolRLRow* a, const io::ToolRLRow* b) { return bytes(a) > bytes(b); });
+  int64_t longest = 1;
+  for (std::size_t i = 0; i < n; ++i)
+    longest = std::max(longest, static_cast<int64_t>(prompt_ids(pol, *rows[i], max_prompt_tokens).size()));
+  return longest;
 }
 
 std::vector<parallel::RolloutGroup> rollouts_generate(const Policy& pol, const RolloutSection& ro,

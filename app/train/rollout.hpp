@@ -57,4 +57,8 @@ std::string response_text(const Policy& pol, const std::vector<int64_t>& ids);
 // The prompt's token ids (the end kept when longer than max_prompt_tokens: the question and the answer marker).
 std::vector<int64_t> prompt_ids(const Policy& pol, const io::ToolRLRow& row, int64_t max_prompt_tokens);
 
+// Tokens of the longest prompt of `d` (the longest of its 16 longest rows in bytes, rendered and encoded), at
+// least 1: what the memory plan sizes generation and training by.
+int64_t longest_prompt_tokens(const Policy& pol, const io::Dataset& d, int64_t max_prompt_tokens);
+
 }  // namespace toolgrpo::app

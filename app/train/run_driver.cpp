@@ -19,6 +19,7 @@
 #include "app/report/metric_names.hpp"
 #include "app/report/run_log.hpp"
 #include "app/train/checkpoint.hpp"
+#include "app/train/memory_workload.hpp"
 #include "app/train/resume.hpp"
 #include "app/train/stop_signal.hpp"
 #include "io/checkpoint_file.hpp"
@@ -90,19 +91,14 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Memor
                        const std::string& kind, const model::ModelConfig& cfg, const StepTrainer& trainer,
                        const CheckpointSaver& saver, const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
-  w.snapshot = saver.snapshots();
-  w.bf16 = c.model.dtype == ModelDtype::Bf16;
-  if (c.parallel.shard_optimizer && w.trains) {
-    w.optimizer_shards = trainer.training_ranks();
-    w.gathers_moments = saver.gathers_moments();
-  }
-  w.device = c.model.device == ModelDevice::Cuda && budget.device > 0;
-  if (w.device) {
-    w.fused_attention = model::attention_fused_available() && model::attention_kernel() != model::AttentionKernel::Reference;
-    const bool data_parallel = w.trains && trainer.training_ranks() > 1;
-    w.nccl_communicators = (data_parallel ? 1 : 0) + (data_parallel && c.parallel.shard_optimizer ? 1 : 0) +
-                           (c.parallel.mode == ParallelMode::Split ? 1 : 0);
-  }
+  RunSide run;
+  run.training_ranks = trainer.training_ranks();
+  run.snapshot = saver.snapshots();
+  run.gathers_moments = saver.gathers_moments();
+  run.device = c.model.device == ModelDevice::Cuda && budget.device > 0;
+  run.fused_attention = run.device && model::attention_fused_available() &&
+                        model::attention_kernel() != model::AttentionKernel::Reference;
+  memory_workload_add_run(w, c, run);
   const MemoryPlan plan = memory_plan(cfg, w, budget);
   // Rank 0 reports the largest plan of all ranks (the ranks that hold the checkpoint snapshot, or train).
   const double peak = world.allreduce_max(plan.peak);
@@ -261,7 +257,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
                         opt.pause_save_step, opt.save, collective_saves);
 
   // 3. The memory plan, before any step allocates.
-  memory_trace(world.rank(), "loading");
+  memory_phase_end(world.rank(), "loading");
   memory_plan_check(c, world, memory_at_start, kind, s.policy.cfg, *trainer, saver, say);
   if (ck && s.learner) optimizer_restore(*ck, *s.learner);
   facts.generation_ranks = trainer->generation_ranks();
@@ -303,6 +299,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   const auto run_eval = [&]() -> bool {  // false when a stop signal cut it short
     const auto t0 = Clock::now();
     std::optional<io::MetricsRow> e = trainer->evaluate(s, stop);
+    memory_phase_end(world.rank(), "evaluation");
     stop_rule.eval_took(world.allreduce_max(seconds_since(t0)));
     s.eval_pending = !e;
     if (e) {
@@ -333,7 +330,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
     double blocked = 0;
     if (checkpoint_due(s.step)) {
       blocked = saver.save(s, facts);
-      memory_trace(world.rank(), "checkpoint save");
+      memory_phase_end(world.rank(), "checkpoint save");
     }
     const double eta = seconds_since(t_loop) / static_cast<double>(s.step - result.first_step) *
                        static_cast<double>(total - s.step);
@@ -350,7 +347,7 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   // 5. The end: the final save; then either the requeue message (stopped) or the exported policy and DONE.
   if (saver.saved_step() != s.step || s.eval_pending) saver.save(s, facts);
   saver.wait();
-  memory_trace(world.rank(), "final checkpoint save");
+  memory_phase_end(world.rank(), "final checkpoint save");
   world.barrier();  // the checkpoint is complete before any rank reports or exits
   const std::string ckpt = checkpoint_dir(c) + "/" + io::checkpoint_file_name(s.step);
   if (!stopped.empty()) {

@@ -16,6 +16,7 @@
 #include "app/report/progress.hpp"
 #include "app/report/run_log.hpp"
 #include "app/train/learner.hpp"
+#include "app/train/memory_workload.hpp"
 #include "app/train/run_data.hpp"
 #include "app/train/run_driver.hpp"
 #include "app/train/trainer.hpp"
@@ -93,6 +94,7 @@ class SftTrainer final : public StepTrainer {
         eval_(examples_make(pol_, data.eval, c.sft.max_seq_tokens)), eval_seqs_(refs_of(eval_)) {
     s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world,
                                           c.parallel.shard_optimizer);
+    policy_grads_allocate(pol_);
     total_ = steps_asked(c, "sft", static_cast<int64_t>(train_.size()));
   }
 
@@ -101,17 +103,12 @@ class SftTrainer final : public StepTrainer {
   int generation_ranks() const override { return 0; }
 
   MemoryWorkload memory_workload() const override {
-    MemoryWorkload w;
-    int64_t answer = 0;
+    int64_t longest = 0, answer = 0;
     for (const SeqRef& s : seqs_) {
-      w.longest_sequence = std::max(w.longest_sequence, s.length());
+      longest = std::max(longest, s.length());
       answer = std::max(answer, static_cast<int64_t>(s.target->size()));
     }
-    const int64_t per_rank = (c_.sft.batch_size + world_.size() - 1) / world_.size();
-    w.micro_batch_tokens = largest_micro_batch(c_.sft.micro_batch_tokens, w.longest_sequence, per_rank);
-    w.head_tokens = w.micro_batch_tokens / std::max<int64_t>(1, w.longest_sequence) * answer;
-    w.checkpointing = c_.sft.activation_checkpointing;
-    return w;
+    return sft_memory_workload(c_, world_.size(), longest, answer);
   }
   int training_ranks() const override { return world_.size(); }
   std::string memory_remedies() const override {
@@ -131,9 +128,11 @@ class SftTrainer final : public StepTrainer {
     const double loss =
         world_.allreduce_sum(nll(pol_, seqs_, mine, c_.sft.micro_batch_tokens, std::max(1.0, tokens), true,
                                  c_.sft.activation_checkpointing));
+    memory_phase_end(world_.rank(), "forward and backward");
     policy_grads_to_master(pol_);
     const double grad_norm = s.learner->update(lr, c_.sft.max_grad_norm);
     policy_refresh_compute(pol_);
+    memory_phase_end(world_.rank(), "optimizer step");
     const double seconds = world_.allreduce_max(seconds_since(t0));
     double seq_tokens = 0;
     for (std::size_t r : rows) seq_tokens += static_cast<double>(seqs_[r].length());

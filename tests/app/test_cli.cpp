@@ -868,6 +868,68 @@ double number_after(const std::string& text, const std::string& pattern) {
   return std::regex_search(text, m, std::regex(pattern)) ? std::stod(m[1].str()) : -1.0;
 }
 
+// The part lines of a printed memory plan ("  name   X GB  detail"), without the budget lines (peak, available)
+// whose sources differ between train and plan.
+std::vector<std::string> plan_parts(const std::string& out) {
+  std::vector<std::string> parts;
+  std::istringstream in(out.substr(out.find("memory plan (estimated peak per rank):")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0 && line.rfind("  peak", 0) != 0) parts.push_back(line);
+  return parts;
+}
+
+// `plan` prints, without loading weights, the plan that train prints at start-up for the same configuration and
+// ranks: the same parts, sizes and peak (the data's longest prompt counted with the model's tokenizer), and its
+// exit status says whether it fits.
+TEST(CliPlan, PrintsTheRunsOwnPlanBeforeItIsLaunched) {
+  const fs::path out = scratch() / "plan";
+  fs::remove_all(out);
+  const std::string model = (out / "model").string();
+  ASSERT_EQ(run("init-model --preset tiny --tokenizer " + shared() + "/tokenizers/qwen2.5 --out " + model).code, 0);
+  const std::string keys = "model.path=" + model + " data.train=" + shared() +
+                           "/toolrl/test.jsonl rollout.prompts_per_step=4 rollout.group_size=2 "
+                           "rollout.max_new_tokens=16 grpo.micro_batch_tokens=700 parallel.shard_optimizer=true "
+                           "grpo.kl_coef=0.01 run.out_dir=" + out.string() + " run.name=grpo";
+  // train stops at its plan (a node far too small), after printing it.
+  const RunResult train = mpirun(2, "TOOLGRPO_NODE_MEMORY_GB=0.01", "train " + keys);
+  ASSERT_EQ(train.code, 2) << train.out;
+  const RunResult plan = run("plan --ranks 2 --node-memory 64 " + keys);
+  ASSERT_EQ(plan.code, 0) << plan.out;
+  EXPECT_TRUE(contains(plan.out, "plan: the longest prompt of " + shared() + "/toolrl/test.jsonl: ")) << plan.out;
+  const std::vector<std::string> want = plan_parts(train.out), got = plan_parts(plan.out);
+  ASSERT_GE(want.size(), 6u) << train.out;
+  EXPECT_EQ(got, want) << "train:\n" << train.out << "\nplan:\n" << plan.out;
+  const double peak = number_after(train.out, "\\n  peak +([0-9.]+) GB");
+  ASSERT_GT(peak, 0) << train.out;
+  EXPECT_EQ(number_after(plan.out, "\\n  peak +([0-9.]+) GB"), peak) << plan.out;
+  EXPECT_TRUE(contains(plan.out, "of 32.00 GB available (--node-memory 64 GB / 2 ranks per node)")) << plan.out;
+  EXPECT_TRUE(contains(plan.out, "\nplan: fits")) << plan.out;
+  EXPECT_FALSE(fs::exists(out / "grpo")) << "plan writes no run directory";
+
+  // A node that cannot hold two such ranks: exit status 3, said so.
+  char small[32];
+  std::snprintf(small, sizeof small, "%.3f", 2 * peak * 0.9);
+  const RunResult tight = run("plan --ranks 2 --node-memory " + std::string(small) + " " + keys);
+  EXPECT_EQ(tight.code, 3) << tight.out;
+  EXPECT_TRUE(contains(tight.out, "\nplan: does not fit")) << tight.out;
+  // sft: its own parts (no generation) and the examples counted at sft.max_seq_tokens.
+  const RunResult sft = run("plan --sft --node-memory 64 model.path=" + model + " sft.max_seq_tokens=256");
+  EXPECT_EQ(sft.code, 0) << sft.out;
+  EXPECT_TRUE(contains(sft.out, "2048 tokens x 2 layers, rows up to 256 tokens")) << sft.out;
+  EXPECT_FALSE(contains(sft.out, "  generation ")) << sft.out;
+  // Bad input: exit status 2 naming the option or key.
+  const RunResult bad_ranks = run("plan --ranks 0");
+  EXPECT_EQ(bad_ranks.code, 2) << bad_ranks.out;
+  EXPECT_TRUE(contains(bad_ranks.out, "--ranks")) << bad_ranks.out;
+  const RunResult bad_kernel = run("plan --attention flash model.device=cuda");
+  EXPECT_EQ(bad_kernel.code, 2) << bad_kernel.out;
+  EXPECT_TRUE(contains(bad_kernel.out, "--attention: expected fused or reference, got 'flash'")) << bad_kernel.out;
+  const RunResult bad_key = run("plan grpo.micro_batch_tokens=-3");
+  EXPECT_EQ(bad_key.code, 2) << bad_key.out;
+  EXPECT_TRUE(contains(bad_key.out, "grpo.micro_batch_tokens")) << bad_key.out;
+}
+
 TEST(CliTrain, MemoryIsReadBeforeTheWeightsAreLoaded) {
   // TOOLGRPO_NODE_MEMORY_GB=X stands in a node of X GB used by this process alone: what is available is X less
   // what the process holds when it reads. The plan counts the weights itself, so the reading must come before

@@ -62,6 +62,11 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   EXPECT_EQ(bytes(t, "vocabulary gradients"), 2 * 151936.0 * 896 * 4);
   EXPECT_GT(bytes(t, "activations"), 1e9);  // ~4 MB per token over 24 layers
   EXPECT_EQ(bytes(t, "generation"), -1.0);
+  // The peak: every persistent part and the training phase's tensors, with the vocabulary gradients counted
+  // again for the blocks glibc keeps freed within the phase (measured at this shape; docs/performance.md).
+  EXPECT_EQ(bytes(t, "allocator reserve"), bytes(t, "vocabulary gradients"));
+  const double training = bytes(t, "activations") + bytes(t, "vocabulary head") + 2 * bytes(t, "vocabulary gradients");
+  EXPECT_DOUBLE_EQ(t.peak, (4 + 4 + 8 + 4 + 12) * P + 0.25e9 + training);
   EXPECT_TRUE(t.fits());
   MemoryWorkload ck = train;
   ck.checkpointing = true;  // each layer's input only, and one layer recomputed
@@ -104,6 +109,8 @@ TEST(MemoryPlan, PartsFollowTheRankRole) {
   const MemoryPlan g = memory_plan(c, gen, 100e9, "test");
   EXPECT_EQ(bytes(g, "gradients"), -1.0);
   EXPECT_EQ(bytes(g, "optimizer"), -1.0);
+  EXPECT_EQ(bytes(g, "allocator reserve"), -1.0);  // generation's blocks: counted in its part
+  EXPECT_DOUBLE_EQ(g.peak, 4 * P + 0.25e9 + bytes(g, "generation"));
   gen.gen_new_tokens = 512;
   EXPECT_GT(bytes(memory_plan(c, gen, 100e9, "test"), "generation") - bytes(g, "generation"),
             24.0 * 2 * 128 * 16 * 256 * 4 - 1);  // 256 more cached tokens for each of 16 sequences
