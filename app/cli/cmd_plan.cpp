@@ -32,7 +32,7 @@ int cmd_plan(parallel::Runtime& rt, const std::vector<std::string>& args) {
   static const CommandSpec spec = {
       "plan",
       "plan [--config FILE.yaml] [--sft] [--ranks N] [--ranks-per-node N] [--node-memory GB] [--gpu-memory GB] "
-      "[section.key=value ...]",
+      "[--attention fused|reference] [section.key=value ...]",
       "Prints the memory plan that train (or sft) would print at start-up, without loading any weights: the "
       "bytes a rank holds at its peak, part by part, against what it may use. The model's shape comes from "
       "model.path's config.json (or a checkpoint's, or the preset); with data.train given, its longest prompt is "
