@@ -53,7 +53,10 @@ int cmd_plan(parallel::Runtime& rt, const std::vector<std::string>& args) {
       "estimates; docs/performance.md says how close they came to measured peaks."};
   const CliArgs cli(args, spec);
   const bool sft = cli.has("--sft");
+  constexpr int64_t kMostRanks = 1 << 20;  // far beyond any allocation; keeps the rank count an int
   const int64_t ranks = cli.has("--ranks") ? cli.get_int("--ranks", 1) : 1;
+  if (ranks > kMostRanks)
+    throw UsageError("plan: --ranks: at most " + std::to_string(kMostRanks) + ", got " + std::to_string(ranks));
   const int64_t per_node = std::min(ranks, cli.has("--ranks-per-node") ? cli.get_int("--ranks-per-node", 1) : ranks);
   const Config c = config_load(cli.get_or("--config", ""), cli.positional(), static_cast<int>(ranks));
   const std::string say_ranks = std::to_string(ranks) + " rank" + (ranks == 1 ? "" : "s");

@@ -922,6 +922,9 @@ TEST(CliPlan, PrintsTheRunsOwnPlanBeforeItIsLaunched) {
   const RunResult bad_ranks = run("plan --ranks 0");
   EXPECT_EQ(bad_ranks.code, 2) << bad_ranks.out;
   EXPECT_TRUE(contains(bad_ranks.out, "--ranks")) << bad_ranks.out;
+  const RunResult huge_ranks = run("plan --ranks 3000000000");
+  EXPECT_EQ(huge_ranks.code, 2) << huge_ranks.out;
+  EXPECT_TRUE(contains(huge_ranks.out, "--ranks: at most 1048576, got 3000000000")) << huge_ranks.out;
   const RunResult bad_kernel = run("plan --attention flash model.device=cuda");
   EXPECT_EQ(bad_kernel.code, 2) << bad_kernel.out;
   EXPECT_TRUE(contains(bad_kernel.out, "--attention: expected fused or reference, got 'flash'")) << bad_kernel.out;
