@@ -130,7 +130,7 @@ TEST(Config, EveryJobsConfigLoads) {
     EXPECT_EQ(c.model.path, "/x");
     EXPECT_EQ(c.data.train, "/y");
     EXPECT_EQ(c.model.device, ModelDevice::Cuda);
-    EXPECT_EQ(c.model.dtype, ModelDtype::Fp32);
+    EXPECT_EQ(c.model.dtype, ModelDtype::Bf16);  // mixed precision on GPUs
     EXPECT_EQ(c.model.chat_template, has(name, "llama") ? model::ChatFormat::Llama3 : model::ChatFormat::Qwen25);
     EXPECT_EQ(c.rollout.prompts_per_step, 512);
     EXPECT_EQ(c.rollout.group_size, 4);
