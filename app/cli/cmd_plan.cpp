@@ -10,6 +10,7 @@
 #include "app/cli/cli_args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/config/config.hpp"
+#include "app/train/checkpoint.hpp"
 #include "app/train/memory_plan.hpp"
 #include "app/train/memory_workload.hpp"
 #include "app/train/policy.hpp"
@@ -64,11 +65,14 @@ int cmd_plan(parallel::Runtime& rt, const std::vector<std::string>& args) {
   // The budget one rank has: the node's memory over its ranks, and on GPU runs one GPU's free memory (one rank
   // per GPU, as train requires unless parallel.share_gpus).
   const bool gpu = c.model.device == ModelDevice::Cuda;
+  const auto bytes_of = [&](const char* option) {  // a positive number of GB
+    const double gb = cli.get_double(option);
+    if (!(gb > 0)) throw UsageError(std::string("plan: ") + option + ": expected a positive number of GB");
+    return gb * 1e9;
+  };
   MemoryBudget budget;
   if (cli.has("--node-memory")) {
-    const double node = cli.get_double("--node-memory");
-    if (!(node > 0)) throw UsageError("plan: --node-memory: expected a positive number of GB");
-    budget.host = node * 1e9 / static_cast<double>(per_node);
+    budget.host = bytes_of("--node-memory") / static_cast<double>(per_node);
     budget.host_source = "--node-memory " + cli.get("--node-memory") + " GB" +
                          (per_node > 1 ? " / " + std::to_string(per_node) + " ranks per node" : "");
   } else {
@@ -76,9 +80,7 @@ int cmd_plan(parallel::Runtime& rt, const std::vector<std::string>& args) {
     budget.host_source += " of this machine";
   }
   if (gpu && cli.has("--gpu-memory")) {
-    const double g = cli.get_double("--gpu-memory");
-    if (!(g > 0)) throw UsageError("plan: --gpu-memory: expected a positive number of GB");
-    budget.device = g * 1e9;
+    budget.device = bytes_of("--gpu-memory");
     budget.device_source = "--gpu-memory " + cli.get("--gpu-memory") + " GB";
   } else if (gpu && model::cuda_available()) {
     budget.device = device_memory_free(0, 1, budget.device_source);
@@ -108,23 +110,17 @@ int cmd_plan(parallel::Runtime& rt, const std::vector<std::string>& args) {
   const bool split = !sft && c.parallel.mode == ParallelMode::Split;
   const int64_t training = split ? ranks - c.parallel.generation_ranks : ranks;
   const int64_t generating = sft ? 0 : split ? c.parallel.generation_ranks : ranks;
-  const bool collective = c.checkpoint.collective && c.parallel.shard_optimizer && training > 1;
-  RunSide run;
-  run.training_ranks = training;
-  run.device = gpu;
   const std::string attention =
       cli.get_or("--attention", model::attention_fused_available() ? "fused" : "reference");
   if (attention != "fused" && attention != "reference")
     throw UsageError("plan: --attention: expected fused or reference, got '" + attention + "'");
-  run.fused_attention = gpu && attention == "fused";
   const auto workload = [&](bool trains, bool generates) {
     MemoryWorkload w = sft ? sft_memory_workload(c, ranks, c.sft.max_seq_tokens, c.sft.max_seq_tokens)
                            : grpo_memory_workload(c, {trains, generates, training, std::max<int64_t>(1, generating)},
                                                   prompts, c.grpo.kl_coef > 0);
-    RunSide side = run;
-    side.snapshot = trains && c.checkpoint.async && !collective;  // the rank that writes the checkpoints
-    side.gathers_moments = trains && !collective;
-    memory_workload_add_run(w, c, side);
+    // The saver of the rank that writes the checkpoints (a training rank); it makes no files until it saves.
+    const CheckpointSaver saver("", c.checkpoint, trains, -1, true, checkpoint_collective(c, training));
+    memory_workload_add_run(w, c, training, saver, gpu, attention == "fused");
     return w;
   };
   std::vector<RankPlan> plans;

@@ -340,6 +340,10 @@ LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer, c
   return l;
 }
 
+bool checkpoint_collective(const Config& c, int64_t training_ranks) {
+  return c.checkpoint.collective && c.parallel.shard_optimizer && training_ranks > 1;
+}
+
 CheckpointSaver::CheckpointSaver(std::string dir, const CheckpointSection& cfg, bool active,
                                  int64_t pause_step, bool saving, bool collective)
     : dir_(std::move(dir)),

@@ -65,6 +65,10 @@ LoadedCheckpoint checkpoint_load(const std::string& path, bool with_optimizer,
 // directory has none).
 std::string checkpoint_resolve(const std::string& path);
 
+// Whether the training ranks write a sharded optimizer's checkpoint into one file together (checkpoint.collective
+// with parallel.shard_optimizer over several training ranks) instead of gathering it on one writer.
+bool checkpoint_collective(const Config& c, int64_t training_ranks);
+
 class CheckpointSaver {
  public:
   // `active`: this rank holds the whole state and writes (or, `collective`, leads the write); on other ranks

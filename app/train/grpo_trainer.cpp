@@ -74,7 +74,6 @@ class GrpoTrainer final : public StepTrainer {
     if (roles_.trains) {
       s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.grpo.weight_decay, roles_.training,
                                             c.parallel.shard_optimizer);
-      policy_grads_allocate(pol_);
       if (c.grpo.kl_coef > 0) ref_w_ = reference_weights(s);
     }
     if (roles_.sync.valid()) {  // split mode: the weight broadcast's transport chosen (and NCCL made) at start-up
@@ -103,9 +102,9 @@ class GrpoTrainer final : public StepTrainer {
 
   MemoryWorkload memory_workload() const override {
     PromptSizes p;
-    p.train_longest = longest_prompt(data_.train);
+    p.train_longest = longest_prompt_tokens(pol_, data_.train, c_.rollout.max_prompt_tokens);
     p.eval_prompts = static_cast<int64_t>(data_.eval.rows.size());
-    p.eval_longest = p.eval_prompts > 0 ? longest_prompt(data_.eval) : 0;
+    p.eval_longest = p.eval_prompts > 0 ? longest_prompt_tokens(pol_, data_.eval, c_.rollout.max_prompt_tokens) : 0;
     const GrpoRank r{roles_.trains, roles_.generates, training_ranks(), std::max(1, generation_ranks())};
     return grpo_memory_workload(c_, r, p, ref_w_.embed.defined());
   }
@@ -435,10 +434,6 @@ class GrpoTrainer final : public StepTrainer {
                        ", the run started from weights with CRC-32C " + std::to_string(r.checksum) +
                        "; the KL reference must be the run's starting model (restore it, or start a new run)");
     return policy_forward_form(pol_, w);
-  }
-
-  int64_t longest_prompt(const io::Dataset& d) const {
-    return longest_prompt_tokens(pol_, d, c_.rollout.max_prompt_tokens);
   }
 
   const Config& c_;

@@ -274,15 +274,11 @@ ProcessMemory process_memory() {
 
 void memory_phase_end(int rank, const std::string& phase) {
   malloc_trim(0);
-  memory_trace(rank, phase);
-}
-
-void memory_trace(int rank, const std::string& phase) {
-  static const bool on = [] {
+  static const bool trace = [] {
     const char* e = std::getenv("TOOLGRPO_MEMORY_TRACE");
     return e != nullptr && *e != '\0' && std::string(e) != "0";
   }();
-  if (!on) return;
+  if (!trace) return;
   const ProcessMemory m = process_memory();
   std::fprintf(stderr, "memory: rank %d %s: resident %.2f GB (files mapped %.2f GB), peak %.2f GB\n", rank,
                phase.c_str(), m.resident / 1e9, m.file / 1e9, m.peak / 1e9);

@@ -124,17 +124,14 @@ ProcessMemory process_memory();
 // Starts a new peak window: Linux's VmHWM restarts from the resident memory now (writing 5 to clear_refs).
 void process_memory_peak_restart();
 
-// With the environment variable TOOLGRPO_MEMORY_TRACE set (to anything but 0): prints "memory: rank R PHASE:
-// resident X GB, peak Y GB" to stderr, the peak being the highest resident figure since the previous line
-// (Linux's VmHWM, restarted after each line), so a run shows what each phase of a step holds at its peak
-// against the plan's parts. Nothing otherwise.
-void memory_trace(int rank, const std::string& phase);
-
 // Where a phase of a step ends (loading, generation, a log-prob pass, forward and backward, an update, a weight
-// sync, a checkpoint save): returns the heap's free pages to the system (malloc_trim), then memory_trace. The
+// sync, a checkpoint save): returns the heap's free pages to the system (malloc_trim). The
 // trainer lets glibc keep freed blocks (model::cpu_allocator_keep_memory) so a phase reuses its buffers without
 // page faults; released here, the blocks one phase kept do not stay resident under the next phase's tensors of
 // other sizes, and the process peaks at its largest phase, as the plan counts it.
+// With the environment variable TOOLGRPO_MEMORY_TRACE set (to anything but 0) it then prints "memory: rank R
+// PHASE: resident X GB (files mapped F GB), peak Y GB" to stderr, the peak being the highest resident figure
+// since the previous phase's end (Linux's VmHWM, restarted each time), to hold against the plan's parts.
 void memory_phase_end(int rank, const std::string& phase);
 
 // Bytes free on CUDA device `device` now (cudaMemGetInfo), divided by the `sharing` ranks that use it; 0 with

@@ -67,17 +67,18 @@ MemoryWorkload sft_memory_workload(const Config& c, int64_t ranks, int64_t longe
   return w;
 }
 
-void memory_workload_add_run(MemoryWorkload& w, const Config& c, const RunSide& r) {
-  w.snapshot = r.snapshot;
+void memory_workload_add_run(MemoryWorkload& w, const Config& c, int64_t training_ranks,
+                             const CheckpointSaver& saver, bool device, bool fused_attention) {
+  w.snapshot = saver.snapshots();
   w.bf16 = c.model.dtype == ModelDtype::Bf16;
   if (c.parallel.shard_optimizer && w.trains) {
-    w.optimizer_shards = r.training_ranks;
-    w.gathers_moments = r.gathers_moments;
+    w.optimizer_shards = training_ranks;
+    w.gathers_moments = saver.gathers_moments();
   }
-  w.device = r.device;
+  w.device = device;
   if (w.device) {
-    w.fused_attention = r.fused_attention;
-    const bool data_parallel = w.trains && r.training_ranks > 1;
+    w.fused_attention = fused_attention;
+    const bool data_parallel = w.trains && training_ranks > 1;
     w.nccl_communicators = (data_parallel ? 1 : 0) + (data_parallel && c.parallel.shard_optimizer ? 1 : 0) +
                            (c.parallel.mode == ParallelMode::Split ? 1 : 0);
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/config/config.hpp"
+#include "app/train/checkpoint.hpp"
 #include "app/train/memory_plan.hpp"
 
 namespace toolgrpo::app {
@@ -33,16 +34,11 @@ MemoryWorkload grpo_memory_workload(const Config& c, const GrpoRank& r, const Pr
 // The trainer's sizes of an SFT rank of `ranks`: the longest example (prompt and answer) and answer, in tokens.
 MemoryWorkload sft_memory_workload(const Config& c, int64_t ranks, int64_t longest_sequence, int64_t longest_answer);
 
-// The run's part, added to a trainer's workload: the checkpoint's host snapshot and gathered moments, bf16, the
-// optimizer's shards, and on GPUs (`device`: a GPU budget was read) the attention kernel and NCCL's
+// The run's part, added to a trainer's workload: `saver`'s host snapshot and gathered moments, bf16, the
+// optimizer's shards over the `training_ranks`, and on GPUs (`device`: the model computes on one, a GPU budget
+// was read) the attention kernel (`fused_attention`: the prefill keeps no per-head scores) and NCCL's
 // communicators.
-struct RunSide {
-  int64_t training_ranks = 1;
-  bool snapshot = false;         // CheckpointSaver::snapshots()
-  bool gathers_moments = false;  // CheckpointSaver::gathers_moments()
-  bool device = false;
-  bool fused_attention = false;  // model::attention_fused_available() and not the reference kernel
-};
-void memory_workload_add_run(MemoryWorkload& w, const Config& c, const RunSide& r);
+void memory_workload_add_run(MemoryWorkload& w, const Config& c, int64_t training_ranks,
+                             const CheckpointSaver& saver, bool device, bool fused_attention);
 
 }  // namespace toolgrpo::app

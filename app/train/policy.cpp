@@ -5,7 +5,6 @@
 #include <cuda_runtime_api.h>  // cudaDeviceGetPCIBusId (the runtime library; never libcuda)
 #endif
 
-#include <ATen/ops/zeros_like.h>
 #include <ATen/core/grad_mode.h>
 
 #include <filesystem>
@@ -43,17 +42,15 @@ std::string file_text(const std::string& path, const char* what) {
   return ss.str();
 }
 
-// A policy's configuration (directories and checkpoints: theirs; presets: set by the caller), tokenizer and chat
-// format, from what `kind` and `path` name.
+// A policy's tokenizer and chat format (for a directory, from p.cfg's architecture), from what `kind` and
+// `path` name.
 void text_side(Policy& p, OriginKind kind, const std::string& path) {
   if (kind == OriginKind::Checkpoint) {
     const io::CheckpointReader r(path);
-    p.cfg = model::model_config_parse(r.meta_string("model_config_json"), path + ":/meta/model_config_json");
     p.tokenizer_json = r.meta_string("tokenizer_json");
     p.tok = model::BpeTokenizer::parse(p.tokenizer_json, path + ":/meta/tokenizer_json");
     p.chat = model::chat_format_from_name(r.meta_string("chat_format"));
   } else if (kind == OriginKind::Directory) {
-    p.cfg = model::model_config_load(path);
     const std::string tok_path = path + "/tokenizer.json";
     p.tokenizer_json = file_text(tok_path, "tokenizer");
     p.tok = model::BpeTokenizer::parse(p.tokenizer_json, tok_path);
@@ -171,6 +168,7 @@ Policy policy_load(const ModelSection& m, uint64_t seed, int local_rank) {
     LoadedCheckpoint l = checkpoint_load(path, false);
     p = policy_from_checkpoint(l, device);
   } else if (kind == OriginKind::Directory) {
+    p.cfg = model::model_config_load(path);
     text_side(p, kind, path);
     p.device = device;
     p.origin = {OriginKind::Directory, path, 0, 0};
@@ -194,7 +192,7 @@ Policy policy_without_weights(const ModelSection& m) {
   std::string path;
   const OriginKind kind = model_path_kind(m.path, path, "model.path");
   Policy p;
-  if (kind == OriginKind::Preset) p.cfg = preset_config(m);
+  p.cfg = model_config_of(m);
   text_side(p, kind, path);
   if (m.chat_template) p.chat = *m.chat_template;
   return p;
@@ -292,11 +290,6 @@ void policy_grads_to_master(const Policy& p) {
       mg = g.to(at::kFloat);
     g.reset();
   }
-}
-
-void policy_grads_allocate(const Policy& p) {
-  for (at::Tensor t : policy_parameters(p))  // a handle: the gradient is the tensor's own
-    if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
 }
 
 void policy_refresh_compute(const Policy& p) {

@@ -118,11 +118,5 @@ const model::DecoderWeights& policy_forward_weights(const Policy& p);
 model::DecoderWeights policy_forward_form(const Policy& p, const model::DecoderWeights& fp32);
 void policy_grads_to_master(const Policy& p);
 void policy_refresh_compute(const Policy& p);
-// A training rank's gradient buffers of the master weights, zeroed, made once before the first step: backward
-// then adds into them in place. Made inside the first backward pass instead, these long-lived buffers land
-// between its short-lived tensors and the heap keeps the holes (0.3-0.9 GB measured at the 0.5B shape); the
-// memory plan counts them from the start. (The bf16 copy's gradients stay transient: dropped after each
-// update, their memory is generation's on a GPU.)
-void policy_grads_allocate(const Policy& p);
 
 }  // namespace toolgrpo::app

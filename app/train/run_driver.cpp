@@ -91,14 +91,10 @@ void memory_plan_check(const Config& c, const parallel::Comm& world, const Memor
                        const std::string& kind, const model::ModelConfig& cfg, const StepTrainer& trainer,
                        const CheckpointSaver& saver, const Say& say) {
   MemoryWorkload w = trainer.memory_workload();
-  RunSide run;
-  run.training_ranks = trainer.training_ranks();
-  run.snapshot = saver.snapshots();
-  run.gathers_moments = saver.gathers_moments();
-  run.device = c.model.device == ModelDevice::Cuda && budget.device > 0;
-  run.fused_attention = run.device && model::attention_fused_available() &&
-                        model::attention_kernel() != model::AttentionKernel::Reference;
-  memory_workload_add_run(w, c, run);
+  const bool device = c.model.device == ModelDevice::Cuda && budget.device > 0;
+  memory_workload_add_run(w, c, trainer.training_ranks(), saver, device,
+                          model::attention_fused_available() &&
+                              model::attention_kernel() != model::AttentionKernel::Reference);
   const MemoryPlan plan = memory_plan(cfg, w, budget);
   // Rank 0 reports the largest plan of all ranks (the ranks that hold the checkpoint snapshot, or train).
   const double peak = world.allreduce_max(plan.peak);
@@ -251,10 +247,8 @@ TrainResult run_driver(const Config& c, const parallel::Comm& world, const Train
   std::vector<std::string> changed;
   RunState s = run_state_start(c, opt, ck ? &*ck : nullptr, facts, changed);
   const std::unique_ptr<StepTrainer> trainer = make(s, data);
-  const bool collective_saves =
-      c.checkpoint.collective && c.parallel.shard_optimizer && trainer->training_ranks() > 1;
   CheckpointSaver saver(checkpoint_dir(c), c.checkpoint, opt.save && trainer->holds_state(),
-                        opt.pause_save_step, opt.save, collective_saves);
+                        opt.pause_save_step, opt.save, checkpoint_collective(c, trainer->training_ranks()));
 
   // 3. The memory plan, before any step allocates.
   memory_phase_end(world.rank(), "loading");

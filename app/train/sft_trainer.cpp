@@ -94,7 +94,6 @@ class SftTrainer final : public StepTrainer {
         eval_(examples_make(pol_, data.eval, c.sft.max_seq_tokens)), eval_seqs_(refs_of(eval_)) {
     s.learner = std::make_unique<Learner>(policy_parameters(pol_), c.sft.weight_decay, world,
                                           c.parallel.shard_optimizer);
-    policy_grads_allocate(pol_);
     total_ = steps_asked(c, "sft", static_cast<int64_t>(train_.size()));
   }
 

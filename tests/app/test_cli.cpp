@@ -919,18 +919,16 @@ TEST(CliPlan, PrintsTheRunsOwnPlanBeforeItIsLaunched) {
   EXPECT_TRUE(contains(sft.out, "2048 tokens x 2 layers, rows up to 256 tokens")) << sft.out;
   EXPECT_FALSE(contains(sft.out, "  generation ")) << sft.out;
   // Bad input: exit status 2 naming the option or key.
-  const RunResult bad_ranks = run("plan --ranks 0");
-  EXPECT_EQ(bad_ranks.code, 2) << bad_ranks.out;
-  EXPECT_TRUE(contains(bad_ranks.out, "--ranks")) << bad_ranks.out;
-  const RunResult huge_ranks = run("plan --ranks 3000000000");
-  EXPECT_EQ(huge_ranks.code, 2) << huge_ranks.out;
-  EXPECT_TRUE(contains(huge_ranks.out, "--ranks: at most 1048576, got 3000000000")) << huge_ranks.out;
-  const RunResult bad_kernel = run("plan --attention flash model.device=cuda");
-  EXPECT_EQ(bad_kernel.code, 2) << bad_kernel.out;
-  EXPECT_TRUE(contains(bad_kernel.out, "--attention: expected fused or reference, got 'flash'")) << bad_kernel.out;
-  const RunResult bad_key = run("plan grpo.micro_batch_tokens=-3");
-  EXPECT_EQ(bad_key.code, 2) << bad_key.out;
-  EXPECT_TRUE(contains(bad_key.out, "grpo.micro_batch_tokens")) << bad_key.out;
+  const std::pair<const char*, const char*> bad[] = {
+      {"--ranks 0", "--ranks"},
+      {"--ranks 3000000000", "--ranks: at most 1048576, got 3000000000"},
+      {"--attention flash model.device=cuda", "--attention: expected fused or reference, got 'flash'"},
+      {"grpo.micro_batch_tokens=-3", "grpo.micro_batch_tokens"}};
+  for (const auto& [arguments, message] : bad) {
+    const RunResult r = run(std::string("plan ") + arguments);
+    EXPECT_EQ(r.code, 2) << arguments << "\n" << r.out;
+    EXPECT_TRUE(contains(r.out, message)) << arguments << "\n" << r.out;
+  }
 }
 
 TEST(CliTrain, MemoryIsReadBeforeTheWeightsAreLoaded) {
